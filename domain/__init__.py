@@ -1,0 +1,1 @@
+"""Pure domain: aggregates, their events, status machines and policies. No I/O."""

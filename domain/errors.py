@@ -1,0 +1,70 @@
+"""The one error hierarchy. Edges translate it: NATS to ours, ours to HTTP and to ack/nak/term.
+
+* JetDeckError
+  x DomainError                 a rule was broken by the command itself
+    + InvalidTransitionError    409, names the current status
+    + ValidationError           422
+    + IdempotencyKeyReusedError 422, the key was used for another request
+  x NotFoundError               404
+  x ConcurrencyError            lost an append race after every retry: 409
+  x UnauthorizedError           401
+  x ForbiddenError              403
+  x UnavailableError            503, the event store or a read model cannot answer now
+"""
+
+from __future__ import annotations
+
+
+class JetDeckError(Exception):
+    """Root of every error JetDeck raises on purpose."""
+
+
+class DomainError(JetDeckError):
+    """A command broke a rule of the domain."""
+
+
+class InvalidTransitionError(DomainError):
+    def __init__(self, kind: str, aggregate_id: str, status: str, action: str) -> None:
+        super().__init__(f"cannot {action} {kind} {aggregate_id} in status {status}")
+        self.kind = kind
+        self.aggregate_id = aggregate_id
+        self.status = status
+        self.action = action
+
+
+class ValidationError(DomainError):
+    """A command's values are wrong in a way its schema could not say."""
+
+
+class IdempotencyKeyReusedError(DomainError):
+    def __init__(self, key: str, first_action: str, action: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was first used to {first_action}, not to {action}"
+        )
+
+
+class NotFoundError(JetDeckError):
+    def __init__(self, kind: str, aggregate_id: str) -> None:
+        super().__init__(f"{kind} {aggregate_id} not found")
+        self.kind = kind
+        self.aggregate_id = aggregate_id
+
+
+class ConcurrencyError(JetDeckError):
+    def __init__(self, kind: str, aggregate_id: str, status: str | None = None) -> None:
+        super().__init__(f"{kind} {aggregate_id} changed concurrently; try again")
+        self.kind = kind
+        self.aggregate_id = aggregate_id
+        self.status = status
+
+
+class UnauthorizedError(JetDeckError):
+    """No credentials, or credentials that prove nothing."""
+
+
+class ForbiddenError(JetDeckError):
+    """Valid credentials that do not allow this action."""
+
+
+class UnavailableError(JetDeckError):
+    """The event store or a read model cannot answer in time."""

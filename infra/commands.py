@@ -1,0 +1,100 @@
+"""Run a command: load, decide, append; on a lost race reload and decide again, a bounded number
+of times. A command id found in the history means a retry of a command that landed: answer with
+the aggregate as that command left it, and append nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from domain.errors import ConcurrencyError, IdempotencyKeyReusedError
+from domain.model import Aggregate
+from domain.recorded import Cause
+from infra.event_store import AppendConflictError, EventStore
+from infra.unit_of_work import AlreadyDoneError, UnitOfWork
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class Committed(Generic[A]):
+    aggregate: A
+    seq: int
+    """The stream sequence of the command's last event: a read with min_seq=seq sees it."""
+    replayed: bool = False
+
+
+class CommandRunner:
+    def __init__(self, store: EventStore, retries: int = 8) -> None:
+        self.store = store
+        self.retries = retries
+
+    async def create(
+        self, cause: Cause, make: Callable[[UnitOfWork], Awaitable[A]]
+    ) -> Committed[A]:
+        """`make` builds a new aggregate (and may touch others); a retried create finds it."""
+
+        async def decide(uow: UnitOfWork) -> A:
+            aggregate = await make(uow)
+            uow.add(aggregate)
+            return aggregate
+
+        return await self._run(cause, decide, on_conflict=self._created_by_us)
+
+    async def update(
+        self,
+        cause: Cause,
+        cls: type[A],
+        aggregate_id: UUID,
+        decide: Callable[[UnitOfWork, A], Awaitable[None]],
+    ) -> Committed[A]:
+        async def load_and_decide(uow: UnitOfWork) -> A:
+            aggregate = await uow.get(cls, aggregate_id)
+            await decide(uow, aggregate)
+            return aggregate
+
+        return await self._run(cause, load_and_decide)
+
+    async def _run(
+        self,
+        cause: Cause,
+        decide: Callable[[UnitOfWork], Awaitable[A]],
+        on_conflict: Callable[[UnitOfWork, A], Awaitable[Committed[A] | None]] | None = None,
+    ) -> Committed[A]:
+        for attempt in range(self.retries + 1):
+            uow = UnitOfWork(self.store, cause)
+            try:
+                aggregate = await decide(uow)
+                seq = await uow.commit()
+            except AlreadyDoneError as done:
+                return self._replay(cause, done)
+            except AppendConflictError:
+                found = await on_conflict(uow, aggregate) if on_conflict else None
+                if found is not None:
+                    return found
+                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+                continue
+            return Committed(
+                aggregate, seq if seq is not None else uow.tracked[aggregate.id].last_seq
+            )
+        raise ConcurrencyError(cause.action, cause.command_id)
+
+    async def _created_by_us(self, uow: UnitOfWork, aggregate: A) -> Committed[A] | None:
+        """A create that lost: if our own earlier try made it, answer with that."""
+        check = UnitOfWork(self.store, uow.cause)
+        try:
+            await check.get(type(aggregate), aggregate.id)
+        except AlreadyDoneError as done:
+            return self._replay(uow.cause, done)
+        return None
+
+    @staticmethod
+    def _replay(cause: Cause, done: AlreadyDoneError) -> Committed[A]:
+        if done.first_action != cause.action:
+            raise IdempotencyKeyReusedError(cause.command_id, done.first_action, cause.action)
+        aggregate = done.tracked.aggregate
+        return Committed(aggregate, done.tracked.last_seq, replayed=True)  # type: ignore[arg-type]

@@ -1,0 +1,160 @@
+"""Async event store on the EVENTS stream: optimistic concurrency per aggregate, atomic batches.
+
+An aggregate's events live on `ev.<kind>.<id>.<event>`. An append names the sequence of the
+aggregate's last event (`Nats-Expected-Last-Subject-Sequence` with the `-Subject` filter
+`ev.<kind>.<id>.>`); several events, even of several aggregates, go in one atomic batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import APIError, NoStreamResponseError
+
+from domain.errors import UnavailableError
+from infra.layout import EVENTS
+
+WRONG_LAST_SEQUENCE = frozenset({10071, 10164})
+"""R1 answers 10071, R3 also 10164 while another write to the subject is in flight."""
+BATCH_DUPLICATE_MSG_ID = 10201
+"""A retried atomic batch whose first attempt committed."""
+TRANSIENT = (NatsTimeoutError, TimeoutError, NoStreamResponseError, NoRespondersError)
+DIRECT_GET_BATCH = 1000
+
+
+class AppendConflictError(Exception):
+    """The expected sequence was stale: another writer won, or an earlier try of ours did."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    subject: str
+    payload: bytes
+    msg_id: str
+    expect_seq: int | None = None
+    """For the first message of each aggregate: its last sequence (0 when new)."""
+    expect_filter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    seq: int
+    subject: str
+    payload: bytes
+
+
+class EventStore:
+    def __init__(self, nc: Client, stream: str = EVENTS, timeout_s: float = 5.0) -> None:
+        self.nc = nc
+        self.js = nc.jetstream(timeout=timeout_s)
+        self.stream = stream
+        self.timeout_s = timeout_s
+
+    async def append(self, messages: list[Outgoing], attempts: int = 3) -> int:
+        """Append all or nothing; returns the last sequence. Transient failures retry as is."""
+        for attempt in range(attempts):
+            try:
+                if len(messages) == 1:
+                    return await self._publish_one(messages[0])
+                return await self._publish_batch(messages)
+            except TRANSIENT as exc:
+                if attempt == attempts - 1:
+                    raise UnavailableError(f"event store did not answer: {exc!r}") from exc
+                await asyncio.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _publish_one(self, message: Outgoing) -> int:
+        try:
+            ack = await self.js.publish(
+                message.subject, message.payload, headers=_headers(message), stream=self.stream
+            )
+        except APIError as exc:
+            raise _translate(exc) from exc
+        return ack.seq
+
+    async def _publish_batch(self, messages: list[Outgoing]) -> int:
+        batch_id = self.nc.new_inbox().rsplit(".", 1)[-1]
+        *body, last = messages
+        for n, message in enumerate(body, start=1):
+            await self.nc.publish(
+                message.subject, message.payload, headers=_batch_headers(message, batch_id, n)
+            )
+        commit = _batch_headers(last, batch_id, len(messages)) | {"Nats-Batch-Commit": "1"}
+        reply = await self.nc.request(
+            last.subject, last.payload, timeout=self.timeout_s, headers=commit
+        )
+        answer = orjson.loads(reply.data)
+        if "error" in answer:
+            raise _translate(APIError(**answer["error"]))
+        seq: int = answer["seq"]
+        return seq
+
+    async def load(self, subject_filter: str, after_seq: int = 0) -> list[StoredMessage]:
+        """Every message on `subject_filter` after `after_seq`, in order (batched Direct Get)."""
+        out: list[StoredMessage] = []
+        start = after_seq + 1
+        while True:
+            page = await self._direct_get(subject_filter, start)
+            out.extend(page)
+            if len(page) < DIRECT_GET_BATCH:
+                return out
+            start = page[-1].seq + 1
+
+    async def _direct_get(self, subject_filter: str, start: int) -> list[StoredMessage]:
+        page: list[StoredMessage] = []
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def collect(msg: Msg) -> None:
+            headers = msg.headers or {}
+            if "Status" in headers:  # 204 end of batch, 404 nothing there
+                if not done.done():
+                    done.set_result(None)
+                return
+            page.append(
+                StoredMessage(int(headers["Nats-Sequence"]), headers["Nats-Subject"], msg.data)
+            )
+
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox, cb=collect)
+        request = {"seq": start, "next_by_subj": subject_filter, "batch": DIRECT_GET_BATCH}
+        try:
+            await self.nc.publish(
+                f"$JS.API.DIRECT.GET.{self.stream}", orjson.dumps(request), reply=inbox
+            )
+            await asyncio.wait_for(done, self.timeout_s)
+        except TimeoutError as exc:
+            raise UnavailableError(
+                f"event store did not answer a read of {subject_filter}"
+            ) from exc
+        finally:
+            await sub.unsubscribe()
+        return page
+
+    async def last_seq(self) -> int:
+        info = await self.js.stream_info(self.stream)
+        return info.state.last_seq
+
+
+def _headers(message: Outgoing) -> dict[str, str]:
+    headers = {"Nats-Msg-Id": message.msg_id}
+    if message.expect_seq is not None:
+        headers["Nats-Expected-Last-Subject-Sequence"] = str(message.expect_seq)
+        if message.expect_filter is not None:
+            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = message.expect_filter
+    return headers
+
+
+def _batch_headers(message: Outgoing, batch_id: str, n: int) -> dict[str, str]:
+    return _headers(message) | {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(n)}
+
+
+def _translate(exc: APIError) -> Exception:
+    if exc.err_code in WRONG_LAST_SEQUENCE or exc.err_code == BATCH_DUPLICATE_MSG_ID:
+        return AppendConflictError(str(exc))
+    return UnavailableError(f"event store refused the append: {exc}")

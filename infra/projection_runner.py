@@ -1,0 +1,153 @@
+"""Feed in-memory read models from EVENTS: snapshot first, then the tail, then live.
+
+One ordered push consumer with a callback (5x faster than fetch/next_msg in nats-py) applies each
+event to every read model. Snapshots go to the object store keyed by the code version of the read
+models, so a code change never loads a picture an older reducer drew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import ObjectNotFoundError
+
+from domain.errors import UnavailableError
+from infra.codec import UndecodableEventError, decode
+from infra.layout import EVENT_SUBJECTS, EVENTS, SNAPSHOTS
+from projections.base import ReadModel
+
+log = logging.getLogger(__name__)
+
+
+def code_version(models: Sequence[ReadModel]) -> str:
+    """Changes whenever the source of a read model, its module or the domain changes."""
+    import domain.catalog
+
+    digest = hashlib.sha256()
+    for module in sorted({inspect.getmodule(type(m)) for m in models} | {domain.catalog}, key=str):
+        digest.update(inspect.getsource(module).encode())  # type: ignore[arg-type]
+    return digest.hexdigest()[:16]
+
+
+class ProjectionRunner:
+    def __init__(self, nc: Client, models: Sequence[ReadModel], snapshot_every: int) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.models = list(models)
+        self.snapshot_every = snapshot_every
+        self.position = 0
+        self.skipped = 0
+        self.snapshot_seq = 0
+        self.version = code_version(self.models)
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._sub: Any = None
+        self._snapshotting: asyncio.Task[None] | None = None
+
+    @property
+    def snapshot_name(self) -> str:
+        return f"read-models-{self.version}"
+
+    async def start(self) -> None:
+        await self._load_snapshot()
+        self._sub = await self.js.subscribe(
+            EVENT_SUBJECTS,
+            stream=EVENTS,
+            ordered_consumer=True,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.position + 1
+            ),
+            cb=self._on_message,
+            pending_msgs_limit=-1,
+            pending_bytes_limit=-1,
+        )
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+        if self._snapshotting is not None:
+            await self._snapshotting
+
+    async def _on_message(self, msg: Msg) -> None:
+        seq = msg.metadata.sequence.stream
+        if seq <= self.position:
+            return
+        try:
+            recorded = decode(seq, msg.subject, msg.data)
+        except UndecodableEventError as exc:
+            self.skipped += 1
+            log.warning("read models skip %s", exc)
+        else:
+            for model in self.models:
+                model.apply(recorded)
+        self.position = seq
+        self._wake()
+        if seq - self.snapshot_seq >= self.snapshot_every and self._snapshotting is None:
+            self._snapshotting = asyncio.create_task(self._save_snapshot())
+
+    def _wake(self) -> None:
+        still: list[tuple[int, asyncio.Future[None]]] = []
+        for target, fut in self._waiters:
+            if target <= self.position:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                still.append((target, fut))
+        self._waiters = still
+
+    async def wait_for(self, seq: int, timeout_s: float) -> None:
+        """Read-your-writes: return once every event up to `seq` is in the read models."""
+        if seq <= self.position:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((seq, fut))
+        try:
+            await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError as exc:
+            raise UnavailableError(
+                f"read models are at {self.position}, not yet at {seq}; retry shortly"
+            ) from exc
+
+    async def catch_up(self, timeout_s: float) -> None:
+        info = await self.js.stream_info(EVENTS)
+        await self.wait_for(info.state.last_seq, timeout_s)
+
+    def picture(self) -> bytes:
+        return orjson.dumps(
+            {"seq": self.position, "models": {m.name: m.dump() for m in self.models}}
+        )
+
+    async def _save_snapshot(self) -> None:
+        try:
+            seq, data = self.position, self.picture()
+            store = await self.js.object_store(SNAPSHOTS)
+            await store.put(self.snapshot_name, data)
+            self.snapshot_seq = seq
+        except Exception:
+            log.exception("snapshot failed; the read models keep running")
+        finally:
+            self._snapshotting = None
+
+    async def save_snapshot(self) -> None:
+        await self._save_snapshot()
+
+    async def _load_snapshot(self) -> None:
+        store = await self.js.object_store(SNAPSHOTS)
+        try:
+            found = await store.get(self.snapshot_name)
+        except ObjectNotFoundError:
+            return
+        assert found.data is not None
+        picture = orjson.loads(found.data)
+        for model in self.models:
+            model.restore(picture["models"][model.name])
+        self.position = self.snapshot_seq = picture["seq"]

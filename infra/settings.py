@@ -1,0 +1,33 @@
+"""Settings from JETDECK_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JETDECK_", extra="ignore")
+
+    nats_url: str | None = None
+    """A running server to use; when unset `make run` starts an embedded one."""
+    nats_port: Port = 4290
+    data_dir: Path = Path(".jetdeck")
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8000
+    replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    snapshot_every: Annotated[int, Field(ge=100)] = 10_000
+    """Events between two snapshots of the read models."""
+    read_wait_s: Annotated[float, Field(gt=0, le=30)] = 5.0
+    """How long a read with `min_seq` may wait for the read models."""
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    append_retries: Annotated[int, Field(ge=0, le=50)] = 8
+
+    @property
+    def server_url(self) -> str:
+        return self.nats_url or f"nats://127.0.0.1:{self.nats_port}"

@@ -1,0 +1,113 @@
+"""Dashboard summary figures, kept incrementally so a poll costs little."""
+
+from __future__ import annotations
+
+import math
+from bisect import insort
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from domain.deployment import Deployment, Environment
+from domain.job import FINISHED, Job, JobStatus
+from domain.recorded import RecordedEvent
+
+
+class DurationStats(BaseModel):
+    count: int
+    mean_s: float | None
+    p95_s: float | None
+
+
+class Summary(BaseModel):
+    jobs_total: int
+    jobs_by_status: dict[JobStatus, int]
+    success_rate: float | None
+    """Successes over finished jobs (cancelled ones excluded)."""
+    duration: DurationStats
+    running_now: int
+    deployments_last_24h: int
+    live_versions: dict[str, dict[Environment, str]]
+    as_of_seq: int
+
+
+def p95(sorted_values: list[float]) -> float | None:
+    """Nearest-rank 95th percentile."""
+    if not sorted_values:
+        return None
+    return sorted_values[max(0, math.ceil(0.95 * len(sorted_values)) - 1)]
+
+
+class JobStats:
+    name: ClassVar[str] = "job_stats"
+
+    def __init__(self) -> None:
+        self.status_of: dict[str, JobStatus] = {}
+        self.by_status: Counter[JobStatus] = Counter()
+        self.durations: list[float] = []
+        self.started: dict[str, datetime] = {}
+        self.deployment_times: list[datetime] = []
+
+    def apply(self, recorded: RecordedEvent) -> None:
+        match recorded.event:
+            case Job.Created():
+                self._move(recorded.aggregate_id, JobStatus.PENDING)
+            case Job.Started() as e:
+                self.started[recorded.aggregate_id] = e.timestamp
+                self._move(recorded.aggregate_id, JobStatus.RUNNING)
+            case Job.Completed() as e:
+                began = self.started.pop(recorded.aggregate_id, None)
+                if began is not None and e.status is not JobStatus.CANCELLED:
+                    insort(self.durations, (e.timestamp - began).total_seconds())
+                self._move(recorded.aggregate_id, e.status)
+            case Deployment.Created() as e:
+                self.deployment_times.append(e.timestamp)
+
+    def _move(self, job_id: str, status: JobStatus) -> None:
+        old = self.status_of.get(job_id)
+        if old is not None:
+            self.by_status[old] -= 1
+        self.status_of[job_id] = status
+        self.by_status[status] += 1
+
+    def success_rate(self) -> float | None:
+        judged = sum(self.by_status[s] for s in FINISHED if s is not JobStatus.CANCELLED)
+        return self.by_status[JobStatus.SUCCESS] / judged if judged else None
+
+    def duration(self) -> DurationStats:
+        n = len(self.durations)
+        return DurationStats(
+            count=n, mean_s=sum(self.durations) / n if n else None, p95_s=p95(self.durations)
+        )
+
+    def deployments_since(self, since: datetime) -> int:
+        return sum(1 for t in reversed(self.deployment_times) if t >= since)
+
+    def summary(self, now: datetime, live: dict[str, dict[Environment, str]], seq: int) -> Summary:
+        return Summary(
+            jobs_total=len(self.status_of),
+            jobs_by_status={s: self.by_status[s] for s in JobStatus},
+            success_rate=self.success_rate(),
+            duration=self.duration(),
+            running_now=self.by_status[JobStatus.RUNNING],
+            deployments_last_24h=self.deployments_since(now - timedelta(hours=24)),
+            live_versions=live,
+            as_of_seq=seq,
+        )
+
+    def dump(self) -> Any:
+        return {
+            "status_of": self.status_of,
+            "durations": self.durations,
+            "started": {k: v.isoformat() for k, v in self.started.items()},
+            "deployment_times": [t.isoformat() for t in self.deployment_times],
+        }
+
+    def restore(self, data: Any) -> None:
+        self.status_of = {k: JobStatus(v) for k, v in data["status_of"].items()}
+        self.by_status = Counter(self.status_of.values())
+        self.durations = list(data["durations"])
+        self.started = {k: datetime.fromisoformat(v) for k, v in data["started"].items()}
+        self.deployment_times = [datetime.fromisoformat(t) for t in data["deployment_times"]]
