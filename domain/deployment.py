@@ -83,6 +83,15 @@ class Deployment(Aggregate):
         self.git = git
         self.status = DeploymentStatus.PENDING
 
+    @classmethod
+    def create(
+        cls, deployment_id: UUID, service_name: str, service_version: str, git: GitContext
+    ) -> Deployment:
+        # eventsourcing takes `id` through its metaclass, which mypy cannot see
+        return cls(  # type: ignore[call-arg]
+            id=deployment_id, service_name=service_name, service_version=service_version, git=git
+        )
+
     def advance(
         self,
         environment: Environment,

@@ -71,6 +71,11 @@ class Job(Aggregate):
         self.finished_at: datetime | None = None
         self.exit_code: int | None = None
 
+    @classmethod
+    def create(cls, job_id: UUID, job_type: str, git: GitContext, metadata: dict[str, str]) -> Job:
+        # eventsourcing takes `id` through its metaclass, which mypy cannot see
+        return cls(id=job_id, job_type=job_type, git=git, metadata=metadata)  # type: ignore[call-arg]
+
     def start(self, agent_id: str | None) -> None:
         self._require(JobStatus.RUNNING, "start")
         self._started(agent_id=agent_id)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
+ShortText = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
 CommitSha = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,64}$")]
 Metadata = Annotated[
@@ -18,8 +19,8 @@ Metadata = Annotated[
 class GitContext(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    repo: Name
-    ref: Name
+    repo: ShortText = ""
+    ref: ShortText = ""
     commit_sha: CommitSha
     commit_message: Text = ""
     author: Annotated[str, StringConstraints(max_length=320)] = ""

@@ -1,0 +1,45 @@
+"""Our errors to HTTP statuses, in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from domain.errors import (
+    ConcurrencyError,
+    DomainError,
+    ForbiddenError,
+    InvalidTransitionError,
+    JetDeckError,
+    NotFoundError,
+    UnauthorizedError,
+    UnavailableError,
+)
+
+STATUS: list[tuple[type[JetDeckError], int]] = [
+    (InvalidTransitionError, 409),
+    (ConcurrencyError, 409),
+    (DomainError, 422),
+    (NotFoundError, 404),
+    (UnauthorizedError, 401),
+    (ForbiddenError, 403),
+    (UnavailableError, 503),
+]
+
+
+def status_of(exc: JetDeckError) -> int:
+    return next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
+
+
+async def jetdeck_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, JetDeckError)
+    body: dict[str, object] = {"detail": str(exc), "error": type(exc).__name__}
+    status = getattr(exc, "status", None)
+    if status is not None:
+        body["status"] = str(status)
+    headers = {"Retry-After": "1"} if isinstance(exc, UnavailableError) else None
+    return JSONResponse(body, status_code=status_of(exc), headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(JetDeckError, jetdeck_error)

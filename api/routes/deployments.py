@@ -1,0 +1,149 @@
+"""Dashboard deployments: record them, move them through staging and production, roll back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+
+from api.deps import Command, Reader, ServicesDep, committed
+from api.schemas import Body, GitFields, Limit, Page
+from domain.deployment import Deployment, DeploymentStatus, Environment, Outcome
+from domain.errors import NotFoundError
+from domain.values import Name, ShortText, Text
+from infra import deployment_commands
+from infra.commands import Committed
+from infra.unit_of_work import UnitOfWork
+from projections.deployments import DeploymentView
+
+router = APIRouter(prefix="/api/dashboard/deployments", tags=["deployments"])
+
+
+class DeploymentCreate(GitFields):
+    service_name: Name
+    service_version: Name
+    git_repo: ShortText = ""
+    git_ref: ShortText = ""
+
+
+class StageReport(Body):
+    """`started` enters the stage; `succeeded` gives staged (staging) or live (production)."""
+
+    outcome: Outcome = Outcome.STARTED
+    reason: Text = ""
+    metrics: Annotated[dict[Name, float], Field(max_length=64)] = {}
+
+
+class RollbackRequest(Body):
+    reason: Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class DeploymentAccepted(BaseModel):
+    deployment_id: UUID
+    status: DeploymentStatus
+    seq: int
+
+
+def accepted(response: Response, result: Committed[Deployment]) -> DeploymentAccepted:
+    committed(response, result)  # type: ignore[arg-type]
+    deployment = result.aggregate
+    return DeploymentAccepted(deployment_id=deployment.id, status=deployment.status, seq=result.seq)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_deployment(
+    body: DeploymentCreate, services: ServicesDep, command: Command, response: Response
+) -> DeploymentAccepted:
+    async def make(_: UnitOfWork) -> Deployment:
+        return Deployment.create(
+            command.new_id("deployment.create"), body.service_name, body.service_version, body.git()
+        )
+
+    result = await services.commands.create(command.cause("deployment.create"), make)
+    return accepted(response, result)
+
+
+@router.get("")
+async def list_deployments(
+    services: Reader,
+    service: Annotated[str | None, Query(max_length=200)] = None,
+    status: DeploymentStatus | None = None,
+    limit: Limit = 50,
+    cursor: Annotated[int | None, Query(ge=1)] = None,
+) -> Page[DeploymentView]:
+    items, next_cursor = services.views.deployments.page(service, status, limit, cursor)
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get("/service/{service_name}")
+async def service_deployments(service_name: str, services: Reader) -> list[DeploymentView]:
+    return services.views.deployments.for_service(service_name)
+
+
+@router.get("/{deployment_id}")
+async def get_deployment(deployment_id: UUID, services: Reader) -> DeploymentView:
+    found = services.views.deployments.get(str(deployment_id))
+    if found is None:
+        raise NotFoundError(Deployment.KIND, str(deployment_id))
+    return found
+
+
+async def _report(
+    env: Environment,
+    deployment_id: UUID,
+    body: StageReport,
+    services: ServicesDep,
+    command: Command,
+) -> Committed[Deployment]:
+    return await deployment_commands.advance(
+        services,
+        command.cause(f"deployment.{env.value}.{body.outcome.value}"),
+        deployment_id,
+        env,
+        body.outcome,
+        body.reason,
+        body.metrics,
+    )
+
+
+@router.post("/{deployment_id}/staging")
+async def report_staging(
+    deployment_id: UUID,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    body: StageReport | None = None,
+) -> DeploymentAccepted:
+    result = await _report(
+        Environment.STAGING, deployment_id, body or StageReport(), services, command
+    )
+    return accepted(response, result)
+
+
+@router.post("/{deployment_id}/production")
+async def report_production(
+    deployment_id: UUID,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    body: StageReport | None = None,
+) -> DeploymentAccepted:
+    result = await _report(
+        Environment.PRODUCTION, deployment_id, body or StageReport(), services, command
+    )
+    return accepted(response, result)
+
+
+@router.post("/{deployment_id}/rollback")
+async def roll_back(
+    deployment_id: UUID,
+    body: RollbackRequest,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+) -> DeploymentAccepted:
+    cause = command.cause("deployment.rollback")
+    result = await deployment_commands.roll_back(services, cause, deployment_id, body.reason)
+    return accepted(response, result)

@@ -1,0 +1,48 @@
+"""Liveness and readiness: NATS, the event stream and how far behind the read models are."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from api.deps import ServicesDep
+from domain.errors import UnavailableError
+
+router = APIRouter(prefix="/api", tags=["health"])
+
+
+class StreamHealth(BaseModel):
+    messages: int
+    last_seq: int
+    bytes: int
+
+
+class Health(BaseModel):
+    status: str
+    nats_connected: bool
+    stream: StreamHealth | None
+    projection_seq: int
+    projection_lag: int | None
+    skipped_events: int
+
+
+@router.get("/health")
+async def health(services: ServicesDep, response: Response) -> Health:
+    stream: StreamHealth | None = None
+    try:
+        state = await services.stream_state()
+        stream = StreamHealth(messages=state.messages, last_seq=state.last_seq, bytes=state.bytes)
+    except UnavailableError:
+        stream = None
+    ok = services.connected and stream is not None
+    if not ok:
+        response.status_code = 503
+    position = services.runner.position
+    return Health(
+        status="ok" if ok else "degraded",
+        nats_connected=services.connected,
+        stream=stream,
+        projection_seq=position,
+        projection_lag=stream.last_seq - position if stream else None,
+        skipped_events=services.runner.skipped,
+    )

@@ -1,0 +1,20 @@
+"""The dashboard's front page in one call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from api.deps import Reader
+from projections.summary import Summary
+
+router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
+
+
+@router.get("/summary")
+async def summary(services: Reader) -> Summary:
+    views = services.views
+    return views.stats.summary(
+        datetime.now(UTC), views.deployments.live_versions(), services.runner.position
+    )
