@@ -57,13 +57,14 @@ class CommandRunner:
             await decide(uow, aggregate)
             return aggregate
 
-        return await self._run(cause, load_and_decide)
+        return await self._run(cause, load_and_decide, target=(cls.KIND, str(aggregate_id)))
 
     async def _run(
         self,
         cause: Cause,
         decide: Callable[[UnitOfWork], Awaitable[A]],
         on_conflict: Callable[[UnitOfWork, A], Awaitable[Committed[A] | None]] | None = None,
+        target: tuple[str, str] = ("aggregate", "new"),
     ) -> Committed[A]:
         for attempt in range(self.retries + 1):
             uow = UnitOfWork(self.store, cause)
@@ -81,7 +82,7 @@ class CommandRunner:
             return Committed(
                 aggregate, seq if seq is not None else uow.tracked[aggregate.id].last_seq
             )
-        raise ConcurrencyError(cause.action, cause.command_id)
+        raise ConcurrencyError(*target)
 
     async def _created_by_us(self, uow: UnitOfWork, aggregate: A) -> Committed[A] | None:
         """A create that lost: if our own earlier try made it, answer with that."""
