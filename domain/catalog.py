@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from domain.agent import Agent
 from domain.deployment import Deployment
 from domain.job import Job
 from domain.model import Aggregate, DomainEvent
+from domain.pool import Pool
 
-AGGREGATES: dict[str, type[Aggregate]] = {cls.KIND: cls for cls in (Job, Deployment)}
+AGGREGATES: dict[str, type[Aggregate]] = {cls.KIND: cls for cls in (Job, Deployment, Agent, Pool)}
 
 
 def _event_classes(aggregate: type[Aggregate]) -> dict[str, type[DomainEvent]]:

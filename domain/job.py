@@ -1,4 +1,5 @@
-"""The Job aggregate and its status machine."""
+"""The Job aggregate and its status machine. Queueing, claiming and leasing are its events too,
+so the dashboard, the audit trail and the queue always agree."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from eventsourcing.domain import event
 
 from domain.errors import InvalidTransitionError
 from domain.model import Aggregate
+from domain.queue import FailureClass, QueueSpec
 from domain.values import GitContext, Text, Url
 
 
@@ -29,6 +31,7 @@ class JobStatus(StrEnum):
 S = JobStatus
 FINISHED = frozenset({S.SUCCESS, S.FAILED, S.TIMEOUT, S.CANCELLED, S.ERROR})
 """Outcomes a job's report may carry; each ends the job for good."""
+LEASED = frozenset({S.CLAIMED, S.RUNNING})
 
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     S.PENDING: frozenset({S.QUEUED, S.RUNNING, S.CANCELLED}),
@@ -41,6 +44,11 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 """Every allowed move. A finished job never changes again; a dead letter may be queued again."""
 
 
+def _queue_token(spec: QueueSpec | None) -> str:
+    assert spec is not None
+    return f"queued.{spec.pool}.{spec.priority.value}"
+
+
 class Job(Aggregate):
     KIND = "job"
     id: UUID  # lets a command choose the id, so a retried create lands on the same aggregate
@@ -49,6 +57,25 @@ class Job(Aggregate):
         job_type: str
         git: GitContext
         metadata: dict[str, str]
+
+    class Queued(Aggregate.Event):
+        spec: QueueSpec
+
+        def subject_token(self) -> str:
+            """QUEUE sources `ev.job.*.queued.*.*`: this subject is the ticket in the queue."""
+            return _queue_token(self.spec)
+
+    class Requeued(Aggregate.Event):
+        spec: QueueSpec
+        reason: str
+
+        def subject_token(self) -> str:
+            return _queue_token(self.spec)
+
+    class Claimed(Aggregate.Event):
+        agent_id: str
+        attempt: int
+        ack_subject: str
 
     class Started(Aggregate.Event):
         agent_id: str | None
@@ -60,24 +87,65 @@ class Job(Aggregate):
         log_url: str | None
         artifact_urls: tuple[str, ...]
 
+    class Failed(Aggregate.Event):
+        attempt: int
+        agent_id: str | None
+        error: str
+        failure_class: FailureClass
+        retryable: bool
+        exit_code: int | None
+        retry_at: datetime | None
+
+    class AttemptLost(Aggregate.Event):
+        attempt: int
+        agent_id: str | None
+        reason: str
+        retry_at: datetime | None
+
+    class Released(Aggregate.Event):
+        attempt: int
+        agent_id: str | None
+
+    class DeadLettered(Aggregate.Event):
+        reason: str
+        attempts: int
+
     @event(Created)
     def __init__(self, job_type: str, git: GitContext, metadata: dict[str, str]) -> None:
         self.job_type = job_type
         self.git = git
         self.metadata = metadata
         self.status = JobStatus.PENDING
+        self.spec: QueueSpec | None = None
         self.agent_id: str | None = None
-        self.started_at: datetime | None = None
-        self.finished_at: datetime | None = None
-        self.exit_code: int | None = None
+        self.attempts = 0
+        self.ack_subject: str | None = None
+        self.not_before: datetime | None = None
 
     @classmethod
     def create(cls, job_id: UUID, job_type: str, git: GitContext, metadata: dict[str, str]) -> Job:
         # eventsourcing takes `id` through its metaclass, which mypy cannot see
         return cls(id=job_id, job_type=job_type, git=git, metadata=metadata)  # type: ignore[call-arg]
 
+    @property
+    def queue_spec(self) -> QueueSpec:
+        if self.spec is None:
+            raise InvalidTransitionError(self.KIND, str(self.id), self.status, "use the queue")
+        return self.spec
+
+    def due(self, now: datetime) -> bool:
+        return self.not_before is None or self.not_before <= now
+
+    def queue(self, spec: QueueSpec) -> None:
+        self._require(S.QUEUED, "queue")
+        self._queued(spec=spec)
+
+    def claim(self, agent_id: str, ack_subject: str) -> None:
+        self._require(S.CLAIMED, "claim")
+        self._claimed(agent_id=agent_id, attempt=self.attempts + 1, ack_subject=ack_subject)
+
     def start(self, agent_id: str | None) -> None:
-        self._require(JobStatus.RUNNING, "start")
+        self._require(S.RUNNING, "start")
         self._started(agent_id=agent_id)
 
     def complete(
@@ -101,15 +169,102 @@ class Job(Aggregate):
             artifact_urls=artifact_urls,
         )
 
+    def cancel(self, reason: str) -> None:
+        self.complete(JobStatus.CANCELLED, summary=reason)
+
+    def fail(
+        self,
+        error: str,
+        failure_class: FailureClass,
+        retryable: bool,
+        exit_code: int | None,
+        retry_at: datetime,
+    ) -> None:
+        """An attempt failed; retry after `retry_at` while the budget lasts, else dead-letter."""
+        self._require_leased("fail")
+        retry = retryable and self._budget_left()
+        self._failed(
+            attempt=self.attempts,
+            agent_id=self.agent_id,
+            error=error,
+            failure_class=failure_class,
+            retryable=retryable,
+            exit_code=exit_code,
+            retry_at=retry_at if retry else None,
+        )
+        if not retry:
+            why = "failure is not retryable" if not retryable else "attempt budget exhausted"
+            self._dead_lettered(reason=f"{why}: {error}", attempts=self.attempts)
+
+    def lose_attempt(self, reason: str, retry_at: datetime) -> None:
+        """The lease ran out or the agent vanished: the attempt counts, the job goes back."""
+        self._require_leased("expire the lease of")
+        retry = self._budget_left()
+        self._attempt_lost(
+            attempt=self.attempts,
+            agent_id=self.agent_id,
+            reason=reason,
+            retry_at=retry_at if retry else None,
+        )
+        if not retry:
+            self._dead_lettered(
+                reason=f"attempt budget exhausted: {reason}", attempts=self.attempts
+            )
+
+    def release(self) -> None:
+        """The agent gives the job back unrun; the attempt does not count."""
+        self._require_leased("release")
+        self._released(attempt=self.attempts, agent_id=self.agent_id)
+
+    def requeue(self, reason: str) -> None:
+        """A dead letter gets a fresh attempt budget."""
+        self._require(S.QUEUED, "retry")
+        if self.status is not S.DEAD_LETTERED:
+            raise InvalidTransitionError(self.KIND, str(self.id), self.status, "retry")
+        self._requeued(spec=self.queue_spec, reason=reason)
+
+    def require_lease(self, agent_id: str, attempt: int) -> None:
+        """Fencing: only the agent of the current attempt may act on a leased job."""
+        if self.status not in LEASED or (self.agent_id, self.attempts) != (agent_id, attempt):
+            raise InvalidTransitionError(
+                self.KIND, str(self.id), self.status, f"act on attempt {attempt} by {agent_id} of"
+            )
+
+    def _budget_left(self) -> bool:
+        return self.attempts < self.queue_spec.max_attempts
+
+    def _require_leased(self, action: str) -> None:
+        if self.status not in LEASED:
+            raise InvalidTransitionError(self.KIND, str(self.id), self.status, action)
+
     def _require(self, target: JobStatus, action: str) -> None:
         if target not in TRANSITIONS[self.status]:
             raise InvalidTransitionError(self.KIND, str(self.id), self.status, action)
+
+    @event(Queued)
+    def _queued(self, spec: QueueSpec) -> None:
+        self.spec = spec
+        self.status = JobStatus.QUEUED
+        self.not_before = spec.run_at
+
+    @event(Requeued)
+    def _requeued(self, spec: QueueSpec, reason: str) -> None:
+        del spec, reason
+        self.status = JobStatus.QUEUED
+        self.attempts = 0
+        self.not_before = None
+
+    @event(Claimed)
+    def _claimed(self, agent_id: str, attempt: int, ack_subject: str) -> None:
+        self.status = JobStatus.CLAIMED
+        self.agent_id = agent_id
+        self.attempts = attempt
+        self.ack_subject = ack_subject
 
     @event(Started)
     def _started(self, agent_id: str | None) -> None:
         self.status = JobStatus.RUNNING
         self.agent_id = agent_id or self.agent_id
-        self.started_at = self.modified_on
 
     @event(Completed)
     def _completed(
@@ -120,7 +275,41 @@ class Job(Aggregate):
         log_url: str | None,
         artifact_urls: tuple[str, ...],
     ) -> None:
-        del summary, log_url, artifact_urls  # read models keep them; decisions do not need them
+        del exit_code, summary, log_url, artifact_urls  # read models keep them
         self.status = status
-        self.exit_code = exit_code
-        self.finished_at = self.modified_on
+
+    @event(Failed)
+    def _failed(
+        self,
+        attempt: int,
+        agent_id: str | None,
+        error: str,
+        failure_class: FailureClass,
+        retryable: bool,
+        exit_code: int | None,
+        retry_at: datetime | None,
+    ) -> None:
+        del attempt, agent_id, error, failure_class, retryable, exit_code
+        self._back_in_queue(retry_at)
+
+    @event(AttemptLost)
+    def _attempt_lost(
+        self, attempt: int, agent_id: str | None, reason: str, retry_at: datetime | None
+    ) -> None:
+        del attempt, agent_id, reason
+        self._back_in_queue(retry_at)
+
+    @event(Released)
+    def _released(self, attempt: int, agent_id: str | None) -> None:
+        del agent_id
+        self.attempts = attempt - 1
+        self._back_in_queue(None)
+
+    @event(DeadLettered)
+    def _dead_lettered(self, reason: str, attempts: int) -> None:
+        del reason, attempts
+        self.status = JobStatus.DEAD_LETTERED
+
+    def _back_in_queue(self, retry_at: datetime | None) -> None:
+        self.status = JobStatus.QUEUED
+        self.not_before = retry_at

@@ -43,7 +43,7 @@ class CommandRunner:
             uow.add(aggregate)
             return aggregate
 
-        return await self._run(cause, decide, on_conflict=self._created_by_us)
+        return await self.run(cause, decide, on_conflict=self._created_by_us)
 
     async def update(
         self,
@@ -57,15 +57,16 @@ class CommandRunner:
             await decide(uow, aggregate)
             return aggregate
 
-        return await self._run(cause, load_and_decide, target=(cls.KIND, str(aggregate_id)))
+        return await self.run(cause, load_and_decide, target=(cls.KIND, str(aggregate_id)))
 
-    async def _run(
+    async def run(
         self,
         cause: Cause,
         decide: Callable[[UnitOfWork], Awaitable[A]],
-        on_conflict: Callable[[UnitOfWork, A], Awaitable[Committed[A] | None]] | None = None,
+        on_conflict: Callable[[UnitOfWork, A], Awaitable[Committed[A]]] | None = None,
         target: tuple[str, str] = ("aggregate", "new"),
     ) -> Committed[A]:
+        """Decide and append; `decide` returns the aggregate the caller wants to answer with."""
         for attempt in range(self.retries + 1):
             uow = UnitOfWork(self.store, cause)
             try:
@@ -74,9 +75,8 @@ class CommandRunner:
             except AlreadyDoneError as done:
                 return self._replay(cause, done)
             except AppendConflictError:
-                found = await on_conflict(uow, aggregate) if on_conflict else None
-                if found is not None:
-                    return found
+                if on_conflict is not None:
+                    return await on_conflict(uow, aggregate)
                 await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
                 continue
             return Committed(
@@ -84,14 +84,14 @@ class CommandRunner:
             )
         raise ConcurrencyError(*target)
 
-    async def _created_by_us(self, uow: UnitOfWork, aggregate: A) -> Committed[A] | None:
-        """A create that lost: if our own earlier try made it, answer with that."""
+    async def _created_by_us(self, uow: UnitOfWork, aggregate: A) -> Committed[A]:
+        """A create that lost: our own earlier try made it, or the id is someone else's."""
         check = UnitOfWork(self.store, uow.cause)
         try:
             await check.get(type(aggregate), aggregate.id)
         except AlreadyDoneError as done:
             return self._replay(uow.cause, done)
-        return None
+        raise ConcurrencyError(type(aggregate).KIND, str(aggregate.id))
 
     @staticmethod
     def _replay(cause: Cause, done: AlreadyDoneError) -> Committed[A]:

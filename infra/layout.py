@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+    SubjectTransform,
+)
 from nats.js.errors import NotFoundError as JsNotFoundError
+
+from domain.queue import Priority
 
 EVENTS = "EVENTS"
 EVENT_SUBJECTS = "ev.>"
 SNAPSHOTS = "SNAPSHOTS"
+QUEUE = "QUEUE"
+LEASES = "LEASES"
+CONFIG_BUCKET = "jetdeck-config"
+QUEUED_EVENTS = "ev.job.*.queued.*.*"
+"""`ev.job.<id>.queued.<pool>.<priority>`: the server copies these into QUEUE."""
 
 
 def event_subject(kind: str, aggregate_id: str, token: str) -> str:
@@ -36,6 +53,65 @@ def events_stream(replicas: int) -> StreamConfig:
     )
 
 
+def queue_stream(replicas: int) -> StreamConfig:
+    """The work queue: the server sources queued events, so queueing a job is one append."""
+    return StreamConfig(
+        name=QUEUE,
+        subjects=[],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        sources=[
+            StreamSource(
+                name=EVENTS,
+                subject_transforms=[
+                    SubjectTransform(
+                        src=QUEUED_EVENTS, dest="q.{{wildcard(2)}}.{{wildcard(3)}}.{{wildcard(1)}}"
+                    )
+                ],
+            )
+        ],
+    )
+
+
+def leases_stream(replicas: int) -> StreamConfig:
+    """One message per leased job with the lease as its TTL; the server marks the silence."""
+    return StreamConfig(
+        name=LEASES,
+        subjects=["lease.>"],
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        max_msgs_per_subject=1,
+        allow_msg_ttl=True,
+        subject_delete_marker_ttl=24 * 3600.0,
+    )
+
+
+def queue_subject(pool: str, priority: Priority, job_id: str = "*") -> str:
+    return f"q.{pool}.{priority.value}.{job_id}"
+
+
+def consumer_name(pool: str, priority: Priority) -> str:
+    return f"q-{pool}-{priority.value}"
+
+
+def queue_consumer(pool: str, priority: Priority, ack_wait_s: float) -> ConsumerConfig:
+    """`ack_wait` is the crash backstop; a job's own lease is enforced through LEASES.
+
+    The attempt budget is per job and counted by the domain, so deliveries are unlimited:
+    a delayed job nak'ed until its time would otherwise spend a consumer's budget.
+    """
+    return ConsumerConfig(
+        durable_name=consumer_name(pool, priority),
+        filter_subject=queue_subject(pool, priority),
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ack_wait_s,
+        max_deliver=-1,
+        max_ack_pending=100_000,
+    )
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream, or bring an existing one to `config`."""
     assert config.name is not None
@@ -49,4 +125,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 
 async def ensure_layout(js: JetStreamContext, replicas: int) -> None:
     await ensure_stream(js, events_stream(replicas))
+    await ensure_stream(js, queue_stream(replicas))
+    await ensure_stream(js, leases_stream(replicas))
     await js.create_object_store(SNAPSHOTS)
+    await js.create_key_value(bucket=CONFIG_BUCKET)

@@ -9,14 +9,19 @@ from nats.errors import Error as NatsError
 from nats.js.api import StreamState
 
 from domain.errors import UnavailableError
+from infra.claim_tokens import ClaimSigner, shared_secret
 from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.event_store import EventStore
 from infra.layout import EVENTS, ensure_layout
+from infra.lease_monitor import LeaseMonitor
 from infra.projection_runner import ProjectionRunner
+from infra.queue import QueueService
 from infra.settings import Settings
+from projections.base import ReadModel
 from projections.deployments import DeploymentBoard
 from projections.jobs import JobBoard
+from projections.queue import QueueBoard
 from projections.summary import JobStats
 
 
@@ -25,9 +30,10 @@ class ReadModels:
     jobs: JobBoard = field(default_factory=JobBoard)
     deployments: DeploymentBoard = field(default_factory=DeploymentBoard)
     stats: JobStats = field(default_factory=JobStats)
+    queue: QueueBoard = field(default_factory=QueueBoard)
 
-    def all(self) -> list[JobBoard | DeploymentBoard | JobStats]:
-        return [self.jobs, self.deployments, self.stats]
+    def all(self) -> list[ReadModel]:
+        return [self.jobs, self.deployments, self.stats, self.queue]
 
 
 @dataclass
@@ -38,6 +44,8 @@ class Services:
     commands: CommandRunner
     runner: ProjectionRunner
     views: ReadModels
+    queue: QueueService
+    lease_monitor: LeaseMonitor
 
     @property
     def connected(self) -> bool:
@@ -51,6 +59,8 @@ class Services:
         return info.state
 
     async def close(self) -> None:
+        await self.lease_monitor.stop()
+        await self.queue.close()
         await self.runner.stop()
         await self.nc.drain()
 
@@ -64,11 +74,19 @@ async def open_services(settings: Settings, name: str) -> Services:
     runner = ProjectionRunner(nc, views.all(), settings.snapshot_every)
     await runner.start()
     await runner.catch_up(timeout_s=300)
+    commands = CommandRunner(store, settings.append_retries)
+    signer = ClaimSigner(await shared_secret(nc.jetstream(), settings.claim_secret))
+    queue = QueueService(nc, commands, runner, views.queue, signer, settings)
+    await queue.open()
+    lease_monitor = LeaseMonitor(nc, queue)
+    await lease_monitor.start()
     return Services(
         settings=settings,
         nc=nc,
         store=store,
-        commands=CommandRunner(store, settings.append_retries),
+        commands=commands,
         runner=runner,
         views=views,
+        queue=queue,
+        lease_monitor=lease_monitor,
     )

@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     """How long a read with `min_seq` may wait for the read models."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     append_retries: Annotated[int, Field(ge=0, le=50)] = 8
+    queue_ack_wait_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    """Redelivery backstop for a claim whose process died before it recorded anything."""
+    claim_poll_s: Annotated[float, Field(gt=0, le=5)] = 0.25
+    retry_base_s: Annotated[float, Field(gt=0)] = 1.0
+    retry_cap_s: Annotated[float, Field(gt=0)] = 300.0
+    retry_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
+    claim_secret: str | None = None
+    """Signs claim tokens; unset, one is generated once and kept in NATS for every replica."""
 
     @property
     def server_url(self) -> str:

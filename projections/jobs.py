@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from domain.job import Job, JobStatus
+from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from projections.paging import ArrivalIndex
@@ -43,6 +44,8 @@ class JobView(BaseModel):
     summary: str = ""
     log_url: str | None = None
     artifact_urls: tuple[str, ...] = ()
+    queue: QueueSpec | None = None
+    attempts: int = 0
     history: tuple[StatusChange, ...] = ()
     last_seq: int
 
@@ -96,7 +99,28 @@ def evolve(view: JobView | None, recorded: RecordedEvent) -> JobView | None:
                 last_seq=recorded.seq,
             )
             return _moved(created, recorded, JobStatus.PENDING)
-        case Job.Started() as e if view is not None:
+        case _ if view is None:
+            return None
+        case Job.Queued() as e:
+            return _moved(view, recorded, JobStatus.QUEUED, queue=e.spec, queued_at=e.timestamp)
+        case Job.Requeued() as e:
+            return _moved(view, recorded, JobStatus.QUEUED, reason=e.reason, attempts=0)
+        case Job.Claimed() as e:
+            return _moved(
+                view, recorded, JobStatus.CLAIMED, agent_id=e.agent_id, attempts=e.attempt
+            )
+        case Job.Failed() as e:
+            why = f"attempt {e.attempt} failed ({e.failure_class.value}): {e.error}"
+            return _moved(view, recorded, JobStatus.QUEUED, reason=why, exit_code=e.exit_code)
+        case Job.AttemptLost() as e:
+            why = f"attempt {e.attempt} lost by {e.agent_id}: {e.reason}"
+            return _moved(view, recorded, JobStatus.QUEUED, reason=why)
+        case Job.Released() as e:
+            why = f"attempt {e.attempt} released by {e.agent_id}"
+            return _moved(view, recorded, JobStatus.QUEUED, reason=why, attempts=e.attempt - 1)
+        case Job.DeadLettered() as e:
+            return _moved(view, recorded, JobStatus.DEAD_LETTERED, reason=e.reason)
+        case Job.Started() as e:
             return _moved(
                 view,
                 recorded,
@@ -104,7 +128,7 @@ def evolve(view: JobView | None, recorded: RecordedEvent) -> JobView | None:
                 agent_id=e.agent_id or view.agent_id,
                 started_at=e.timestamp,
             )
-        case Job.Completed() as e if view is not None:
+        case Job.Completed() as e:
             began = view.started_at
             return _moved(
                 view,
@@ -116,6 +140,7 @@ def evolve(view: JobView | None, recorded: RecordedEvent) -> JobView | None:
                 summary=e.summary,
                 log_url=e.log_url,
                 artifact_urls=e.artifact_urls,
+                reason=e.summary if e.status is JobStatus.CANCELLED else "",
             )
     return view
 

@@ -62,6 +62,14 @@ class JobStats:
                 if began is not None and e.status is not JobStatus.CANCELLED:
                     insort(self.durations, (e.timestamp - began).total_seconds())
                 self._move(recorded.aggregate_id, e.status)
+            case Job.Queued() | Job.Requeued() | Job.Released():
+                self._move(recorded.aggregate_id, JobStatus.QUEUED)
+            case Job.Failed(retry_at=retry_at) | Job.AttemptLost(retry_at=retry_at) if retry_at:
+                self._move(recorded.aggregate_id, JobStatus.QUEUED)
+            case Job.Claimed():
+                self._move(recorded.aggregate_id, JobStatus.CLAIMED)
+            case Job.DeadLettered():
+                self._move(recorded.aggregate_id, JobStatus.DEAD_LETTERED)
             case Deployment.Created() as e:
                 self.deployment_times.append(e.timestamp)
 

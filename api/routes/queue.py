@@ -1,0 +1,307 @@
+"""The job queue over HTTP: enqueue, claim, lease calls, stats, dead letters, pause."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field, model_validator
+
+from api.deps import Command, Reader, ServicesDep, committed
+from api.schemas import Body, GitFields
+from domain.job import Job, JobStatus
+from domain.queue import FailureClass, Label, PoolName, QueueSpec
+from domain.values import Metadata, Name, Text, Url
+from infra.commands import Committed
+from infra.queue import ClaimGrant
+from projections.queue import DeadLetter, LevelStats
+
+router = APIRouter(prefix="/api/queue", tags=["queue"])
+
+
+class EnqueueRequest(QueueSpec):
+    """A new job (the dashboard's job fields), or `job_id` of a pending one, plus queue fields."""
+
+    job_id: UUID | None = None
+    job_type: Name | None = None
+    git_repo: Name | None = None
+    git_ref: Name | None = None
+    git_commit_sha: str | None = None
+    git_commit_message: Text = ""
+    git_author: Annotated[str, Field(max_length=320)] = ""
+    metadata: Metadata = {}
+
+    @model_validator(mode="after")
+    def _new_job_needs_its_fields(self) -> EnqueueRequest:
+        if self.job_id is None:
+            self.git_fields()
+            if self.job_type is None:
+                raise ValueError("job_type is required unless job_id names a pending job")
+        return self
+
+    def git_fields(self) -> GitFields:
+        return GitFields.model_validate(
+            {
+                "git_repo": self.git_repo,
+                "git_ref": self.git_ref,
+                "git_commit_sha": self.git_commit_sha,
+                "git_commit_message": self.git_commit_message,
+                "git_author": self.git_author,
+            }
+        )
+
+    def spec(self) -> QueueSpec:
+        return QueueSpec.model_validate(self.model_dump(include=set(QueueSpec.model_fields)))
+
+
+class Enqueued(BaseModel):
+    job_id: UUID
+    status: JobStatus
+    seq: int
+    existing: bool = Field(description="True when a retry or a unique key found an earlier job.")
+
+
+class ClaimRequest(Body):
+    agent_id: Name
+    pool: PoolName = "default"
+    labels: Annotated[frozenset[Label], Field(max_length=64)] = frozenset()
+    wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
+
+
+class ClaimedJob(BaseModel):
+    job_id: UUID
+    job_type: str
+    command: str
+    timeout_s: int
+    attempt: int
+    pool: str
+    priority: str
+    labels: list[str]
+    git: dict[str, str]
+    metadata: dict[str, str]
+
+
+class ClaimAnswer(BaseModel):
+    job: ClaimedJob
+    claim_token: str
+    lease_expires_at: datetime
+    heartbeat_every_s: float
+    seq: int
+
+
+class LeaseCall(Body):
+    claim_token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class CompleteRequest(LeaseCall):
+    exit_code: int
+    summary: Text = ""
+    log_url: Url | None = None
+    artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()
+
+
+class FailRequest(LeaseCall):
+    error: Annotated[str, Field(min_length=1, max_length=10_000)]
+    failure_class: FailureClass = FailureClass.SCRIPT
+    retryable: bool = True
+    exit_code: int | None = None
+
+
+class ReasonBody(Body):
+    reason: Text = ""
+
+
+class HeartbeatAnswer(BaseModel):
+    status: JobStatus
+    cancelled: bool
+    lease_expires_at: datetime | None
+
+
+class JobAnswer(BaseModel):
+    job_id: UUID
+    status: JobStatus
+    seq: int
+
+
+def answer(response: Response, result: Committed[Job]) -> JobAnswer:
+    committed(response, result)  # type: ignore[arg-type]
+    return JobAnswer(job_id=result.aggregate.id, status=result.aggregate.status, seq=result.seq)
+
+
+def claim_answer(grant: ClaimGrant) -> ClaimAnswer:
+    job = grant.job
+    spec = job.queue_spec
+    return ClaimAnswer(
+        job=ClaimedJob(
+            job_id=job.id,
+            job_type=job.job_type,
+            command=spec.command,
+            timeout_s=spec.timeout_s,
+            attempt=job.attempts,
+            pool=spec.pool,
+            priority=spec.priority.value,
+            labels=sorted(spec.labels),
+            git=job.git.model_dump(),
+            metadata=job.metadata,
+        ),
+        claim_token=grant.token,
+        lease_expires_at=grant.lease_expires_at,
+        heartbeat_every_s=grant.heartbeat_every_s,
+        seq=grant.seq,
+    )
+
+
+@router.post("/jobs", status_code=status.HTTP_201_CREATED)
+async def enqueue(
+    body: EnqueueRequest, services: ServicesDep, command: Command, response: Response
+) -> Enqueued:
+    queue = services.queue
+    if body.job_id is not None:
+        result = await queue.queue_existing(command.cause("job.queue"), body.job_id, body.spec())
+    else:
+        assert body.job_type is not None
+        result = await queue.enqueue(
+            command.cause("job.enqueue"),
+            command.new_id("job.enqueue"),
+            body.job_type,
+            body.git_fields().git(),
+            body.metadata,
+            body.spec(),
+        )
+    committed(response, result)  # type: ignore[arg-type]
+    job = result.aggregate
+    return Enqueued(job_id=job.id, status=job.status, seq=result.seq, existing=result.replayed)
+
+
+@router.post(
+    "/claim",
+    response_model=ClaimAnswer,
+    responses={204: {"description": "No work came within wait_s."}},
+)
+async def claim(body: ClaimRequest, services: ServicesDep) -> ClaimAnswer | Response:
+    grant = await services.queue.claim(
+        body.agent_id, body.agent_id, body.pool, body.labels, body.wait_s
+    )
+    if grant is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return claim_answer(grant)
+
+
+@router.post("/jobs/{job_id}/start")
+async def start(
+    job_id: UUID, body: LeaseCall, services: ServicesDep, command: Command, response: Response
+) -> JobAnswer:
+    cause = command.cause("job.start")
+    return answer(response, await services.queue.start(cause, job_id, body.claim_token))
+
+
+@router.post("/jobs/{job_id}/heartbeat")
+async def heartbeat(job_id: UUID, body: LeaseCall, services: ServicesDep) -> HeartbeatAnswer:
+    state = await services.queue.heartbeat(job_id, body.claim_token)
+    return HeartbeatAnswer(
+        status=state.status, cancelled=state.cancelled, lease_expires_at=state.lease_expires_at
+    )
+
+
+@router.post("/jobs/{job_id}/complete")
+async def complete(
+    job_id: UUID,
+    body: CompleteRequest,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+) -> JobAnswer:
+    result = await services.queue.complete(
+        command.cause("job.complete"),
+        job_id,
+        body.claim_token,
+        body.exit_code,
+        body.summary,
+        body.log_url,
+        body.artifact_urls,
+    )
+    return answer(response, result)
+
+
+@router.post("/jobs/{job_id}/fail")
+async def fail(
+    job_id: UUID, body: FailRequest, services: ServicesDep, command: Command, response: Response
+) -> JobAnswer:
+    result = await services.queue.fail(
+        command.cause("job.fail"),
+        job_id,
+        body.claim_token,
+        body.error,
+        body.failure_class,
+        body.retryable,
+        body.exit_code,
+    )
+    return answer(response, result)
+
+
+@router.post("/jobs/{job_id}/release")
+async def release(
+    job_id: UUID, body: LeaseCall, services: ServicesDep, command: Command, response: Response
+) -> JobAnswer:
+    cause = command.cause("job.release")
+    return answer(response, await services.queue.release(cause, job_id, body.claim_token))
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel(
+    job_id: UUID,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    body: ReasonBody | None = None,
+) -> JobAnswer:
+    reason = (body or ReasonBody()).reason or "cancelled"
+    return answer(
+        response, await services.queue.cancel(command.cause("job.cancel"), job_id, reason)
+    )
+
+
+@router.get("/stats")
+async def stats(services: Reader) -> list[LevelStats]:
+    return services.views.queue.stats(datetime.now(UTC))
+
+
+@router.get("/dead-letters")
+async def dead_letters(services: Reader) -> list[DeadLetter]:
+    return services.views.queue.dead_letters()
+
+
+@router.post("/dead-letters/{job_id}/retry")
+async def retry_dead_letter(
+    job_id: UUID,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    body: ReasonBody | None = None,
+) -> JobAnswer:
+    reason = (body or ReasonBody()).reason or "retried by an operator"
+    cause = command.cause("job.retry")
+    return answer(response, await services.queue.retry_dead_letter(cause, job_id, reason))
+
+
+class PoolState(BaseModel):
+    pool: str
+    paused: bool
+    seq: int
+
+
+@router.post("/pools/{pool}/pause")
+async def pause(
+    pool: PoolName, services: ServicesDep, command: Command, body: ReasonBody | None = None
+) -> PoolState:
+    reason = (body or ReasonBody()).reason
+    seq = await services.queue.set_paused(command.cause("pool.pause"), pool, True, reason)
+    return PoolState(pool=pool, paused=True, seq=seq)
+
+
+@router.post("/pools/{pool}/resume")
+async def resume(pool: PoolName, services: ServicesDep, command: Command) -> PoolState:
+    seq = await services.queue.set_paused(command.cause("pool.resume"), pool, False)
+    return PoolState(pool=pool, paused=False, seq=seq)

@@ -1,0 +1,445 @@
+"""The job queue: enqueue, claim, lease, finish, retry, dead-letter and pause.
+
+A job's ticket is its queued event, which the server copies into QUEUE. A claim pulls tickets
+highest priority first and records `Claimed` with the job's expected sequence, which fences out
+every other claimer. The lease is a message on LEASES whose TTL is the job's lease; heartbeats
+renew it, and when it runs out the server leaves a marker that the lease monitor turns into a
+lost attempt. The consumer's ack_wait only backs this up when a process dies mid-claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.errors import NotFoundError as JsNotFoundError
+
+from domain.errors import ConcurrencyError, ForbiddenError, NotFoundError
+from domain.job import FINISHED, LEASED, Job, JobStatus
+from domain.pool import Pool, pool_id
+from domain.queue import PRIORITY_ORDER, FailureClass, QueueSpec, RetryPolicy, eligible
+from domain.recorded import Cause
+from domain.values import GitContext
+from infra.claim_tokens import Claim, ClaimSigner
+from infra.commands import CommandRunner, Committed
+from infra.layout import LEASES, QUEUE, QUEUED_EVENTS, consumer_name, queue_consumer
+from infra.projection_runner import ProjectionRunner
+from infra.puller import pull_one
+from infra.settings import Settings
+from infra.unit_of_work import UnitOfWork, fold, load_history
+from projections.queue import QueueBoard
+
+MARKER = "Nats-Marker-Reason"
+_Act = Callable[[Job, Claim], None]
+
+
+@dataclass(frozen=True)
+class ClaimGrant:
+    job: Job
+    seq: int
+    token: str
+    lease_expires_at: datetime
+    heartbeat_every_s: float
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    status: JobStatus
+    cancelled: bool
+    lease_expires_at: datetime | None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def nak(delay_s: float) -> bytes:
+    return b"-NAK " + orjson.dumps({"delay": int(max(delay_s, 0) * 1e9)})
+
+
+class QueueService:
+    def __init__(
+        self,
+        nc: Client,
+        commands: CommandRunner,
+        runner: ProjectionRunner,
+        board: QueueBoard,
+        signer: ClaimSigner,
+        settings: Settings,
+    ) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.commands = commands
+        self.runner = runner
+        self.board = board
+        self.signer = signer
+        self.settings = settings
+        self.retry = RetryPolicy(
+            base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, jitter=settings.retry_jitter
+        )
+        self._consumers: set[str] = set()
+        self._arrivals: dict[str, asyncio.Event] = {}
+        self._wake_sub: Subscription | None = None
+
+    async def open(self) -> None:
+        self._wake_sub = await self.nc.subscribe(QUEUED_EVENTS, cb=self._on_queued)
+
+    async def close(self) -> None:
+        if self._wake_sub is not None:
+            await self._wake_sub.unsubscribe()
+
+    async def _on_queued(self, msg: Msg) -> None:
+        pool = msg.subject.split(".")[4]
+        self._arrivals.setdefault(pool, asyncio.Event()).set()
+
+    async def _ensure_pool(self, pool: str) -> None:
+        if pool in self._consumers:
+            return
+        for priority in PRIORITY_ORDER:
+            config = queue_consumer(pool, priority, self.settings.queue_ack_wait_s)
+            await self.js.add_consumer(QUEUE, config)
+        self._consumers.add(pool)
+
+    async def _wait_for_work(self, pool: str, timeout_s: float) -> None:
+        arrived = self._arrivals.setdefault(pool, asyncio.Event())
+        arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrived.wait(), timeout_s)
+            # The wake-up is the event on EVENTS; its copy in QUEUE lands about a millisecond later.
+            await asyncio.sleep(0.002)
+
+    # --- enqueue --------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        cause: Cause,
+        job_id: UUID,
+        job_type: str,
+        git: GitContext,
+        metadata: dict[str, str],
+        spec: QueueSpec,
+    ) -> Committed[Job]:
+        """A new job, created and queued in one atomic append."""
+        await self._ensure_pool(spec.pool)
+        if spec.unique_key is None:
+            return await self._create_queued(cause, job_id, job_type, git, metadata, spec)
+        key = spec.unique_key
+        for _ in range(self.settings.append_retries + 1):
+            # While a job holds the key, answer with it; racers aim at the same id, so one wins.
+            await self.runner.catch_up(self.settings.read_wait_s)
+            holder, generation = self.board.active_for_key(key)
+            if holder is not None:
+                return await self.load(UUID(holder))
+            unique_id = uuid5(NAMESPACE_URL, f"jetdeck:unique:{key}:{generation}")
+            try:
+                return await self._create_queued(cause, unique_id, job_type, git, metadata, spec)
+            except ConcurrencyError:
+                continue
+        raise ConcurrencyError(Job.KIND, f"unique key {key}")
+
+    async def _create_queued(
+        self,
+        cause: Cause,
+        job_id: UUID,
+        job_type: str,
+        git: GitContext,
+        metadata: dict[str, str],
+        spec: QueueSpec,
+    ) -> Committed[Job]:
+        async def make(_: UnitOfWork) -> Job:
+            job = Job.create(job_id, job_type, git, metadata)
+            job.queue(spec)
+            return job
+
+        return await self.commands.create(cause, make)
+
+    async def queue_existing(self, cause: Cause, job_id: UUID, spec: QueueSpec) -> Committed[Job]:
+        await self._ensure_pool(spec.pool)
+
+        async def decide(_: UnitOfWork, job: Job) -> None:
+            job.queue(spec)
+
+        return await self.commands.update(cause, Job, job_id, decide)
+
+    async def load(self, job_id: UUID) -> Committed[Job]:
+        history = await load_history(self.commands.store, Job.KIND, job_id)
+        if not history:
+            raise NotFoundError(Job.KIND, str(job_id))
+        job = fold(history)
+        assert isinstance(job, Job)
+        return Committed(job, history[-1].seq, replayed=True)
+
+    # --- claim ----------------------------------------------------------------------------
+
+    async def claim(
+        self, actor: str, agent_id: str, pool: str, labels: frozenset[str], wait_s: float
+    ) -> ClaimGrant | None:
+        """The next job this agent may run, waiting up to `wait_s` for one; None if none came."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            if self._serves(pool):
+                await self._ensure_pool(pool)
+                grant = await self._scan(actor, agent_id, pool, labels)
+                if grant is not None:
+                    return grant
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            await self._wait_for_work(pool, min(left, self.settings.claim_poll_s))
+
+    def _serves(self, pool: str) -> bool:
+        """Unknown pools get no consumers made for them; paused ones hand out nothing."""
+        known = pool in self._consumers or pool in self.board.pools()
+        return known and pool not in self.board.paused
+
+    async def _scan(
+        self, actor: str, agent_id: str, pool: str, labels: frozenset[str]
+    ) -> ClaimGrant | None:
+        for priority in PRIORITY_ORDER:
+            while (msg := await pull_one(self.nc, consumer_name(pool, priority))) is not None:
+                grant = await self._offer(msg, actor, agent_id, labels)
+                if grant is not None:
+                    return grant
+        return None
+
+    async def _offer(
+        self, msg: Msg, actor: str, agent_id: str, labels: frozenset[str]
+    ) -> ClaimGrant | None:
+        """Try to claim the job behind one delivered ticket, or put the ticket where it belongs."""
+        try:
+            job_id = UUID(msg.subject.rsplit(".", 1)[-1])
+        except ValueError:
+            await self._settle(msg.reply, b"+TERM not a job ticket")
+            return None
+        cause = Cause(actor, f"claim:{msg.reply}", "job.claim", f"claim:{msg.reply}")
+
+        async def decide(_: UnitOfWork, job: Job) -> None:
+            spec = job.spec
+            if spec is None or job.status is not JobStatus.QUEUED or not job.due(now()):
+                return
+            if eligible(spec.labels, labels):
+                await self._write_lease(job, agent_id, msg.reply, spec.lease_s)
+                job.claim(agent_id, msg.reply)
+
+        try:
+            result = await self.commands.update(cause, Job, job_id, decide)
+        except NotFoundError:
+            await self._settle(msg.reply, b"+TERM no such job")
+            return None
+        except ConcurrencyError:
+            await self._settle(msg.reply, nak(0))
+            return None
+        job = result.aggregate
+        if job.status is JobStatus.CLAIMED and job.ack_subject == msg.reply:
+            return self._grant(result)
+        await self._put_back(msg, job)
+        return None
+
+    async def _put_back(self, msg: Msg, job: Job) -> None:
+        if job.status in FINISHED or job.status is JobStatus.PENDING:
+            await self._settle(msg.reply, b"+ACK")
+        elif job.status is JobStatus.DEAD_LETTERED:
+            await self._settle(msg.reply, b"+TERM dead lettered")
+        elif job.status in LEASED:
+            # A redelivery while leased: the holder died before it recorded anything more.
+            alive = await self._lease_alive(str(job.id))
+            if not alive:
+                await self.expire(str(job.id), "lease lost")
+            await self._settle(msg.reply, nak(job.queue_spec.lease_s if alive else 0))
+        elif not job.due(now()) and job.not_before is not None:
+            await self._settle(msg.reply, nak((job.not_before - now()).total_seconds()))
+        else:  # queued and due, but this agent lacks a label: let others see it
+            await self._settle(msg.reply, nak(1.0))
+
+    def _grant(self, result: Committed[Job]) -> ClaimGrant:
+        job = result.aggregate
+        spec = job.queue_spec
+        assert job.agent_id is not None
+        assert job.ack_subject is not None
+        claim = Claim(
+            job_id=str(job.id),
+            attempt=job.attempts,
+            agent_id=job.agent_id,
+            ack_subject=job.ack_subject,
+            lease_s=spec.lease_s,
+        )
+        return ClaimGrant(
+            job=job,
+            seq=result.seq,
+            token=self.signer.sign(claim),
+            lease_expires_at=now() + timedelta(seconds=spec.lease_s),
+            heartbeat_every_s=min(spec.lease_s, self.settings.queue_ack_wait_s) / 3,
+        )
+
+    # --- the lease ------------------------------------------------------------------------
+
+    async def _write_lease(self, job: Job, agent_id: str, ack_subject: str, lease_s: int) -> None:
+        """Written before `Claimed`, so every claimed job has a lease that can run out."""
+        body = orjson.dumps({"agent_id": agent_id, "ack_subject": ack_subject})
+        await self.js.publish(f"lease.{job.id}", body, headers={"Nats-TTL": f"{lease_s}s"})
+
+    async def _lease_alive(self, job_id: str) -> bool:
+        try:
+            last = await self.js.get_last_msg(LEASES, f"lease.{job_id}")
+        except JsNotFoundError:
+            return False
+        return MARKER not in (last.headers or {})
+
+    async def _end_lease(self, job_id: str) -> None:
+        await self.js.purge_stream(LEASES, subject=f"lease.{job_id}")
+
+    async def _settle(self, ack_subject: str | None, verdict: bytes) -> None:
+        if ack_subject:
+            await self.nc.publish(ack_subject, verdict)
+
+    async def heartbeat(self, job_id: UUID, token: str) -> LeaseState:
+        """Extend the lease; the answer says when the job was cancelled meanwhile."""
+        claim = self._verify(job_id, token)
+        job = (await self.load(UUID(claim.job_id))).aggregate
+        if job.status is JobStatus.CANCELLED:
+            return LeaseState(job.status, cancelled=True, lease_expires_at=None)
+        job.require_lease(claim.agent_id, claim.attempt)
+        await self._settle(claim.ack_subject, b"+WPI")
+        await self._write_lease(job, claim.agent_id, claim.ack_subject, claim.lease_s)
+        expires = now() + timedelta(seconds=claim.lease_s)
+        return LeaseState(job.status, cancelled=False, lease_expires_at=expires)
+
+    # --- the agent reports ----------------------------------------------------------------
+
+    def _verify(self, job_id: UUID, token: str) -> Claim:
+        claim = self.signer.verify(token)
+        if claim.job_id != str(job_id):
+            raise ForbiddenError(f"the claim token is for job {claim.job_id}, not {job_id}")
+        return claim
+
+    async def _as_holder(self, cause: Cause, job_id: UUID, token: str, act: _Act) -> Committed[Job]:
+        claim = self._verify(job_id, token)
+
+        async def decide(_: UnitOfWork, job: Job) -> None:
+            job.require_lease(claim.agent_id, claim.attempt)
+            act(job, claim)
+
+        result = await self.commands.update(cause, Job, UUID(claim.job_id), decide)
+        await self._after_report(result.aggregate, claim.ack_subject)
+        return result
+
+    async def _after_report(self, job: Job, ack_subject: str) -> None:
+        """Tell JetStream what the event log now says about this ticket."""
+        if job.status in LEASED:
+            return
+        if job.status is JobStatus.QUEUED:
+            wait = (job.not_before - now()).total_seconds() if job.not_before else 0.0
+            await self._settle(ack_subject, nak(wait))
+        elif job.status is JobStatus.DEAD_LETTERED:
+            await self._settle(ack_subject, b"+TERM dead lettered")
+        else:
+            await self._settle(ack_subject, b"+ACK")
+        await self._end_lease(str(job.id))
+
+    async def start(self, cause: Cause, job_id: UUID, token: str) -> Committed[Job]:
+        return await self._as_holder(
+            cause, job_id, token, lambda job, claim: job.start(claim.agent_id)
+        )
+
+    async def complete(
+        self,
+        cause: Cause,
+        job_id: UUID,
+        token: str,
+        exit_code: int,
+        summary: str = "",
+        log_url: str | None = None,
+        artifact_urls: tuple[str, ...] = (),
+    ) -> Committed[Job]:
+        status = JobStatus.SUCCESS if exit_code == 0 else JobStatus.FAILED
+
+        def act(job: Job, claim: Claim) -> None:
+            if job.status is JobStatus.CLAIMED:
+                job.start(claim.agent_id)
+            job.complete(status, exit_code, summary, log_url, artifact_urls)
+
+        return await self._as_holder(cause, job_id, token, act)
+
+    async def fail(
+        self,
+        cause: Cause,
+        job_id: UUID,
+        token: str,
+        error: str,
+        failure_class: FailureClass,
+        retryable: bool,
+        exit_code: int | None = None,
+    ) -> Committed[Job]:
+        def act(job: Job, _: Claim) -> None:
+            delay = self.retry.delay_s(job.attempts, random.random())
+            job.fail(error, failure_class, retryable, exit_code, now() + timedelta(seconds=delay))
+
+        return await self._as_holder(cause, job_id, token, act)
+
+    async def release(self, cause: Cause, job_id: UUID, token: str) -> Committed[Job]:
+        return await self._as_holder(cause, job_id, token, lambda job, _: job.release())
+
+    # --- operators ------------------------------------------------------------------------
+
+    async def cancel(self, cause: Cause, job_id: UUID, reason: str) -> Committed[Job]:
+        async def decide(_: UnitOfWork, job: Job) -> None:
+            job.cancel(reason)
+
+        result = await self.commands.update(cause, Job, job_id, decide)
+        ticket = result.aggregate.ack_subject
+        if ticket is not None:
+            await self._after_report(result.aggregate, ticket)
+        return result
+
+    async def retry_dead_letter(self, cause: Cause, job_id: UUID, reason: str) -> Committed[Job]:
+        async def decide(_: UnitOfWork, job: Job) -> None:
+            job.requeue(reason)
+
+        return await self.commands.update(cause, Job, job_id, decide)
+
+    async def expire_if_silent(self, job_id: str, reason: str) -> None:
+        """A marker says the lease lapsed; a lease renewed since then wins."""
+        if not await self._lease_alive(job_id):
+            await self.expire(job_id, reason)
+
+    async def expire(self, job_id: str, reason: str) -> None:
+        """The lease ran out or the agent vanished: the attempt is lost, the job goes back."""
+        command_id = f"expire:{job_id}:{now().isoformat()}"
+        cause = Cause("lease-monitor", command_id, "job.expire", job_id)
+        lost: list[str] = []
+
+        async def decide(_: UnitOfWork, job: Job) -> None:
+            lost.clear()
+            if job.status in LEASED and job.ack_subject is not None:
+                lost.append(job.ack_subject)
+                job.lose_attempt(reason, now())
+
+        result = await self.commands.update(cause, Job, UUID(job_id), decide)
+        if lost:
+            await self._after_report(result.aggregate, lost[0])
+
+    async def set_paused(self, cause: Cause, pool: str, paused: bool, reason: str = "") -> int:
+        async def decide(uow: UnitOfWork) -> Pool:
+            try:
+                found = await uow.get(Pool, pool_id(pool))
+            except NotFoundError:
+                found = Pool.create(pool_id(pool), pool, 0, 10, ())
+                uow.add(found)
+            if paused:
+                found.pause(reason)
+            else:
+                found.resume()
+            return found
+
+        result = await self.commands.run(cause, decide)
+        return result.seq

@@ -1,0 +1,183 @@
+"""Queue read model: depth and waits per pool and priority, in-flight jobs, dead letters,
+unique keys and paused pools."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from domain.job import FINISHED, LEASED, Job, JobStatus
+from domain.pool import Pool
+from domain.queue import PRIORITY_ORDER, Priority, QueueSpec
+from domain.recorded import RecordedEvent
+from projections.summary import p95
+
+RECENT = 1000
+
+
+class LevelStats(BaseModel):
+    pool: str
+    priority: Priority
+    depth: int
+    oldest_wait_s: float | None
+    wait_p50_s: float | None
+    wait_p95_s: float | None
+    in_flight: int
+    dead_letters: int
+    completions_per_min: int
+
+
+class DeadLetter(BaseModel):
+    job_id: str
+    pool: str
+    priority: Priority
+    reason: str
+    attempts: int
+    at: datetime
+
+
+class QueueBoard:
+    name: ClassVar[str] = "queue"
+
+    def __init__(self) -> None:
+        self.specs: dict[str, QueueSpec] = {}
+        self.status: dict[str, JobStatus] = {}
+        self.queued_at: dict[str, datetime] = {}
+        self.dead: dict[str, DeadLetter] = {}
+        self.waits: dict[tuple[str, Priority], deque[float]] = {}
+        self.completions: dict[tuple[str, Priority], deque[datetime]] = {}
+        self.unique: dict[str, list[str]] = {}
+        self.pool_names: dict[str, str] = {}
+        self.paused: set[str] = set()
+
+    def apply(self, recorded: RecordedEvent) -> None:
+        job_id = recorded.aggregate_id
+        match recorded.event:
+            case Job.Queued(spec=spec) | Job.Requeued(spec=spec):
+                self.specs[job_id] = spec
+                if spec.unique_key and isinstance(recorded.event, Job.Queued):
+                    self.unique.setdefault(spec.unique_key, []).append(job_id)
+                self.dead.pop(job_id, None)
+                self._enter_queue(job_id, recorded.at)
+            case Job.Claimed():
+                self._claimed(job_id, recorded.at)
+            case Job.Failed(retry_at=retry_at) | Job.AttemptLost(retry_at=retry_at) if retry_at:
+                self._enter_queue(job_id, recorded.at)
+            case Job.Released():
+                self._enter_queue(job_id, recorded.at)
+            case Job.Started():
+                self._set(job_id, JobStatus.RUNNING)
+            case Job.Completed(status=status):
+                self._set(job_id, status)
+                self._count_completion(job_id, recorded.at)
+            case Pool.Created(name=name):
+                self.pool_names[recorded.aggregate_id] = name
+            case Pool.Paused():
+                self.paused.add(self.pool_names[recorded.aggregate_id])
+            case Pool.Resumed():
+                self.paused.discard(self.pool_names[recorded.aggregate_id])
+            case Job.DeadLettered(reason=reason, attempts=attempts) if job_id in self.specs:
+                spec = self.specs[job_id]
+                self._set(job_id, JobStatus.DEAD_LETTERED)
+                self.dead[job_id] = DeadLetter(
+                    job_id=job_id,
+                    pool=spec.pool,
+                    priority=spec.priority,
+                    reason=reason,
+                    attempts=attempts,
+                    at=recorded.at,
+                )
+
+    def _set(self, job_id: str, status: JobStatus) -> None:
+        if job_id in self.specs:
+            self.status[job_id] = status
+            if status is not JobStatus.QUEUED:
+                self.queued_at.pop(job_id, None)
+
+    def _enter_queue(self, job_id: str, at: datetime) -> None:
+        self._set(job_id, JobStatus.QUEUED)
+        self.queued_at[job_id] = at
+
+    def _claimed(self, job_id: str, at: datetime) -> None:
+        since = self.queued_at.get(job_id)
+        if since is not None:
+            self._recent(self.waits, job_id).append((at - since).total_seconds())
+        self._set(job_id, JobStatus.CLAIMED)
+
+    def _count_completion(self, job_id: str, at: datetime) -> None:
+        if job_id in self.specs:
+            self._recent(self.completions, job_id).append(at)
+
+    def _recent(self, table: dict[tuple[str, Priority], deque[Any]], job_id: str) -> deque[Any]:
+        spec = self.specs[job_id]
+        return table.setdefault((spec.pool, spec.priority), deque(maxlen=RECENT))
+
+    def active_for_key(self, unique_key: str) -> tuple[str | None, int]:
+        """The unfinished job holding `unique_key`, and how many jobs ever held it."""
+        held = self.unique.get(unique_key, [])
+        for job_id in reversed(held):
+            if self.status.get(job_id) not in FINISHED:
+                return job_id, len(held)
+        return None, len(held)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return sorted(self.dead.values(), key=lambda d: d.at, reverse=True)
+
+    def pools(self) -> set[str]:
+        return {spec.pool for spec in self.specs.values()}
+
+    def stats(self, now: datetime) -> list[LevelStats]:
+        return [
+            self._level(pool, prio, now) for pool in sorted(self.pools()) for prio in PRIORITY_ORDER
+        ]
+
+    def _level(self, pool: str, prio: Priority, now: datetime) -> LevelStats:
+        mine = [j for j, s in self.specs.items() if (s.pool, s.priority) == (pool, prio)]
+        queued = [self.queued_at[j] for j in mine if j in self.queued_at]
+        waits = sorted(self.waits.get((pool, prio), ()))
+        minute_ago = now - timedelta(minutes=1)
+        return LevelStats(
+            pool=pool,
+            priority=prio,
+            depth=len(queued),
+            oldest_wait_s=(now - min(queued)).total_seconds() if queued else None,
+            wait_p50_s=waits[(len(waits) - 1) // 2] if waits else None,
+            wait_p95_s=p95(waits),
+            in_flight=sum(1 for j in mine if self.status.get(j) in LEASED),
+            dead_letters=sum(1 for d in self.dead.values() if (d.pool, d.priority) == (pool, prio)),
+            completions_per_min=sum(
+                1 for t in self.completions.get((pool, prio), ()) if t >= minute_ago
+            ),
+        )
+
+    def dump(self) -> Any:
+        return {
+            "specs": {j: s.model_dump(mode="json") for j, s in self.specs.items()},
+            "status": self.status,
+            "queued_at": {j: t.isoformat() for j, t in self.queued_at.items()},
+            "dead": [d.model_dump(mode="json") for d in self.dead.values()],
+            "waits": [[p, pr, list(w)] for (p, pr), w in self.waits.items()],
+            "completions": [
+                [p, pr, [t.isoformat() for t in c]] for (p, pr), c in self.completions.items()
+            ],
+            "unique": self.unique,
+            "pool_names": self.pool_names,
+            "paused": sorted(self.paused),
+        }
+
+    def restore(self, data: Any) -> None:
+        self.specs = {j: QueueSpec.model_validate(s) for j, s in data["specs"].items()}
+        self.status = {j: JobStatus(s) for j, s in data["status"].items()}
+        self.queued_at = {j: datetime.fromisoformat(t) for j, t in data["queued_at"].items()}
+        self.dead = {d["job_id"]: DeadLetter.model_validate(d) for d in data["dead"]}
+        self.waits = {(p, Priority(pr)): deque(w, maxlen=RECENT) for p, pr, w in data["waits"]}
+        self.completions = {
+            (p, Priority(pr)): deque(map(datetime.fromisoformat, c), maxlen=RECENT)
+            for p, pr, c in data["completions"]
+        }
+        self.unique = {k: list(v) for k, v in data["unique"].items()}
+        self.pool_names = dict(data["pool_names"])
+        self.paused = set(data["paused"])
