@@ -1,0 +1,109 @@
+"""The native NATS path answers like the HTTP path and records the same events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import nats
+import orjson
+import pytest
+from nats.aio.client import Client
+
+from domain.job import Job, JobStatus
+from domain.queue import QueueSpec
+from domain.recorded import Cause
+from domain.values import GitContext
+from infra.embedded_server import EmbeddedServer
+from infra.services import Services, open_services
+from infra.settings import Settings
+from infra.unit_of_work import load_history
+from workers.gateway import create_app
+
+GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
+
+
+@pytest.fixture
+async def services(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
+    settings = Settings(nats_url=fresh_server.url)
+    found = await open_services(settings, "test")
+    async with create_app(settings):
+        yield found
+    await found.close()
+
+
+@pytest.fixture
+async def nc(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
+    client = await nats.connect(fresh_server.url)
+    yield client
+    await client.close()
+
+
+async def ask(nc: Client, operation: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    reply = await nc.request(f"jetdeck.queue.{operation}", raw, timeout=10)
+    answer: dict[str, Any] = orjson.loads(reply.data)
+    return answer
+
+
+async def enqueue(services: Services) -> str:
+    cause = Cause("test", "enqueue-1", "job.enqueue", "enqueue-1")
+    result = await services.queue.enqueue(cause, uuid4(), "test", GIT, {}, QueueSpec())
+    return str(result.aggregate.id)
+
+
+async def test_claim_and_complete_over_nats_record_the_queue_events(
+    services: Services, nc: Client
+) -> None:
+    job_id = await enqueue(services)
+    granted = await ask(nc, "claim", {"agent_id": "native-1", "wait_s": 5})
+    assert granted["status"] == 200
+    assert granted["job"]["job_id"] == job_id
+    done = await ask(
+        nc, "complete", {"job_id": job_id, "claim_token": granted["claim_token"], "exit_code": 0}
+    )
+    assert done["job_status"] == JobStatus.SUCCESS
+    history = await load_history(services.store, Job.KIND, UUID(job_id))
+    assert [r.type for r in history] == [
+        "job.Created",
+        "job.Queued",
+        "job.Claimed",
+        "job.Started",
+        "job.Completed",
+    ]
+    claimed = history[2].event
+    assert isinstance(claimed, Job.Claimed)
+    assert claimed.agent_id == "native-1"
+
+
+async def test_an_empty_queue_answers_204(services: Services, nc: Client) -> None:
+    await enqueue(services)
+    await ask(nc, "claim", {"agent_id": "a", "wait_s": 5})
+    assert (await ask(nc, "claim", {"agent_id": "b", "wait_s": 0.2}))["status"] == 204
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [
+        ("claim", b"not json", 422),
+        ("claim", {"agent_id": "a", "wait_s": 99}, 422),
+        ("complete", {"job_id": "nope", "claim_token": "t", "exit_code": 0}, 422),
+        (
+            "complete",
+            {
+                "job_id": "6b270f22-4b9d-53c5-a517-58d818e9964b",
+                "claim_token": "x.y",
+                "exit_code": 0,
+            },
+            401,
+        ),
+        ("launch", {}, 404),
+    ],
+)
+async def test_bad_requests_get_an_error_answer(
+    services: Services, nc: Client, operation: str, body: dict[str, Any] | bytes, status: int
+) -> None:
+    answer = await ask(nc, operation, body)
+    assert answer["status"] == status
+    assert answer["detail"]
