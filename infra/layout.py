@@ -23,6 +23,8 @@ EVENT_SUBJECTS = "ev.>"
 SNAPSHOTS = "SNAPSHOTS"
 QUEUE = "QUEUE"
 LEASES = "LEASES"
+HEARTBEATS = "HEARTBEATS"
+LOGS = "LOGS"
 CONFIG_BUCKET = "jetdeck-config"
 QUEUED_EVENTS = "ev.job.*.queued.*.*"
 """`ev.job.<id>.queued.<pool>.<priority>`: the server copies these into QUEUE."""
@@ -87,6 +89,30 @@ def leases_stream(replicas: int) -> StreamConfig:
     )
 
 
+def heartbeats_stream(replicas: int) -> StreamConfig:
+    """The last heartbeat of each agent, living three intervals; its marker means "went silent"."""
+    return StreamConfig(
+        name=HEARTBEATS,
+        subjects=["hb.>"],
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        max_msgs_per_subject=1,
+        allow_msg_ttl=True,
+        subject_delete_marker_ttl=24 * 3600.0,
+    )
+
+
+def logs_stream(replicas: int) -> StreamConfig:
+    """Job output, one subject per job (`log.<job_id>`), in the order the agent sent it."""
+    return StreamConfig(
+        name=LOGS,
+        subjects=["log.>"],
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        allow_direct=True,
+    )
+
+
 def queue_subject(pool: str, priority: Priority, job_id: str = "*") -> str:
     return f"q.{pool}.{priority.value}.{job_id}"
 
@@ -127,5 +153,7 @@ async def ensure_layout(js: JetStreamContext, replicas: int) -> None:
     await ensure_stream(js, events_stream(replicas))
     await ensure_stream(js, queue_stream(replicas))
     await ensure_stream(js, leases_stream(replicas))
+    await ensure_stream(js, heartbeats_stream(replicas))
+    await ensure_stream(js, logs_stream(replicas))
     await js.create_object_store(SNAPSHOTS)
     await js.create_key_value(bucket=CONFIG_BUCKET)
