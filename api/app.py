@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.body_limit import BodyLimit
-from api.routes import audit, deployments, health, jobs, queue, summary
+from api.routes import agents, audit, deployments, health, jobs, logs, pools, queue, summary
 from infra.services import open_services
 from infra.settings import Settings
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (jobs, deployments, summary, queue, audit, health):
+    for module in (jobs, deployments, summary, queue, logs, agents, pools, audit, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -17,9 +17,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from domain.errors import InvalidTransitionError
 from domain.health import AgentStatus, HealthPolicy, Metrics, classify, classify_silence
 from domain.model import Aggregate
+from domain.queue import PoolName
 from domain.values import Name, Text
 
-__all__ = ["Agent", "AgentStatus", "HostInfo", "Labels", "Metrics"]
+__all__ = ["PREFERENCE", "Agent", "AgentStatus", "HostInfo", "Labels", "Metrics", "agent_status"]
 
 
 def _canonical(labels: tuple[str, ...]) -> tuple[str, ...]:
@@ -45,13 +46,20 @@ PREFERENCE = {S.HEALTHY: 0, S.DEGRADED: 1}
 """Claim order, lower first, of the only statuses that take new work."""
 
 
+def agent_status(health: AgentStatus, draining: bool, terminated: bool) -> AgentStatus:
+    """Terminated, else draining, else its health: an operator's intent outranks heartbeats."""
+    if terminated:
+        return AgentStatus.TERMINATED
+    return AgentStatus.DRAINING if draining else health
+
+
 class Agent(Aggregate):
     KIND = "agent"
     id: UUID  # lets a command choose the id, so a retried register lands on the same aggregate
 
     class Registered(Aggregate.Created):
         name: Name
-        pool: Name
+        pool: PoolName
         labels: Labels
         agent_version: Name
         host: HostInfo
@@ -76,7 +84,7 @@ class Agent(Aggregate):
     def __init__(
         self,
         name: Name,
-        pool: Name,
+        pool: PoolName,
         labels: Labels,
         agent_version: Name,
         host: HostInfo,
@@ -98,7 +106,7 @@ class Agent(Aggregate):
         cls,
         agent_id: UUID,
         name: Name,
-        pool: Name,
+        pool: PoolName,
         labels: Iterable[str],
         agent_version: Name,
         host: HostInfo,
@@ -117,10 +125,7 @@ class Agent(Aggregate):
 
     @property
     def status(self) -> AgentStatus:
-        """Terminated, else draining, else its health: an operator's intent outranks heartbeats."""
-        if self.terminated:
-            return AgentStatus.TERMINATED
-        return AgentStatus.DRAINING if self.draining else self.health
+        return agent_status(self.health, self.draining, self.terminated)
 
     @property
     def can_take_work(self) -> bool:

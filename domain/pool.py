@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from math import ceil
+from typing import Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -98,8 +99,15 @@ class Pool(Aggregate):
         self.max_agents = max_agents
 
 
+class Limits(Protocol):
+    @property
+    def min_agents(self) -> int: ...
+    @property
+    def max_agents(self) -> int: ...
+
+
 def desired_agents(
-    pool: Pool,
+    pool: Limits,
     idle: int,
     busy: int,
     queue_depth: int,

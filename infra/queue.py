@@ -23,20 +23,20 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError as JsNotFoundError
 
+from domain.agent import PREFERENCE
 from domain.errors import ConcurrencyError, ForbiddenError, NotFoundError
 from domain.job import FINISHED, LEASED, Job, JobStatus
-from domain.pool import Pool, pool_id
 from domain.queue import PRIORITY_ORDER, FailureClass, QueueSpec, RetryPolicy, eligible
 from domain.recorded import Cause
 from domain.values import GitContext
-from infra.claim_tokens import Claim, ClaimSigner
 from infra.commands import CommandRunner, Committed
 from infra.layout import LEASES, QUEUE, QUEUED_EVENTS, consumer_name, queue_consumer
 from infra.projection_runner import ProjectionRunner
 from infra.puller import pull_one
+from infra.read_models import ReadModels
 from infra.settings import Settings
+from infra.tokens import Claim, Signer
 from infra.unit_of_work import UnitOfWork, fold, load_history
-from projections.queue import QueueBoard
 
 MARKER = "Nats-Marker-Reason"
 _Act = Callable[[Job, Claim], None]
@@ -72,15 +72,15 @@ class QueueService:
         nc: Client,
         commands: CommandRunner,
         runner: ProjectionRunner,
-        board: QueueBoard,
-        signer: ClaimSigner,
+        views: ReadModels,
+        signer: Signer,
         settings: Settings,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.commands = commands
         self.runner = runner
-        self.board = board
+        self.views = views
         self.signer = signer
         self.settings = settings
         self.retry = RetryPolicy(
@@ -136,7 +136,7 @@ class QueueService:
         for _ in range(self.settings.append_retries + 1):
             # While a job holds the key, answer with it; racers aim at the same id, so one wins.
             await self.runner.catch_up(self.settings.read_wait_s)
-            holder, generation = self.board.active_for_key(key)
+            holder, generation = self.views.queue.active_for_key(key)
             if holder is not None:
                 return await self.load(UUID(holder))
             unique_id = uuid5(NAMESPACE_URL, f"jetdeck:unique:{key}:{generation}")
@@ -183,11 +183,23 @@ class QueueService:
     async def claim(
         self, actor: str, agent_id: str, pool: str, labels: frozenset[str], wait_s: float
     ) -> ClaimGrant | None:
-        """The next job this agent may run, waiting up to `wait_s` for one; None if none came."""
+        """The next job this agent may run, waiting up to `wait_s` for one; None if none came.
+
+        A registered agent claims from its own pool with its registered labels; one that is
+        not healthy or degraded gets nothing, and a degraded one lets healthy ones go first.
+        """
+        agent = self.views.agents.get(agent_id)
+        if agent is not None:
+            if agent.pool != pool:
+                raise ForbiddenError(f"agent {agent_id} belongs to pool {agent.pool}, not {pool}")
+            labels = frozenset(agent.labels)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while True:
-            if self._serves(pool):
+            preference = self._preference(agent_id)
+            if preference is not None and self._serves(pool):
+                if preference > 0:
+                    await asyncio.sleep(self.settings.claim_poll_s)
                 await self._ensure_pool(pool)
                 grant = await self._scan(actor, agent_id, pool, labels)
                 if grant is not None:
@@ -197,10 +209,17 @@ class QueueService:
                 return None
             await self._wait_for_work(pool, min(left, self.settings.claim_poll_s))
 
+    def _preference(self, agent_id: str) -> int | None:
+        """0 for healthy (or unregistered), 1 for degraded, None for an agent that gets no work."""
+        agent = self.views.agents.get(agent_id)
+        if agent is None:
+            return 0
+        return PREFERENCE.get(agent.status)
+
     def _serves(self, pool: str) -> bool:
         """Unknown pools get no consumers made for them; paused ones hand out nothing."""
-        known = pool in self._consumers or pool in self.board.pools()
-        return known and pool not in self.board.paused
+        known = pool in self._consumers or pool in self.views.queue.pools()
+        return known and not self.views.pools.paused(pool)
 
     async def _scan(
         self, actor: str, agent_id: str, pool: str, labels: frozenset[str]
@@ -254,7 +273,7 @@ class QueueService:
             # A redelivery while leased: the holder died before it recorded anything more.
             alive = await self._lease_alive(str(job.id))
             if not alive:
-                await self.expire(str(job.id), "lease lost")
+                await self.take_back(str(job.id), "lease lost")
             await self._settle(msg.reply, nak(job.queue_spec.lease_s if alive else 0))
         elif not job.due(now()) and job.not_before is not None:
             await self._settle(msg.reply, nak((job.not_before - now()).total_seconds()))
@@ -316,8 +335,11 @@ class QueueService:
 
     # --- the agent reports ----------------------------------------------------------------
 
+    def claim_of(self, job_id: UUID, token: str) -> Claim:
+        return self._verify(job_id, token)
+
     def _verify(self, job_id: UUID, token: str) -> Claim:
-        claim = self.signer.verify(token)
+        claim = self.signer.verify(token, Claim)
         if claim.job_id != str(job_id):
             raise ForbiddenError(f"the claim token is for job {claim.job_id}, not {job_id}")
         return claim
@@ -360,13 +382,15 @@ class QueueService:
         summary: str = "",
         log_url: str | None = None,
         artifact_urls: tuple[str, ...] = (),
+        status: JobStatus | None = None,
     ) -> Committed[Job]:
-        status = JobStatus.SUCCESS if exit_code == 0 else JobStatus.FAILED
+        """`status` defaults to success for exit code 0 and failed otherwise."""
+        outcome = status or (JobStatus.SUCCESS if exit_code == 0 else JobStatus.FAILED)
 
         def act(job: Job, claim: Claim) -> None:
             if job.status is JobStatus.CLAIMED:
                 job.start(claim.agent_id)
-            job.complete(status, exit_code, summary, log_url, artifact_urls)
+            job.complete(outcome, exit_code, summary, log_url, artifact_urls)
 
         return await self._as_holder(cause, job_id, token, act)
 
@@ -410,36 +434,33 @@ class QueueService:
     async def expire_if_silent(self, job_id: str, reason: str) -> None:
         """A marker says the lease lapsed; a lease renewed since then wins."""
         if not await self._lease_alive(job_id):
-            await self.expire(job_id, reason)
+            await self.take_back(job_id, reason)
 
-    async def expire(self, job_id: str, reason: str) -> None:
-        """The lease ran out or the agent vanished: the attempt is lost, the job goes back."""
-        command_id = f"expire:{job_id}:{now().isoformat()}"
-        cause = Cause("lease-monitor", command_id, "job.expire", job_id)
-        lost: list[str] = []
+    async def take_back_all(self, agent_id: str, reason: str, *, lost: bool) -> None:
+        """Every job the agent holds goes back to the queue: as a lost attempt, or released."""
+        current, _ = self.views.agents.jobs_of(agent_id)
+        for job_id in current:
+            await self.take_back(job_id, reason, lost=lost, holder=agent_id)
+
+    async def take_back(
+        self, job_id: str, reason: str, *, lost: bool = True, holder: str | None = None
+    ) -> None:
+        """The lease ran out or the agent went away: the job goes back to the queue."""
+        command_id = f"take-back:{job_id}:{now().isoformat()}"
+        cause = Cause("jetdeck", command_id, "job.take_back", job_id)
+        tickets: list[str] = []
 
         async def decide(_: UnitOfWork, job: Job) -> None:
-            lost.clear()
-            if job.status in LEASED and job.ack_subject is not None:
-                lost.append(job.ack_subject)
+            tickets.clear()
+            held = job.status in LEASED and holder in (None, job.agent_id)
+            if not held or job.ack_subject is None:
+                return
+            tickets.append(job.ack_subject)
+            if lost:
                 job.lose_attempt(reason, now())
+            else:
+                job.release()
 
         result = await self.commands.update(cause, Job, UUID(job_id), decide)
-        if lost:
-            await self._after_report(result.aggregate, lost[0])
-
-    async def set_paused(self, cause: Cause, pool: str, paused: bool, reason: str = "") -> int:
-        async def decide(uow: UnitOfWork) -> Pool:
-            try:
-                found = await uow.get(Pool, pool_id(pool))
-            except NotFoundError:
-                found = Pool.create(pool_id(pool), pool, 0, 10, ())
-                uow.add(found)
-            if paused:
-                found.pause(reason)
-            else:
-                found.resume()
-            return found
-
-        result = await self.commands.run(cause, decide)
-        return result.seq
+        if tickets:
+            await self._after_report(result.aggregate, tickets[0])

@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js.api import StreamState
 
 from domain.errors import UnavailableError
-from infra.claim_tokens import ClaimSigner, shared_secret
+from infra.agents import AgentService
 from infra.commands import CommandRunner
 from infra.connection import connect
+from infra.durable_consumer import DurableConsumer
 from infra.event_store import EventStore
 from infra.layout import EVENTS, ensure_layout
-from infra.lease_monitor import LeaseMonitor
+from infra.lease_monitor import lease_monitor
+from infra.pools import PoolService
 from infra.projection_runner import ProjectionRunner
 from infra.queue import QueueService
+from infra.read_models import ReadModels
 from infra.settings import Settings
-from projections.base import ReadModel
-from projections.deployments import DeploymentBoard
-from projections.jobs import JobBoard
-from projections.queue import QueueBoard
-from projections.summary import JobStats
-
-
-@dataclass
-class ReadModels:
-    jobs: JobBoard = field(default_factory=JobBoard)
-    deployments: DeploymentBoard = field(default_factory=DeploymentBoard)
-    stats: JobStats = field(default_factory=JobStats)
-    queue: QueueBoard = field(default_factory=QueueBoard)
-
-    def all(self) -> list[ReadModel]:
-        return [self.jobs, self.deployments, self.stats, self.queue]
+from infra.tokens import Signer, shared_secret
 
 
 @dataclass
@@ -45,7 +33,10 @@ class Services:
     runner: ProjectionRunner
     views: ReadModels
     queue: QueueService
-    lease_monitor: LeaseMonitor
+    agents: AgentService
+    pools: PoolService
+    signer: Signer
+    lease_monitor: DurableConsumer
 
     @property
     def connected(self) -> bool:
@@ -75,11 +66,12 @@ async def open_services(settings: Settings, name: str) -> Services:
     await runner.start()
     await runner.catch_up(timeout_s=300)
     commands = CommandRunner(store, settings.append_retries)
-    signer = ClaimSigner(await shared_secret(nc.jetstream(), settings.claim_secret))
-    queue = QueueService(nc, commands, runner, views.queue, signer, settings)
+    signer = Signer(await shared_secret(nc.jetstream(), settings.token_secret))
+    queue = QueueService(nc, commands, runner, views, signer, settings)
     await queue.open()
-    lease_monitor = LeaseMonitor(nc, queue)
-    await lease_monitor.start()
+    agents = AgentService(nc, commands, runner, views, queue, signer, settings)
+    monitor = lease_monitor(nc, queue)
+    await monitor.start()
     return Services(
         settings=settings,
         nc=nc,
@@ -88,5 +80,8 @@ async def open_services(settings: Settings, name: str) -> Services:
         runner=runner,
         views=views,
         queue=queue,
-        lease_monitor=lease_monitor,
+        agents=agents,
+        pools=PoolService(commands),
+        signer=signer,
+        lease_monitor=monitor,
     )

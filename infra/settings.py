@@ -8,11 +8,15 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.health import HealthPolicy
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JETDECK_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="JETDECK_", env_nested_delimiter="__", extra="ignore"
+    )
 
     nats_url: str | None = None
     """A running server to use; when unset `make run` starts an embedded one."""
@@ -33,8 +37,14 @@ class Settings(BaseSettings):
     retry_base_s: Annotated[float, Field(gt=0)] = 1.0
     retry_cap_s: Annotated[float, Field(gt=0)] = 300.0
     retry_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
-    claim_secret: str | None = None
-    """Signs claim tokens; unset, one is generated once and kept in NATS for every replica."""
+    registration_token: Annotated[str, Field(min_length=16)] = "jetdeck-dev-registration-token"
+    """Agents present it to register. Set your own outside development."""
+    agent_auth: bool = True
+    """Agent calls need the agent's token; off only for trusted setups and tests."""
+    health: HealthPolicy = HealthPolicy()
+    """Agent health thresholds, e.g. JETDECK_HEALTH__DEGRADED_PCT=80."""
+    token_secret: str | None = None
+    """Signs claim and agent tokens; unset, one is made once and kept in NATS for every replica."""
 
     @property
     def server_url(self) -> str:

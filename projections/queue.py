@@ -1,5 +1,5 @@
-"""Queue read model: depth and waits per pool and priority, in-flight jobs, dead letters,
-unique keys and paused pools."""
+"""Queue read model: depth and waits per pool and priority, in-flight jobs, dead letters and
+unique keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from domain.job import FINISHED, LEASED, Job, JobStatus
-from domain.pool import Pool
 from domain.queue import PRIORITY_ORDER, Priority, QueueSpec
 from domain.recorded import RecordedEvent
 from projections.summary import p95
@@ -50,8 +49,6 @@ class QueueBoard:
         self.waits: dict[tuple[str, Priority], deque[float]] = {}
         self.completions: dict[tuple[str, Priority], deque[datetime]] = {}
         self.unique: dict[str, list[str]] = {}
-        self.pool_names: dict[str, str] = {}
-        self.paused: set[str] = set()
 
     def apply(self, recorded: RecordedEvent) -> None:
         job_id = recorded.aggregate_id
@@ -73,12 +70,6 @@ class QueueBoard:
             case Job.Completed(status=status):
                 self._set(job_id, status)
                 self._count_completion(job_id, recorded.at)
-            case Pool.Created(name=name):
-                self.pool_names[recorded.aggregate_id] = name
-            case Pool.Paused():
-                self.paused.add(self.pool_names[recorded.aggregate_id])
-            case Pool.Resumed():
-                self.paused.discard(self.pool_names[recorded.aggregate_id])
             case Job.DeadLettered(reason=reason, attempts=attempts) if job_id in self.specs:
                 spec = self.specs[job_id]
                 self._set(job_id, JobStatus.DEAD_LETTERED)
@@ -164,8 +155,6 @@ class QueueBoard:
                 [p, pr, [t.isoformat() for t in c]] for (p, pr), c in self.completions.items()
             ],
             "unique": self.unique,
-            "pool_names": self.pool_names,
-            "paused": sorted(self.paused),
         }
 
     def restore(self, data: Any) -> None:
@@ -179,5 +168,3 @@ class QueueBoard:
             for p, pr, c in data["completions"]
         }
         self.unique = {k: list(v) for k, v in data["unique"].items()}
-        self.pool_names = dict(data["pool_names"])
-        self.paused = set(data["paused"])

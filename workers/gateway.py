@@ -89,6 +89,7 @@ async def complete(services: Services, body: bytes) -> Reply:
         req.summary,
         req.log_url,
         req.artifact_urls,
+        req.status,
     )
     return _job(result)
 

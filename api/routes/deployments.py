@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, FiniteFloat
 
 from api.deps import Command, Reader, ServicesDep, committed
 from api.schemas import Body, GitFields, Limit, Page
@@ -33,7 +33,7 @@ class StageReport(Body):
 
     outcome: Outcome = Outcome.STARTED
     reason: Text = ""
-    metrics: Annotated[dict[Name, float], Field(max_length=64)] = {}
+    metrics: Annotated[dict[Name, FiniteFloat], Field(max_length=64)] = {}
 
 
 class RollbackRequest(Body):

@@ -7,8 +7,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from api.auth import CallingAgent, act_for, act_on_lease
 from api.deps import Command, Reader, ServicesDep, committed
 from api.schemas import Body, GitFields
 from domain.job import Job, JobStatus
@@ -95,8 +96,20 @@ class LeaseCall(Body):
     claim_token: Annotated[str, Field(min_length=1, max_length=4096)]
 
 
+def _reported(value: JobStatus | None) -> JobStatus | None:
+    if value is not None and value not in REPORTABLE:
+        raise ValueError(f"must be one of {', '.join(sorted(REPORTABLE))}")
+    return value
+
+
+REPORTABLE = frozenset({JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.ERROR})
+
+
 class CompleteRequest(LeaseCall):
     exit_code: int
+    status: Annotated[JobStatus | None, AfterValidator(_reported)] = Field(
+        default=None, description="Defaults to success for exit code 0, else failed."
+    )
     summary: Text = ""
     log_url: Url | None = None
     artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()
@@ -180,7 +193,10 @@ async def enqueue(
     response_model=ClaimAnswer,
     responses={204: {"description": "No work came within wait_s."}},
 )
-async def claim(body: ClaimRequest, services: ServicesDep) -> ClaimAnswer | Response:
+async def claim(
+    body: ClaimRequest, services: ServicesDep, caller: CallingAgent
+) -> ClaimAnswer | Response:
+    act_for(caller, body.agent_id)
     grant = await services.queue.claim(
         body.agent_id, body.agent_id, body.pool, body.labels, body.wait_s
     )
@@ -191,14 +207,23 @@ async def claim(body: ClaimRequest, services: ServicesDep) -> ClaimAnswer | Resp
 
 @router.post("/jobs/{job_id}/start")
 async def start(
-    job_id: UUID, body: LeaseCall, services: ServicesDep, command: Command, response: Response
+    job_id: UUID,
+    body: LeaseCall,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    caller: CallingAgent,
 ) -> JobAnswer:
-    cause = command.cause("job.start")
+    act_on_lease(services, caller, job_id, body.claim_token)
+    cause = command.cause("job.start", caller or "api")
     return answer(response, await services.queue.start(cause, job_id, body.claim_token))
 
 
 @router.post("/jobs/{job_id}/heartbeat")
-async def heartbeat(job_id: UUID, body: LeaseCall, services: ServicesDep) -> HeartbeatAnswer:
+async def heartbeat(
+    job_id: UUID, body: LeaseCall, services: ServicesDep, caller: CallingAgent
+) -> HeartbeatAnswer:
+    act_on_lease(services, caller, job_id, body.claim_token)
     state = await services.queue.heartbeat(job_id, body.claim_token)
     return HeartbeatAnswer(
         status=state.status, cancelled=state.cancelled, lease_expires_at=state.lease_expires_at
@@ -212,25 +237,34 @@ async def complete(
     services: ServicesDep,
     command: Command,
     response: Response,
+    caller: CallingAgent,
 ) -> JobAnswer:
+    act_on_lease(services, caller, job_id, body.claim_token)
     result = await services.queue.complete(
-        command.cause("job.complete"),
+        command.cause("job.complete", caller or "api"),
         job_id,
         body.claim_token,
         body.exit_code,
         body.summary,
         body.log_url,
         body.artifact_urls,
+        body.status,
     )
     return answer(response, result)
 
 
 @router.post("/jobs/{job_id}/fail")
 async def fail(
-    job_id: UUID, body: FailRequest, services: ServicesDep, command: Command, response: Response
+    job_id: UUID,
+    body: FailRequest,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    caller: CallingAgent,
 ) -> JobAnswer:
+    act_on_lease(services, caller, job_id, body.claim_token)
     result = await services.queue.fail(
-        command.cause("job.fail"),
+        command.cause("job.fail", caller or "api"),
         job_id,
         body.claim_token,
         body.error,
@@ -243,9 +277,15 @@ async def fail(
 
 @router.post("/jobs/{job_id}/release")
 async def release(
-    job_id: UUID, body: LeaseCall, services: ServicesDep, command: Command, response: Response
+    job_id: UUID,
+    body: LeaseCall,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    caller: CallingAgent,
 ) -> JobAnswer:
-    cause = command.cause("job.release")
+    act_on_lease(services, caller, job_id, body.claim_token)
+    cause = command.cause("job.release", caller or "api")
     return answer(response, await services.queue.release(cause, job_id, body.claim_token))
 
 
@@ -297,11 +337,11 @@ async def pause(
     pool: PoolName, services: ServicesDep, command: Command, body: ReasonBody | None = None
 ) -> PoolState:
     reason = (body or ReasonBody()).reason
-    seq = await services.queue.set_paused(command.cause("pool.pause"), pool, True, reason)
-    return PoolState(pool=pool, paused=True, seq=seq)
+    result = await services.pools.set_paused(command.cause("pool.pause"), pool, True, reason)
+    return PoolState(pool=pool, paused=True, seq=result.seq)
 
 
 @router.post("/pools/{pool}/resume")
 async def resume(pool: PoolName, services: ServicesDep, command: Command) -> PoolState:
-    seq = await services.queue.set_paused(command.cause("pool.resume"), pool, False)
-    return PoolState(pool=pool, paused=False, seq=seq)
+    result = await services.pools.set_paused(command.cause("pool.resume"), pool, False)
+    return PoolState(pool=pool, paused=False, seq=result.seq)

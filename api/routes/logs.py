@@ -1,0 +1,198 @@
+"""Job logs: the lease holder appends output, the dashboard reads or follows it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from api.auth import CallingAgent, act_on_lease
+from api.deps import ServicesDep
+from api.routes.queue import LeaseCall
+from api.schemas import Body
+from domain.job import JobStatus
+from infra.logs import MAX_CHUNKS, MAX_TEXT, JobEnd, LogChunk, LogStore, NewChunk, verify_writer
+
+router = APIRouter(tags=["logs"])
+KEEPALIVE_S = 15.0
+"""An SSE comment this often while a followed job is silent, so proxies keep the stream open."""
+
+
+class ChunkIn(Body):
+    stream: Literal["stdout", "stderr"]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+
+
+class LogWrite(LeaseCall):
+    chunks: Annotated[list[ChunkIn], Field(min_length=1, max_length=MAX_CHUNKS)]
+    offset: Annotated[int | None, Field(ge=0)] = None
+    """Index of the first chunk among all chunks this attempt sent; a retried batch with the same
+    offset is stored once."""
+
+
+class LogWritten(BaseModel):
+    job_id: UUID
+    first_seq: int
+    last_seq: int
+
+
+class LogLine(BaseModel):
+    seq: int
+    stream: str
+    text: str
+    time: datetime
+    attempt: int
+
+
+def get_logs(request: Request, services: ServicesDep) -> LogStore:
+    """One LogStore per connection: its pipelined publishes share one reply subscription."""
+    state = request.app.state
+    store: LogStore | None = getattr(state, "logs", None)
+    if store is None or store.nc is not services.nc:
+        store = state.logs = LogStore(services.nc)
+    return store
+
+
+Logs = Annotated[LogStore, Depends(get_logs)]
+
+
+@router.post("/api/queue/jobs/{job_id}/logs")
+async def append_logs(
+    job_id: UUID, body: LogWrite, services: ServicesDep, logs: Logs, caller: CallingAgent
+) -> LogWritten:
+    """Append output to the job's log, in the order given. Only the attempt holding the lease may
+    write: 401 for a token the API did not sign, 403 for a token of another job or agent, 409 once
+    the attempt lost its lease."""
+    act_on_lease(services, caller, job_id, body.claim_token)
+    claim = await verify_writer(services.queue, job_id, body.claim_token)
+    chunks = [NewChunk(c.stream, c.text) for c in body.chunks]
+    seqs = await logs.append(str(job_id), claim.attempt, chunks, body.offset)
+    return LogWritten(job_id=job_id, first_seq=seqs[0], last_seq=seqs[-1])
+
+
+@router.get(
+    "/api/dashboard/jobs/{job_id}/logs",
+    response_model=list[LogLine],
+    responses={
+        200: {
+            "content": {"text/plain": {}, "text/event-stream": {}},
+            "description": "JSON chunks; plain text with `format=text`; SSE with `follow=true`.",
+        }
+    },
+)
+async def read_logs(
+    job_id: UUID,
+    services: ServicesDep,
+    logs: Logs,
+    follow: bool = False,
+    fmt: Annotated[Literal["json", "text"], Query(alias="format")] = "json",
+    after: Annotated[int, Query(ge=0, description="Only chunks after this sequence.")] = 0,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+) -> list[LogLine] | Response:
+    """The job's log in order: a JSON list of chunks `{seq, stream, text, time, attempt}`, or with
+    `format=text` the texts joined (the reference agent sends whole lines with their newline).
+
+    `follow=true` streams: the stored chunks, then new ones as they arrive, until the job reaches
+    success, failed, timeout, cancelled, error or dead_lettered, or the client leaves.
+
+    * JSON format: Server-Sent Events (`text/event-stream`). Each chunk is an `event: chunk` whose
+      `id` is its sequence and whose `data` is the chunk's JSON; the stream ends with
+      `event: end`, `data: {"status": "<final status>"}`. A comment line is sent every 15 s of
+      silence. A reconnecting EventSource sends `Last-Event-ID` and resumes after that chunk.
+    * Text format: the texts as they arrive (`text/plain`, chunked), nothing else.
+    """
+    await services.queue.load(job_id)  # 404 for an unknown job
+    start = max(after, last_event_id or 0)
+    if follow:
+        render: Renderer = _sse if fmt == "json" else _plain
+        media = "text/event-stream" if fmt == "json" else "text/plain; charset=utf-8"
+        stream = render(_followed(services, logs, job_id, start))
+        return StreamingResponse(stream, media_type=media, headers={"Cache-Control": "no-cache"})
+    chunks = await logs.read(str(job_id), start)
+    if fmt == "text":
+        return PlainTextResponse("".join(c.text for c in chunks))
+    return [_line(c) for c in chunks]
+
+
+def _line(chunk: LogChunk) -> LogLine:
+    return LogLine(
+        seq=chunk.seq, stream=chunk.stream, text=chunk.text, time=chunk.time, attempt=chunk.attempt
+    )
+
+
+Item = LogChunk | JobStatus | None
+"""What a followed log yields: a chunk, the final status last, None for a silent interval."""
+Renderer = Callable[[AsyncIterator[Item]], AsyncIterator[bytes]]
+
+
+async def _followed(
+    services: ServicesDep, logs: LogStore, job_id: UUID, after: int
+) -> AsyncIterator[Item]:
+    async with JobEnd(services.nc, job_id) as end:
+        for chunk in await logs.read(str(job_id), after):
+            yield chunk
+            after = chunk.seq
+        async for item in _with_keepalive(logs.follow(str(job_id), after, end.ended)):
+            yield item
+        assert end.status is not None
+        yield end.status
+
+
+async def _with_keepalive(
+    source: AsyncGenerator[LogChunk, None],
+) -> AsyncIterator[LogChunk | None]:
+    """`source`'s chunks, with a None after each KEEPALIVE_S without one."""
+    pending: asyncio.Queue[LogChunk | Exception] = asyncio.Queue(maxsize=1024)
+
+    async def pump() -> None:
+        async with contextlib.aclosing(source):
+            try:
+                async for chunk in source:
+                    await pending.put(chunk)
+            except Exception as exc:
+                await pending.put(exc)
+            else:
+                await pending.put(StopAsyncIteration())
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(pending.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield None
+                continue
+            if isinstance(item, StopAsyncIteration):
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _sse(items: AsyncIterator[Item]) -> AsyncIterator[bytes]:
+    async for item in items:
+        if item is None:
+            yield b": keepalive\n\n"
+        elif isinstance(item, LogChunk):
+            data = orjson.dumps(_line(item).model_dump(mode="json"))
+            yield b"id: %d\nevent: chunk\ndata: %s\n\n" % (item.seq, data)
+        else:
+            yield b"event: end\ndata: %s\n\n" % orjson.dumps({"status": item})
+
+
+async def _plain(items: AsyncIterator[Item]) -> AsyncIterator[bytes]:
+    async for item in items:
+        if isinstance(item, LogChunk):
+            yield item.text.encode()

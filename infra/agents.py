@@ -1,0 +1,173 @@
+"""Build agents: registration, heartbeats, drain, deregistration, and what silence means.
+
+Heartbeats are frequent, so they go to HEARTBEATS (one message per agent, living as long as
+the agent may stay silent before it counts as offline); only a change of health becomes an event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+import orjson
+from nats.aio.client import Client
+from nats.js.errors import NotFoundError as JsNotFoundError
+
+from domain.agent import Agent, HostInfo, Metrics
+from domain.errors import NotFoundError, UnauthorizedError
+from domain.health import classify
+from domain.job import JobStatus
+from domain.recorded import Cause
+from infra.commands import CommandRunner, Committed
+from infra.layout import HEARTBEATS
+from infra.projection_runner import ProjectionRunner
+from infra.queue import MARKER, QueueService
+from infra.read_models import ReadModels
+from infra.settings import Settings
+from infra.tokens import AgentIdentity, Signer
+from infra.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Registration:
+    agent: Agent
+    seq: int
+    token: str
+
+
+@dataclass(frozen=True)
+class Instruction:
+    action: str
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Beat:
+    at: datetime
+    metrics: Metrics
+    running_jobs: tuple[str, ...]
+
+
+_AgentAct = Callable[[Agent], None]
+
+
+def _system(action: str, agent_id: str) -> Cause:
+    command_id = uuid4().hex
+    return Cause(actor="jetdeck", command_id=command_id, action=action, correlation_id=agent_id)
+
+
+class AgentService:
+    def __init__(
+        self,
+        nc: Client,
+        commands: CommandRunner,
+        runner: ProjectionRunner,
+        views: ReadModels,
+        queue: QueueService,
+        signer: Signer,
+        settings: Settings,
+    ) -> None:
+        self.js = nc.jetstream()
+        self.commands = commands
+        self.runner = runner
+        self.views = views
+        self.queue = queue
+        self.signer = signer
+        self.settings = settings
+        self.policy = settings.health
+
+    async def register(
+        self,
+        cause: Cause,
+        agent_id: UUID,
+        name: str,
+        pool: str,
+        labels: frozenset[str],
+        agent_version: str,
+        host: HostInfo,
+        slots: int,
+    ) -> Registration:
+        async def make(_: UnitOfWork) -> Agent:
+            return Agent.register(agent_id, name, pool, labels, agent_version, host, slots)
+
+        result = await self.commands.create(cause, make)
+        identity = AgentIdentity(agent_id=str(result.aggregate.id), seq=result.seq)
+        return Registration(result.aggregate, result.seq, self.signer.sign(identity))
+
+    async def authenticate(self, token: str) -> str:
+        """The agent a token speaks for; a deregistered agent's token opens nothing."""
+        identity = self.signer.verify(token, AgentIdentity)
+        await self.runner.wait_for(identity.seq, self.settings.read_wait_s)
+        view = self.views.agents.get(identity.agent_id)
+        if view is None or view.terminated:
+            raise UnauthorizedError(f"agent {identity.agent_id} is not registered")
+        return identity.agent_id
+
+    async def heartbeat(
+        self, agent_id: str, metrics: Metrics, running_jobs: tuple[str, ...]
+    ) -> list[Instruction]:
+        """Record the beat, judge the health, and say what the agent should do."""
+        view = self.views.agents.get(agent_id)
+        if view is None:
+            raise NotFoundError(Agent.KIND, agent_id)
+        beat = {"metrics": metrics.model_dump(), "running_jobs": running_jobs}
+        ttl = math.ceil(self.policy.heartbeat_interval_s * self.policy.offline_after_intervals)
+        await self.js.publish(f"hb.{agent_id}", orjson.dumps(beat), headers={"Nats-TTL": f"{ttl}s"})
+        if classify(metrics, self.policy) is not view.health:
+            await self._update(agent_id, "agent.observe", lambda a: a.observe(metrics, self.policy))
+        return self._instructions(view.draining, running_jobs)
+
+    def _instructions(self, draining: bool, running_jobs: tuple[str, ...]) -> list[Instruction]:
+        out = [Instruction("drain")] if draining else []
+        for job_id in running_jobs:
+            job = self.views.jobs.get(job_id)
+            if job is not None and job.status is JobStatus.CANCELLED:
+                out.append(Instruction("cancel", job_id))
+        return out
+
+    async def last_beat(self, agent_id: str) -> Beat | None:
+        try:
+            msg = await self.js.get_last_msg(HEARTBEATS, f"hb.{agent_id}")
+        except JsNotFoundError:
+            return None
+        if MARKER in (msg.headers or {}) or msg.data is None or msg.time is None:
+            return None
+        data = orjson.loads(msg.data)
+        return Beat(msg.time, Metrics.model_validate(data["metrics"]), tuple(data["running_jobs"]))
+
+    async def drain(self, cause: Cause, agent_id: UUID) -> Committed[Agent]:
+        return await self._command(cause, agent_id, lambda a: a.drain())
+
+    async def resume(self, cause: Cause, agent_id: UUID) -> Committed[Agent]:
+        return await self._command(cause, agent_id, lambda a: a.resume())
+
+    async def deregister(self, cause: Cause, agent_id: UUID, reason: str) -> Committed[Agent]:
+        """Terminated at once; its claims go back to the queue without costing an attempt."""
+        result = await self._command(cause, agent_id, lambda a: a.deregister(reason))
+        await self.runner.wait_for(result.seq, self.settings.read_wait_s)
+        await self.queue.take_back_all(str(agent_id), "agent deregistered", lost=False)
+        return result
+
+    async def went_silent(self, agent_id: str) -> None:
+        """Its heartbeat expired: offline, and its jobs go to other agents as lost attempts."""
+        await self._update(agent_id, "agent.offline", lambda a: a.mark_offline("heartbeat expired"))
+        await self.queue.take_back_all(agent_id, "agent lost", lost=True)
+
+    async def silent_for(self, agent_id: str, seconds: float) -> None:
+        await self._update(
+            agent_id, "agent.silence", lambda a: a.observe_silence(seconds, self.policy)
+        )
+
+    async def _update(self, agent_id: str, action: str, act: _AgentAct) -> None:
+        view = self.views.agents.get(agent_id)
+        if view is not None and not view.terminated:
+            await self._command(_system(action, agent_id), UUID(agent_id), act)
+
+    async def _command(self, cause: Cause, agent_id: UUID, act: _AgentAct) -> Committed[Agent]:
+        async def decide(_: UnitOfWork, agent: Agent) -> None:
+            act(agent)
+
+        return await self.commands.update(cause, Agent, agent_id, decide)

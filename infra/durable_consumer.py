@@ -1,0 +1,74 @@
+"""A durable pull consumer run as a background task: fetch, handle each message, ack it.
+
+Used by the monitors that turn TTL markers into events. Durable, so markers the server wrote
+while no process was watching are handled after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from domain.errors import JetDeckError
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Msg], Awaitable[None]]
+
+
+class DurableConsumer:
+    def __init__(
+        self, nc: Client, stream: str, durable: str, subject: str, handle: Handler
+    ) -> None:
+        self.js = nc.jetstream()
+        self.stream = stream
+        self.durable = durable
+        self.subject = subject
+        self.handle = handle
+        self._sub: JetStreamContext.PullSubscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=30,
+            max_ack_pending=10_000,
+        )
+        self._sub = await self.js.pull_subscribe(
+            self.subject, durable=self.durable, stream=self.stream, config=config
+        )
+        self._task = asyncio.create_task(self._run(self._sub))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
+        while True:
+            try:
+                msgs = await sub.fetch(64, timeout=1)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            for msg in msgs:
+                await self._one(msg)
+
+    async def _one(self, msg: Msg) -> None:
+        """A message our rules refuse is logged and acked: retrying cannot change the answer."""
+        try:
+            await self.handle(msg)
+        except JetDeckError as exc:
+            log.warning("%s: %s on %s", self.durable, exc, msg.subject)
+        await msg.ack()

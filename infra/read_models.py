@@ -1,0 +1,25 @@
+"""The read models one process keeps in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from projections.agents import AgentBoard, PoolBoard
+from projections.base import ReadModel
+from projections.deployments import DeploymentBoard
+from projections.jobs import JobBoard
+from projections.queue import QueueBoard
+from projections.summary import JobStats
+
+
+@dataclass
+class ReadModels:
+    jobs: JobBoard = field(default_factory=JobBoard)
+    deployments: DeploymentBoard = field(default_factory=DeploymentBoard)
+    stats: JobStats = field(default_factory=JobStats)
+    queue: QueueBoard = field(default_factory=QueueBoard)
+    agents: AgentBoard = field(default_factory=AgentBoard)
+    pools: PoolBoard = field(default_factory=PoolBoard)
+
+    def all(self) -> list[ReadModel]:
+        return [self.jobs, self.deployments, self.stats, self.queue, self.agents, self.pools]
