@@ -17,7 +17,7 @@ from api.app import create_app
 from infra.embedded_server import EmbeddedServer
 from infra.settings import Settings
 
-WORKERS: list[str] = ["workers.gateway", "workers.health_monitor"]
+WORKERS: list[str] = ["workers.gateway", "workers.health_monitor", "workers.dead_letters"]
 """Modules run as `python -m <module>` beside the API."""
 
 log = logging.getLogger("jetdeck")
