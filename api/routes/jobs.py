@@ -12,7 +12,7 @@ from api.deps import Command, Reader, ServicesDep, committed
 from api.schemas import Body, JobCreate, Limit, Page
 from domain.errors import NotFoundError
 from domain.job import FINISHED, Job, JobStatus
-from domain.values import Name, Text, Url
+from domain.values import ExitCode, Name, Text, Url
 from infra.commands import Committed
 from infra.unit_of_work import UnitOfWork
 from projections.jobs import JobFilter, JobView
@@ -38,7 +38,7 @@ def _finished(value: JobStatus) -> JobStatus:
 
 class JobComplete(Body):
     status: Annotated[JobStatus, AfterValidator(_finished)]
-    exit_code: int | None = None
+    exit_code: ExitCode | None = None
     summary: Text = ""
     log_url: Url | None = None
     artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()

@@ -19,7 +19,16 @@ from api.deps import ServicesDep
 from api.routes.queue import LeaseCall
 from api.schemas import Body
 from domain.job import JobStatus
-from infra.logs import MAX_CHUNKS, MAX_TEXT, JobEnd, LogChunk, LogStore, NewChunk, verify_writer
+from infra.logs import (
+    MAX_CHUNKS,
+    MAX_TEXT,
+    JobEnd,
+    LogChunk,
+    LogStore,
+    NewChunk,
+    verify_writer,
+    writer_key,
+)
 
 router = APIRouter(tags=["logs"])
 KEEPALIVE_S = 15.0
@@ -34,7 +43,7 @@ class ChunkIn(Body):
 class LogWrite(LeaseCall):
     chunks: Annotated[list[ChunkIn], Field(min_length=1, max_length=MAX_CHUNKS)]
     offset: Annotated[int | None, Field(ge=0)] = None
-    """Index of the first chunk among all chunks this attempt sent; a retried batch with the same
+    """Index of the first chunk among all chunks this claim sent; a retried batch with the same
     offset is stored once."""
 
 
@@ -74,7 +83,8 @@ async def append_logs(
     act_on_lease(services, caller, job_id, body.claim_token)
     claim = await verify_writer(services.queue, job_id, body.claim_token)
     chunks = [NewChunk(c.stream, c.text) for c in body.chunks]
-    seqs = await logs.append(str(job_id), claim.attempt, chunks, body.offset)
+    key = writer_key(claim)
+    seqs = await logs.append(str(job_id), claim.attempt, chunks, body.offset, key)
     return LogWritten(job_id=job_id, first_seq=seqs[0], last_seq=seqs[-1])
 
 

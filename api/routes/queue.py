@@ -14,7 +14,7 @@ from api.deps import Command, Reader, ServicesDep, committed
 from api.schemas import Body, GitFields
 from domain.job import Job, JobStatus
 from domain.queue import FailureClass, Label, PoolName, QueueSpec
-from domain.values import Metadata, Name, Text, Url
+from domain.values import ExitCode, Metadata, Name, Text, Url
 from infra.commands import Committed
 from infra.queue import ClaimGrant
 from projections.queue import DeadLetter, LevelStats
@@ -106,7 +106,7 @@ REPORTABLE = frozenset({JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.TIMEOUT, 
 
 
 class CompleteRequest(LeaseCall):
-    exit_code: int
+    exit_code: ExitCode
     status: Annotated[JobStatus | None, AfterValidator(_reported)] = Field(
         default=None, description="Defaults to success for exit code 0, else failed."
     )
@@ -119,7 +119,7 @@ class FailRequest(LeaseCall):
     error: Annotated[str, Field(min_length=1, max_length=10_000)]
     failure_class: FailureClass = FailureClass.SCRIPT
     retryable: bool = True
-    exit_code: int | None = None
+    exit_code: ExitCode | None = None
 
 
 class ReasonBody(Body):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,16 +16,35 @@ from infra.settings import Settings
 
 
 @pytest.fixture
-async def app(fresh_server: EmbeddedServer) -> AsyncIterator[FastAPI]:
-    app = create_app(Settings(nats_url=fresh_server.url, snapshot_every=100))
+def settings(request: pytest.FixtureRequest, fresh_server: EmbeddedServer) -> Settings:
+    """Override fields per test: `@pytest.mark.parametrize("settings", [{...}], indirect=True)`."""
+    overrides: dict[str, Any] = getattr(request, "param", {})
+    return Settings(nats_url=fresh_server.url, snapshot_every=100, **overrides)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
 
 
+def http_client(app: FastAPI, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    return httpx.AsyncClient(transport=transport, base_url="http://jetdeck")
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://jetdeck") as client:
+    """An unhandled error in the app raises in the test, with its traceback."""
+    async with http_client(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def server_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An unhandled error comes back as the 500 response a real server would send."""
+    async with http_client(app, raise_app_exceptions=False) as client:
         yield client
 
 

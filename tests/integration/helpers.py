@@ -1,0 +1,57 @@
+"""Commands and counts shared by the integration tests."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from domain.job import Job, JobStatus
+from domain.recorded import Cause
+from domain.values import GitContext
+from infra.commands import CommandRunner, Committed
+from infra.event_store import EventStore
+from infra.layout import EVENTS
+from infra.unit_of_work import UnitOfWork
+
+GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
+
+
+def cause(action: str, command_id: str | None = None) -> Cause:
+    command_id = command_id or uuid4().hex
+    return Cause(actor="test", command_id=command_id, action=action, correlation_id=command_id)
+
+
+async def message_count(store: EventStore) -> int:
+    info = await store.js.stream_info(EVENTS)
+    return info.state.messages
+
+
+async def create_job(
+    commands: CommandRunner, job_id: UUID | None = None, command_id: str | None = None
+) -> Committed[Job]:
+    new_id = job_id or uuid4()
+
+    async def make(_: UnitOfWork) -> Job:
+        return Job.create(new_id, "test", GIT, {})
+
+    return await commands.create(cause("job.create", command_id), make)
+
+
+async def start_job(
+    commands: CommandRunner, job_id: UUID, command_id: str | None = None
+) -> Committed[Job]:
+    async def decide(_: UnitOfWork, job: Job) -> None:
+        job.start("agent-1")
+
+    return await commands.update(cause("job.start", command_id), Job, job_id, decide)
+
+
+async def complete_job(
+    commands: CommandRunner,
+    job_id: UUID,
+    status: JobStatus = JobStatus.SUCCESS,
+    command_id: str | None = None,
+) -> Committed[Job]:
+    async def decide(_: UnitOfWork, job: Job) -> None:
+        job.complete(status, exit_code=0)
+
+    return await commands.update(cause("job.complete", command_id), Job, job_id, decide)

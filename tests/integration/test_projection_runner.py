@@ -1,0 +1,115 @@
+"""The projection runner on a real server: snapshot then tail on restart, garbage skipped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from domain.deployment import Deployment, Environment, Outcome
+from domain.errors import UnavailableError
+from domain.job import JobStatus
+from infra import deployment_commands
+from infra.codec import decode
+from infra.commands import CommandRunner
+from infra.embedded_server import EmbeddedServer
+from infra.event_store import StoredMessage
+from infra.services import Services, open_services
+from infra.settings import Settings
+from infra.unit_of_work import UnitOfWork
+from tests.integration.helpers import GIT, cause, complete_job, create_job, start_job
+
+
+@pytest.fixture
+def settings(fresh_server: EmbeddedServer) -> Settings:
+    return Settings(nats_url=fresh_server.url, snapshot_every=100)
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    opened = await open_services(settings, "jetdeck-test")
+    yield opened
+    await opened.close()
+
+
+async def job_lifecycle(commands: CommandRunner, n: int) -> None:
+    """Three events: created, started, and finished with an outcome that depends on `n`."""
+    job_id = (await create_job(commands)).aggregate.id
+    await start_job(commands, job_id)
+    await complete_job(commands, job_id, [JobStatus.SUCCESS, JobStatus.FAILED][n % 2])
+
+
+async def create_deployment(commands: CommandRunner, service: str) -> Deployment:
+    async def make(_: UnitOfWork) -> Deployment:
+        return Deployment.create(uuid4(), service, "v1", GIT)
+
+    return (await commands.create(cause("deployment.create"), make)).aggregate
+
+
+async def write(services: Services, jobs: int) -> None:
+    await asyncio.gather(*(job_lifecycle(services.commands, n) for n in range(jobs)))
+    await create_deployment(services.commands, f"svc-{jobs}")
+
+
+def replayed_from_scratch(services: Services, messages: list[StoredMessage]) -> dict[str, Any]:
+    """Fresh read models of the same kinds as `services`' ones, fed from sequence 1."""
+    models = [type(model)() for model in services.views.all()]
+    for message in messages:
+        recorded = decode(message.seq, message.subject, message.payload)
+        for model in models:
+            model.apply(recorded)
+    return {model.name: model.dump() for model in models}
+
+
+def dumps(services: Services) -> dict[str, Any]:
+    return {model.name: model.dump() for model in services.views.all()}
+
+
+async def test_restart_loads_the_snapshot_then_the_tail(settings: Settings) -> None:
+    first = await open_services(settings, "before-restart")
+    await write(first, jobs=80)
+    await first.runner.catch_up(10)
+    await first.runner.stop()  # waits for an automatic snapshot in flight
+    assert first.runner.snapshot_seq >= 100
+    await first.runner.save_snapshot()
+    covered = first.runner.snapshot_seq
+    assert covered == first.runner.position == await first.store.last_seq() == 241
+    await write(first, jobs=10)  # the tail, shorter than snapshot_every
+    await first.close()
+
+    second = await open_services(settings, "after-restart")
+    try:
+        assert second.runner.snapshot_seq == covered
+        assert second.runner.position == await second.store.last_seq() == covered + 31
+        everything = await second.store.load("ev.>")
+        assert dumps(second) == replayed_from_scratch(second, everything)
+    finally:
+        await second.close()
+
+
+async def test_garbage_on_an_event_subject_is_skipped(services: Services) -> None:
+    await services.nc.jetstream().publish("ev.job.x.y", b"garbage")
+    committed = await create_job(services.commands)
+    await services.runner.wait_for(committed.seq, 5)
+    assert services.runner.skipped == 1
+    assert services.runner.position == committed.seq == 2
+    assert services.views.jobs.get(str(committed.aggregate.id)) is not None
+
+
+async def test_wait_for_a_sequence_not_yet_written_is_unavailable(services: Services) -> None:
+    with pytest.raises(UnavailableError, match="not yet at 5"):
+        await services.runner.wait_for(5, timeout_s=0.05)
+
+
+async def test_snapshot_is_saved_while_a_deployment_is_live(services: Services) -> None:
+    deployment = await create_deployment(services.commands, "api")
+    for env in Environment:
+        await deployment_commands.advance(
+            services, cause(f"deployment.{env}"), deployment.id, env, Outcome.SUCCEEDED
+        )
+    await services.runner.catch_up(5)
+    await services.runner.save_snapshot()
+    assert services.runner.snapshot_seq == services.runner.position == 5
