@@ -53,7 +53,10 @@ class Services:
         await self.lease_monitor.stop()
         await self.queue.close()
         await self.runner.stop()
-        await self.nc.drain()
+        try:
+            await self.nc.drain()
+        except NatsError:  # the server went first: nothing left to flush
+            await self.nc.close()
 
 
 async def open_services(settings: Settings, name: str) -> Services:
