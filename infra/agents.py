@@ -117,7 +117,11 @@ class AgentService:
         ttl = math.ceil(self.policy.heartbeat_interval_s * self.policy.offline_after_intervals)
         await self.js.publish(f"hb.{agent_id}", orjson.dumps(beat), headers={"Nats-TTL": f"{ttl}s"})
         if classify(metrics, self.policy) is not view.health:
-            await self._update(agent_id, "agent.observe", lambda a: a.observe(metrics, self.policy))
+            changed = await self._update(
+                agent_id, "agent.observe", lambda a: a.observe(metrics, self.policy)
+            )
+            if changed is not None:  # so the answer's status, read from them, is this one
+                await self.runner.wait_for(changed.seq, self.settings.read_wait_s)
         return self._instructions(view.draining, running_jobs)
 
     def _instructions(self, draining: bool, running_jobs: tuple[str, ...]) -> list[Instruction]:
@@ -161,10 +165,11 @@ class AgentService:
             agent_id, "agent.silence", lambda a: a.observe_silence(seconds, self.policy)
         )
 
-    async def _update(self, agent_id: str, action: str, act: _AgentAct) -> None:
+    async def _update(self, agent_id: str, action: str, act: _AgentAct) -> Committed[Agent] | None:
         view = self.views.agents.get(agent_id)
-        if view is not None and not view.terminated:
-            await self._command(_system(action, agent_id), UUID(agent_id), act)
+        if view is None or view.terminated:
+            return None
+        return await self._command(_system(action, agent_id), UUID(agent_id), act)
 
     async def _command(self, cause: Cause, agent_id: UUID, act: _AgentAct) -> Committed[Agent]:
         async def decide(_: UnitOfWork, agent: Agent) -> None:

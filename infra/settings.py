@@ -13,6 +13,11 @@ from domain.health import HealthPolicy
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
+def split_servers(url: str) -> list[str]:
+    """JETDECK_NATS_URL may list a cluster's servers, separated by commas."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="JETDECK_", env_nested_delimiter="__", extra="ignore"
@@ -49,3 +54,7 @@ class Settings(BaseSettings):
     @property
     def server_url(self) -> str:
         return self.nats_url or f"nats://127.0.0.1:{self.nats_port}"
+
+    @property
+    def server_urls(self) -> list[str]:
+        return split_servers(self.server_url)

@@ -163,7 +163,9 @@ class AgentApi:
             self.agent_id, answer["agent_token"], float(interval) if interval else None
         )
 
-    async def heartbeat(self, metrics: dict[str, float], running_jobs: list[str]) -> list[Instruction]:
+    async def heartbeat(
+        self, metrics: dict[str, float], running_jobs: list[str]
+    ) -> list[Instruction]:
         body = dict(metrics) | {"running_jobs": running_jobs}
         answer = (await self._post(f"/api/agents/{self.agent_id}/heartbeat", body)).json()
         return [

@@ -30,7 +30,7 @@ class AgentConfig:
     grace_s: float
     """Between SIGTERM and SIGKILL when a job is cancelled, times out or is abandoned."""
     shutdown_grace_s: float
-    """After SIGTERM/SIGINT, how long running jobs may finish before they are stopped and released."""
+    """After SIGTERM/SIGINT, how long running jobs may finish before being stopped and released."""
     claim_wait_s: float
     work_dir: Path
     log_level: str

@@ -59,8 +59,8 @@ class ShellProcess:
     async def wait(self) -> int:
         return await self.proc.wait()
 
-    def signal_group(self, sig: signal.Signals) -> bool:
-        """Send `sig` to every process of the group; False when none is left."""
+    def signal_group(self, sig: int) -> bool:
+        """Send `sig` to every process of the group (0 only asks); False when none is left."""
         try:
             os.killpg(self.pid, sig)
         except ProcessLookupError:
@@ -76,10 +76,17 @@ class ShellProcess:
         self.signal_group(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.proc.wait(), grace_s)
-        while self.signal_group(signal.Signals(0)) and loop.time() < deadline:
-            await asyncio.sleep(GROUP_POLL_S)  # the shell is gone; its children may still clean up
+        await self._group_gone(deadline)  # the shell is gone; its children may still clean up
         self.signal_group(signal.SIGKILL)
         return await self.proc.wait()
+
+    async def _group_gone(self, deadline: float) -> None:
+        """Until no process of the group is left, or `deadline` (a loop time) passes."""
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            if not self.signal_group(0):
+                return
+            await asyncio.sleep(GROUP_POLL_S)
 
 
 def split_lines(text: str, max_text: int) -> tuple[list[str], str]:

@@ -73,7 +73,7 @@ async def handle_dead_letter(nc: Client, seq: int, subject: str, payload: bytes)
 
 def create_app(settings: Settings | None = None) -> FastStream:
     settings = settings or Settings()
-    broker = NatsBroker(settings.server_url)
+    broker = NatsBroker(settings.server_urls)
 
     @broker.subscriber(
         "ev.job.*.deadlettered",

@@ -138,7 +138,7 @@ async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
 
 def create_app(settings: Settings | None = None) -> FastStream:
     settings = settings or Settings()
-    broker = NatsBroker(settings.server_url)
+    broker = NatsBroker(settings.server_urls)
     state: dict[str, Services] = {}
 
     @broker.subscriber(SUBJECTS, queue="jetdeck-gateway")
