@@ -9,8 +9,9 @@ from uuid import UUID
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import ServicesDep
+from api.deps import Command, ServicesDep
 from domain.errors import ForbiddenError, UnauthorizedError
+from domain.recorded import Cause
 
 bearer = HTTPBearer(auto_error=False, description="Registration token or agent token")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -43,4 +44,22 @@ def act_for(caller: str | None, agent_id: str | UUID) -> None:
 
 
 def act_on_lease(services: ServicesDep, caller: str | None, job_id: UUID, token: str) -> None:
+    """Only the holder of the claim may act on it."""
     act_for(caller, services.queue.claim_of(job_id, token).agent_id)
+
+
+class AgentCall:
+    """An agent's call on a job it leases: who it is, under which command id."""
+
+    def __init__(self, services: ServicesDep, command: Command, caller: CallingAgent) -> None:
+        self.services = services
+        self.command = command
+        self.caller = caller
+
+    def on_lease(self, job_id: UUID, token: str, action: str) -> Cause:
+        """Check the caller holds the claim; the event will name the agent as its actor."""
+        act_on_lease(self.services, self.caller, job_id, token)
+        return self.command.cause(action, self.caller or "api")
+
+
+LeaseHolder = Annotated[AgentCall, Depends(AgentCall)]

@@ -90,52 +90,6 @@ async def get_deployment(deployment_id: UUID, services: Reader) -> DeploymentVie
     return found
 
 
-async def _report(
-    env: Environment,
-    deployment_id: UUID,
-    body: StageReport,
-    services: ServicesDep,
-    command: Command,
-) -> Committed[Deployment]:
-    return await deployment_commands.advance(
-        services,
-        command.cause(f"deployment.{env.value}.{body.outcome.value}"),
-        deployment_id,
-        env,
-        body.outcome,
-        body.reason,
-        body.metrics,
-    )
-
-
-@router.post("/{deployment_id}/staging")
-async def report_staging(
-    deployment_id: UUID,
-    services: ServicesDep,
-    command: Command,
-    response: Response,
-    body: StageReport | None = None,
-) -> DeploymentAccepted:
-    result = await _report(
-        Environment.STAGING, deployment_id, body or StageReport(), services, command
-    )
-    return accepted(response, result)
-
-
-@router.post("/{deployment_id}/production")
-async def report_production(
-    deployment_id: UUID,
-    services: ServicesDep,
-    command: Command,
-    response: Response,
-    body: StageReport | None = None,
-) -> DeploymentAccepted:
-    result = await _report(
-        Environment.PRODUCTION, deployment_id, body or StageReport(), services, command
-    )
-    return accepted(response, result)
-
-
 @router.post("/{deployment_id}/rollback")
 async def roll_back(
     deployment_id: UUID,
@@ -146,4 +100,27 @@ async def roll_back(
 ) -> DeploymentAccepted:
     cause = command.cause("deployment.rollback")
     result = await deployment_commands.roll_back(services, cause, deployment_id, body.reason)
+    return accepted(response, result)
+
+
+@router.post("/{deployment_id}/{environment}")
+async def report_stage(
+    deployment_id: UUID,
+    environment: Environment,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    body: StageReport | None = None,
+) -> DeploymentAccepted:
+    """`/staging` or `/production`: report that stage's outcome."""
+    report = body or StageReport()
+    result = await deployment_commands.advance(
+        services,
+        command.cause(f"deployment.{environment.value}.{report.outcome.value}"),
+        deployment_id,
+        environment,
+        report.outcome,
+        report.reason,
+        report.metrics,
+    )
     return accepted(response, result)

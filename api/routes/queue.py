@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from api.auth import CallingAgent, act_for, act_on_lease
+from api.auth import CallingAgent, LeaseHolder, act_for
 from api.deps import Command, Reader, ServicesDep, committed
 from api.schemas import Body, GitFields
 from domain.job import Job, JobStatus
@@ -206,25 +206,15 @@ async def claim(
 
 
 @router.post("/jobs/{job_id}/start")
-async def start(
-    job_id: UUID,
-    body: LeaseCall,
-    services: ServicesDep,
-    command: Command,
-    response: Response,
-    caller: CallingAgent,
-) -> JobAnswer:
-    act_on_lease(services, caller, job_id, body.claim_token)
-    cause = command.cause("job.start", caller or "api")
-    return answer(response, await services.queue.start(cause, job_id, body.claim_token))
+async def start(job_id: UUID, body: LeaseCall, agent: LeaseHolder, response: Response) -> JobAnswer:
+    cause = agent.on_lease(job_id, body.claim_token, "job.start")
+    return answer(response, await agent.services.queue.start(cause, job_id, body.claim_token))
 
 
 @router.post("/jobs/{job_id}/heartbeat")
-async def heartbeat(
-    job_id: UUID, body: LeaseCall, services: ServicesDep, caller: CallingAgent
-) -> HeartbeatAnswer:
-    act_on_lease(services, caller, job_id, body.claim_token)
-    state = await services.queue.heartbeat(job_id, body.claim_token)
+async def heartbeat(job_id: UUID, body: LeaseCall, agent: LeaseHolder) -> HeartbeatAnswer:
+    agent.on_lease(job_id, body.claim_token, "job.heartbeat")
+    state = await agent.services.queue.heartbeat(job_id, body.claim_token)
     return HeartbeatAnswer(
         status=state.status, cancelled=state.cancelled, lease_expires_at=state.lease_expires_at
     )
@@ -232,16 +222,10 @@ async def heartbeat(
 
 @router.post("/jobs/{job_id}/complete")
 async def complete(
-    job_id: UUID,
-    body: CompleteRequest,
-    services: ServicesDep,
-    command: Command,
-    response: Response,
-    caller: CallingAgent,
+    job_id: UUID, body: CompleteRequest, agent: LeaseHolder, response: Response
 ) -> JobAnswer:
-    act_on_lease(services, caller, job_id, body.claim_token)
-    result = await services.queue.complete(
-        command.cause("job.complete", caller or "api"),
+    result = await agent.services.queue.complete(
+        agent.on_lease(job_id, body.claim_token, "job.complete"),
         job_id,
         body.claim_token,
         body.exit_code,
@@ -255,16 +239,10 @@ async def complete(
 
 @router.post("/jobs/{job_id}/fail")
 async def fail(
-    job_id: UUID,
-    body: FailRequest,
-    services: ServicesDep,
-    command: Command,
-    response: Response,
-    caller: CallingAgent,
+    job_id: UUID, body: FailRequest, agent: LeaseHolder, response: Response
 ) -> JobAnswer:
-    act_on_lease(services, caller, job_id, body.claim_token)
-    result = await services.queue.fail(
-        command.cause("job.fail", caller or "api"),
+    result = await agent.services.queue.fail(
+        agent.on_lease(job_id, body.claim_token, "job.fail"),
         job_id,
         body.claim_token,
         body.error,
@@ -277,16 +255,10 @@ async def fail(
 
 @router.post("/jobs/{job_id}/release")
 async def release(
-    job_id: UUID,
-    body: LeaseCall,
-    services: ServicesDep,
-    command: Command,
-    response: Response,
-    caller: CallingAgent,
+    job_id: UUID, body: LeaseCall, agent: LeaseHolder, response: Response
 ) -> JobAnswer:
-    act_on_lease(services, caller, job_id, body.claim_token)
-    cause = command.cause("job.release", caller or "api")
-    return answer(response, await services.queue.release(cause, job_id, body.claim_token))
+    cause = agent.on_lease(job_id, body.claim_token, "job.release")
+    return answer(response, await agent.services.queue.release(cause, job_id, body.claim_token))
 
 
 @router.post("/jobs/{job_id}/cancel")
