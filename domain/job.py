@@ -36,7 +36,7 @@ LEASED = frozenset({S.CLAIMED, S.RUNNING})
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     S.PENDING: frozenset({S.QUEUED, S.RUNNING, S.CANCELLED}),
     S.QUEUED: frozenset({S.CLAIMED, S.CANCELLED, S.DEAD_LETTERED}),
-    S.CLAIMED: frozenset({S.RUNNING, S.QUEUED, S.CANCELLED, S.DEAD_LETTERED, S.FAILED, S.ERROR}),
+    S.CLAIMED: FINISHED | {S.RUNNING, S.QUEUED, S.DEAD_LETTERED},
     S.RUNNING: FINISHED | {S.QUEUED, S.DEAD_LETTERED},
     S.DEAD_LETTERED: frozenset({S.QUEUED, S.CANCELLED}),
     **{status: frozenset() for status in FINISHED},
@@ -57,6 +57,11 @@ class Job(Aggregate):
         job_type: str
         git: GitContext
         metadata: dict[str, str]
+        spec: QueueSpec | None = None
+        """Set when the job is created straight into the queue: one event, no atomic batch."""
+
+        def subject_token(self) -> str:
+            return "created" if self.spec is None else _queue_token(self.spec)
 
     class Queued(Aggregate.Event):
         spec: QueueSpec
@@ -111,21 +116,33 @@ class Job(Aggregate):
         attempts: int
 
     @event(Created)
-    def __init__(self, job_type: str, git: GitContext, metadata: dict[str, str]) -> None:
+    def __init__(
+        self, job_type: str, git: GitContext, metadata: dict[str, str], spec: QueueSpec | None
+    ) -> None:
         self.job_type = job_type
         self.git = git
         self.metadata = metadata
-        self.status = JobStatus.PENDING
-        self.spec: QueueSpec | None = None
+        self.status = JobStatus.PENDING if spec is None else JobStatus.QUEUED
+        self.spec: QueueSpec | None = spec
         self.agent_id: str | None = None
         self.attempts = 0
         self.ack_subject: str | None = None
-        self.not_before: datetime | None = None
+        self.not_before: datetime | None = None if spec is None else spec.run_at
 
     @classmethod
-    def create(cls, job_id: UUID, job_type: str, git: GitContext, metadata: dict[str, str]) -> Job:
+    def create(
+        cls,
+        job_id: UUID,
+        job_type: str,
+        git: GitContext,
+        metadata: dict[str, str],
+        spec: QueueSpec | None = None,
+    ) -> Job:
+        """A pending job, or with `spec` one that enters the queue as it is created."""
         # eventsourcing takes `id` through its metaclass, which mypy cannot see
-        return cls(id=job_id, job_type=job_type, git=git, metadata=metadata)  # type: ignore[call-arg]
+        return cls(  # type: ignore[call-arg]
+            id=job_id, job_type=job_type, git=git, metadata=metadata, spec=spec
+        )
 
     @property
     def queue_spec(self) -> QueueSpec:
@@ -225,9 +242,12 @@ class Job(Aggregate):
             raise InvalidTransitionError(self.KIND, str(self.id), self.status, "retry")
         self._requeued(spec=self.queue_spec, reason=reason)
 
-    def require_lease(self, agent_id: str, attempt: int) -> None:
-        """Fencing: only the agent of the current attempt may act on a leased job."""
-        if self.status not in LEASED or (self.agent_id, self.attempts) != (agent_id, attempt):
+    def require_lease(self, agent_id: str, attempt: int, ticket: str) -> None:
+        """Fencing: only the current claim may act on a leased job. The ticket (the queue
+        delivery it was claimed from) tells apart two claims of one attempt number, which a
+        release makes possible."""
+        held = (self.agent_id, self.attempts, self.ack_subject)
+        if self.status not in LEASED or held != (agent_id, attempt, ticket):
             raise InvalidTransitionError(
                 self.KIND, str(self.id), self.status, f"act on attempt {attempt} by {agent_id} of"
             )
@@ -315,3 +335,10 @@ class Job(Aggregate):
     def _back_in_queue(self, retry_at: datetime | None) -> None:
         self.status = JobStatus.QUEUED
         self.not_before = retry_at
+
+
+def entered_queue(event: object) -> QueueSpec | None:
+    """The queue spec of an event that puts a job into the queue, else None."""
+    if isinstance(event, Job.Created | Job.Queued | Job.Requeued):
+        return event.spec
+    return None

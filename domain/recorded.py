@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
 from datetime import datetime
+from typing import NamedTuple
 
 from domain.model import DomainEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Cause:
+class Cause(NamedTuple):
     """Who and what caused an event; recorded with every event for the audit trail."""
 
     actor: str
@@ -18,21 +18,33 @@ class Cause:
     correlation_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
+GENESIS = "0" * 64
+"""What the first event of an aggregate names as the hash before it."""
+
+
+def chain_hash(subject: str, payload: bytes) -> str:
+    """An event's link in its aggregate's hash chain: SHA-256 of its subject and stored bytes."""
+    return hashlib.sha256(subject.encode() + b"\n" + payload).hexdigest()
+
+
+class RecordedEvent(NamedTuple):
+    """Immutable; a named tuple because replays make one per event and it builds fastest."""
+
     seq: int
     subject: str
     kind: str
+    aggregate_id: str
     type: str
     event: DomainEvent
     cause: Cause
-    hash: str
     prev: str
+    payload: bytes
 
     @property
     def at(self) -> datetime:
         return self.event.timestamp
 
     @property
-    def aggregate_id(self) -> str:
-        return str(self.event.originator_id)
+    def hash(self) -> str:
+        """Computed when asked: replays that feed read models never need it."""
+        return chain_hash(self.subject, self.payload)

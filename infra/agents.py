@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -94,6 +94,8 @@ class AgentService:
             return Agent.register(agent_id, name, pool, labels, agent_version, host, slots)
 
         result = await self.commands.create(cause, make)
+        # A first beat, so an agent that never sends one still goes offline when it expires.
+        await self._beat(str(result.aggregate.id), {"registered": True})
         identity = AgentIdentity(agent_id=str(result.aggregate.id), seq=result.seq)
         return Registration(result.aggregate, result.seq, self.signer.sign(identity))
 
@@ -113,9 +115,7 @@ class AgentService:
         view = self.views.agents.get(agent_id)
         if view is None:
             raise NotFoundError(Agent.KIND, agent_id)
-        beat = {"metrics": metrics.model_dump(), "running_jobs": running_jobs}
-        ttl = math.ceil(self.policy.heartbeat_interval_s * self.policy.offline_after_intervals)
-        await self.js.publish(f"hb.{agent_id}", orjson.dumps(beat), headers={"Nats-TTL": f"{ttl}s"})
+        await self._beat(agent_id, {"metrics": metrics.model_dump(), "running_jobs": running_jobs})
         if classify(metrics, self.policy) is not view.health:
             changed = await self._update(
                 agent_id, "agent.observe", lambda a: a.observe(metrics, self.policy)
@@ -123,6 +123,11 @@ class AgentService:
             if changed is not None:  # so the answer's status, read from them, is this one
                 await self.runner.wait_for(changed.seq, self.settings.read_wait_s)
         return self._instructions(view.draining, running_jobs)
+
+    async def _beat(self, agent_id: str, body: dict[str, object]) -> None:
+        """The agent's one message on HEARTBEATS; it lives until the agent counts as offline."""
+        ttl = math.ceil(self.policy.heartbeat_interval_s * self.policy.offline_after_intervals)
+        await self.js.publish(f"hb.{agent_id}", orjson.dumps(body), headers={"Nats-TTL": f"{ttl}s"})
 
     def _instructions(self, draining: bool, running_jobs: tuple[str, ...]) -> list[Instruction]:
         out = [Instruction("drain")] if draining else []
@@ -140,6 +145,8 @@ class AgentService:
         if MARKER in (msg.headers or {}) or msg.data is None or msg.time is None:
             return None
         data = orjson.loads(msg.data)
+        if "metrics" not in data:  # the registration's beat: the agent has not spoken yet
+            return None
         return Beat(msg.time, Metrics.model_validate(data["metrics"]), tuple(data["running_jobs"]))
 
     async def drain(self, cause: Cause, agent_id: UUID) -> Committed[Agent]:
@@ -152,8 +159,8 @@ class AgentService:
         """Terminated at once; its claims go back to the queue without costing an attempt."""
         result = await self._command(cause, agent_id, lambda a: a.deregister(reason))
         await self.runner.wait_for(result.seq, self.settings.read_wait_s)
-        await self.queue.take_back_all(str(agent_id), "agent deregistered", lost=False)
-        return result
+        released = await self.queue.take_back_all(str(agent_id), "agent deregistered", lost=False)
+        return replace(result, seq=max(result.seq, released))
 
     async def went_silent(self, agent_id: str) -> None:
         """Its heartbeat expired: offline, and its jobs go to other agents as lost attempts."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.recorded import RecordedEvent
-from infra.codec import GENESIS
+from domain.recorded import GENESIS, RecordedEvent
 
 
 def verify_chain(history: Sequence[RecordedEvent]) -> bool:

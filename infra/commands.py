@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from domain.errors import ConcurrencyError, IdempotencyKeyReusedError
+from domain.errors import ConcurrencyError, DomainError, IdempotencyKeyReusedError
 from domain.model import Aggregate
 from domain.recorded import Cause
 from infra.event_store import AppendConflictError, EventStore
-from infra.unit_of_work import AlreadyDoneError, UnitOfWork
+from infra.unit_of_work import AlreadyDoneError, HistoryCache, UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -28,10 +28,15 @@ class Committed(Generic[A]):
     replayed: bool = False
 
 
+class StaleCacheError(Exception):
+    """A cached history cannot be trusted for this decision; read the store."""
+
+
 class CommandRunner:
     def __init__(self, store: EventStore, retries: int = 8) -> None:
         self.store = store
         self.retries = retries
+        self.cache = HistoryCache()
 
     async def create(
         self, cause: Cause, make: Callable[[UnitOfWork], Awaitable[A]]
@@ -66,17 +71,30 @@ class CommandRunner:
         on_conflict: Callable[[UnitOfWork, A], Awaitable[Committed[A]]] | None = None,
         target: tuple[str, str] = ("aggregate", "new"),
     ) -> Committed[A]:
-        """Decide and append; `decide` returns the aggregate the caller wants to answer with."""
+        """Decide and append; `decide` returns the aggregate the caller wants to answer with.
+
+        A decision made on cached history that refuses or records nothing is made again on
+        what the store says: only an append proves the cache was current.
+        """
+        cache: HistoryCache | None = self.cache
         for attempt in range(self.retries + 1):
-            uow = UnitOfWork(self.store, cause)
+            uow = UnitOfWork(self.store, cause, cache)
             try:
                 aggregate = await decide(uow)
+                if uow.cached and not uow.changed:
+                    raise StaleCacheError
                 # The answer's seq is the batch's last; putting the target last makes a retry,
                 # which finds the target's last event, answer with the same seq.
                 uow.tracked[aggregate.id] = uow.tracked.pop(aggregate.id)
                 seq = await uow.commit()
             except AlreadyDoneError as done:
                 return self._replay(cause, done)
+            except (DomainError, StaleCacheError):
+                if not uow.cached:
+                    raise
+                self.cache.drop(uow.cached)
+                cache = None
+                continue
             except AppendConflictError:
                 if on_conflict is not None:
                     return await on_conflict(uow, aggregate)

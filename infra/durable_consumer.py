@@ -50,7 +50,12 @@ class DurableConsumer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            # On Python 3.11 `fetch` can swallow a cancel (asyncio.wait_for loses it when its
+            # inner wait ends at the same moment), and the loop would fetch forever: cancel again
+            # until the task has ended.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=0.5)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._sub is not None:

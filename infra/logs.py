@@ -174,7 +174,10 @@ class LogStore:
                 after_seq = chunk.seq
             stop_at = await self.last_seq(job_id)
             while after_seq < stop_at:
-                chunk = await asyncio.wait_for(arrived.get(), self.timeout_s)
+                try:
+                    chunk = await asyncio.wait_for(arrived.get(), self.timeout_s)
+                except TimeoutError as exc:
+                    raise UnavailableError(f"the log of job {job_id} stopped arriving") from exc
                 yield chunk
                 after_seq = chunk.seq
         finally:
@@ -269,5 +272,5 @@ async def verify_writer(queue: QueueService, job_id: UUID, token: str) -> Claim:
     """
     claim = queue.claim_of(job_id, token)
     job = (await queue.load(job_id)).aggregate
-    job.require_lease(claim.agent_id, claim.attempt)
+    job.require_lease(claim.agent_id, claim.attempt, claim.ack_subject)
     return claim

@@ -10,9 +10,9 @@ lost attempt. The consumer's ack_wait only backs this up when a process dies mid
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -21,6 +21,7 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.agent import PREFERENCE
@@ -38,6 +39,10 @@ from infra.settings import Settings
 from infra.tokens import Claim, Signer
 from infra.unit_of_work import UnitOfWork, fold, load_history
 
+log = logging.getLogger(__name__)
+SETTLE_S = (0.002, 0.01, 0.03)
+"""After a wake-up, look again at these intervals: the wake-up is the queued event on EVENTS, and
+its copy in QUEUE lands a millisecond later when idle, tens of milliseconds under load."""
 MARKER = "Nats-Marker-Reason"
 _Act = Callable[[Job, Claim], None]
 
@@ -87,6 +92,7 @@ class QueueService:
             base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, jitter=settings.retry_jitter
         )
         self._consumers: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._arrivals: dict[str, asyncio.Event] = {}
         self._wake_sub: Subscription | None = None
 
@@ -94,6 +100,7 @@ class QueueService:
         self._wake_sub = await self.nc.subscribe(QUEUED_EVENTS, cb=self._on_queued)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._wake_sub is not None:
             await self._wake_sub.unsubscribe()
 
@@ -109,13 +116,15 @@ class QueueService:
             await self.js.add_consumer(QUEUE, config)
         self._consumers.add(pool)
 
-    async def _wait_for_work(self, pool: str, timeout_s: float) -> None:
+    async def _wait_for_work(self, pool: str, timeout_s: float) -> bool:
+        """True when a job was queued to the pool meanwhile, False when the wait ran out."""
         arrived = self._arrivals.setdefault(pool, asyncio.Event())
         arrived.clear()
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(arrived.wait(), timeout_s)
-            # The wake-up is the event on EVENTS; its copy in QUEUE lands about a millisecond later.
-            await asyncio.sleep(0.002)
+        except TimeoutError:
+            return False
+        return True
 
     # --- enqueue --------------------------------------------------------------------------
 
@@ -156,9 +165,7 @@ class QueueService:
         spec: QueueSpec,
     ) -> Committed[Job]:
         async def make(_: UnitOfWork) -> Job:
-            job = Job.create(job_id, job_type, git, metadata)
-            job.queue(spec)
-            return job
+            return Job.create(job_id, job_type, git, metadata, spec)
 
         return await self.commands.create(cause, make)
 
@@ -195,19 +202,29 @@ class QueueService:
             labels = frozenset(agent.labels)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
+        pauses: tuple[float, ...] = (0.0,)
         while True:
-            preference = self._preference(agent_id)
-            if preference is not None and self._serves(pool):
-                if preference > 0:
-                    await asyncio.sleep(self.settings.claim_poll_s)
-                await self._ensure_pool(pool)
-                grant = await self._scan(actor, agent_id, pool, labels)
+            for pause in pauses:
+                await asyncio.sleep(pause)
+                grant = await self._try_claim(actor, agent_id, pool, labels)
                 if grant is not None:
                     return grant
             left = deadline - loop.time()
             if left <= 0:
                 return None
-            await self._wait_for_work(pool, min(left, self.settings.claim_poll_s))
+            woken = await self._wait_for_work(pool, min(left, self.settings.claim_poll_s))
+            pauses = SETTLE_S if woken else (0.0,)
+
+    async def _try_claim(
+        self, actor: str, agent_id: str, pool: str, labels: frozenset[str]
+    ) -> ClaimGrant | None:
+        preference = self._preference(agent_id)
+        if preference is None or not self._serves(pool):
+            return None
+        if preference > 0:
+            await asyncio.sleep(self.settings.claim_poll_s)
+        await self._ensure_pool(pool)
+        return await self._scan(actor, agent_id, pool, labels)
 
     def _preference(self, agent_id: str) -> int | None:
         """0 for healthy (or unregistered), 1 for degraded, None for an agent that gets no work."""
@@ -327,7 +344,7 @@ class QueueService:
         job = (await self.load(UUID(claim.job_id))).aggregate
         if job.status is JobStatus.CANCELLED:
             return LeaseState(job.status, cancelled=True, lease_expires_at=None)
-        job.require_lease(claim.agent_id, claim.attempt)
+        job.require_lease(claim.agent_id, claim.attempt, claim.ack_subject)
         await self._settle(claim.ack_subject, b"+WPI")
         await self._write_lease(job, claim.agent_id, claim.ack_subject, claim.lease_s)
         expires = now() + timedelta(seconds=claim.lease_s)
@@ -348,7 +365,7 @@ class QueueService:
         claim = self._verify(job_id, token)
 
         async def decide(_: UnitOfWork, job: Job) -> None:
-            job.require_lease(claim.agent_id, claim.attempt)
+            job.require_lease(claim.agent_id, claim.attempt, claim.ack_subject)
             act(job, claim)
 
         result = await self.commands.update(cause, Job, UUID(claim.job_id), decide)
@@ -360,13 +377,27 @@ class QueueService:
         if job.status in LEASED:
             return
         if job.status is JobStatus.QUEUED:
+            # The old lease goes before the ticket does: the next claim writes a new one.
+            await self._end_lease(str(job.id))
             wait = (job.not_before - now()).total_seconds() if job.not_before else 0.0
             await self._settle(ack_subject, nak(wait))
-        elif job.status is JobStatus.DEAD_LETTERED:
-            await self._settle(ack_subject, b"+TERM dead lettered")
-        else:
-            await self._settle(ack_subject, b"+ACK")
-        await self._end_lease(str(job.id))
+            return
+        verdict = b"+TERM dead lettered" if job.status is JobStatus.DEAD_LETTERED else b"+ACK"
+        await self._settle(ack_subject, verdict)
+        # No lease follows a finished job, so the answer need not wait for this; if it is lost,
+        # the lease's marker finds the job finished and does nothing.
+        self._background(self._end_lease(str(job.id)))
+
+    def _background(self, work: Coroutine[None, None, None]) -> None:
+        async def best_effort() -> None:
+            try:
+                await work
+            except (NatsError, TimeoutError) as exc:
+                log.warning("background queue work failed: %r", exc)
+
+        task = asyncio.create_task(best_effort())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def start(self, cause: Cause, job_id: UUID, token: str) -> Committed[Job]:
         return await self._as_holder(
@@ -387,9 +418,7 @@ class QueueService:
         """`status` defaults to success for exit code 0 and failed otherwise."""
         outcome = status or (JobStatus.SUCCESS if exit_code == 0 else JobStatus.FAILED)
 
-        def act(job: Job, claim: Claim) -> None:
-            if job.status is JobStatus.CLAIMED:
-                job.start(claim.agent_id)
+        def act(job: Job, _: Claim) -> None:
             job.complete(outcome, exit_code, summary, log_url, artifact_urls)
 
         return await self._as_holder(cause, job_id, token, act)
@@ -436,15 +465,18 @@ class QueueService:
         if not await self._lease_alive(job_id):
             await self.take_back(job_id, reason)
 
-    async def take_back_all(self, agent_id: str, reason: str, *, lost: bool) -> None:
-        """Every job the agent holds goes back to the queue: as a lost attempt, or released."""
+    async def take_back_all(self, agent_id: str, reason: str, *, lost: bool) -> int:
+        """Every job the agent holds goes back to the queue: as a lost attempt, or released.
+        Returns the sequence of the last event written (0 when it held nothing)."""
         current, _ = self.views.agents.jobs_of(agent_id)
-        for job_id in current:
-            await self.take_back(job_id, reason, lost=lost, holder=agent_id)
+        seqs = [
+            await self.take_back(job_id, reason, lost=lost, holder=agent_id) for job_id in current
+        ]
+        return max(seqs, default=0)
 
     async def take_back(
         self, job_id: str, reason: str, *, lost: bool = True, holder: str | None = None
-    ) -> None:
+    ) -> int:
         """The lease ran out or the agent went away: the job goes back to the queue."""
         command_id = f"take-back:{job_id}:{now().isoformat()}"
         cause = Cause("jetdeck", command_id, "job.take_back", job_id)
@@ -464,3 +496,4 @@ class QueueService:
         result = await self.commands.update(cause, Job, UUID(job_id), decide)
         if tickets:
             await self._after_report(result.aggregate, tickets[0])
+        return result.seq

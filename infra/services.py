@@ -20,6 +20,7 @@ from infra.pools import PoolService
 from infra.projection_runner import ProjectionRunner
 from infra.queue import QueueService
 from infra.read_models import ReadModels
+from infra.runtime import tune_gc
 from infra.settings import Settings
 from infra.tokens import Signer, shared_secret
 
@@ -61,6 +62,7 @@ class Services:
 
 async def open_services(settings: Settings, name: str) -> Services:
     """Connect, declare the layout, restore the read models and catch them up."""
+    tune_gc()
     nc = await connect(settings.server_url, name)
     await ensure_layout(nc.jetstream(), settings.replicas)
     store = EventStore(nc)

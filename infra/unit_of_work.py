@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 from uuid import UUID
 
+from domain.catalog import EVENT_NAMES
 from domain.errors import NotFoundError
-from domain.model import Aggregate
-from domain.recorded import Cause, RecordedEvent
-from infra.codec import GENESIS, chain_hash, decode, encode
-from infra.event_store import EventStore, Outgoing
+from domain.model import Aggregate, DomainEvent
+from domain.recorded import GENESIS, Cause, RecordedEvent, chain_hash
+from infra.codec import decode, encode
+from infra.event_store import AppendConflictError, EventStore, Outgoing
 from infra.layout import aggregate_filter, event_subject
 
 A = TypeVar("A", bound=Aggregate)
@@ -24,6 +27,32 @@ class Tracked:
     last_seq: int = 0
     last_hash: str = GENESIS
     history: list[RecordedEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An event about to be appended, and the message that will store it."""
+
+    aggregate_id: UUID
+    message: Outgoing
+    event: DomainEvent
+    prev: str
+
+    def recorded(self, seq: int, cause: Cause) -> RecordedEvent:
+        """The event as a read would return it, without decoding what we just encoded."""
+        subject = self.message.subject
+        _, kind, aggregate_id, _ = subject.split(".", 3)
+        return RecordedEvent(
+            seq=seq,
+            subject=subject,
+            kind=kind,
+            aggregate_id=aggregate_id,
+            type=EVENT_NAMES[type(self.event)],
+            event=self.event,
+            cause=cause,
+            prev=self.prev,
+            payload=self.message.payload,
+        )
 
 
 class AlreadyDoneError(Exception):
@@ -48,18 +77,57 @@ def fold(history: list[RecordedEvent]) -> Aggregate:
     return aggregate
 
 
+class HistoryCache:
+    """Recent aggregates' histories, so a command on a hot aggregate skips the read.
+
+    Safe because appends name the expected sequence: an entry made stale by another process
+    makes the append fail, the entry is dropped, and the command reloads and decides again.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: OrderedDict[UUID, list[RecordedEvent]] = OrderedDict()
+
+    def get(self, aggregate_id: UUID) -> list[RecordedEvent] | None:
+        found = self._entries.get(aggregate_id)
+        if found is not None:
+            self._entries.move_to_end(aggregate_id)
+        return found
+
+    def put(self, aggregate_id: UUID, history: list[RecordedEvent]) -> None:
+        self._entries[aggregate_id] = history
+        self._entries.move_to_end(aggregate_id)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def drop(self, aggregate_ids: Iterable[UUID]) -> None:
+        for aggregate_id in aggregate_ids:
+            self._entries.pop(aggregate_id, None)
+
+
 class UnitOfWork:
-    def __init__(self, store: EventStore, cause: Cause) -> None:
+    def __init__(self, store: EventStore, cause: Cause, cache: HistoryCache | None = None) -> None:
         self.store = store
         self.cause = cause
+        self.cache = cache or HistoryCache(0)
         self.tracked: dict[UUID, Tracked] = {}
+        self.cached: set[UUID] = set()
+        """Aggregates whose history came from the cache, not the store."""
+
+    @property
+    def changed(self) -> bool:
+        return any(t.aggregate.pending_events for t in self.tracked.values())
 
     async def get(self, cls: type[A], aggregate_id: UUID) -> A:
         if aggregate_id in self.tracked:
             found = self.tracked[aggregate_id].aggregate
             assert isinstance(found, cls)
             return found
-        history = await load_history(self.store, cls.KIND, aggregate_id)
+        history = self.cache.get(aggregate_id)
+        if history is None:
+            history = await load_history(self.store, cls.KIND, aggregate_id)
+        else:
+            self.cached.add(aggregate_id)
         if not history:
             raise NotFoundError(cls.KIND, str(aggregate_id))
         tracked = Tracked(fold(history), history[-1].seq, history[-1].hash, history)
@@ -82,31 +150,45 @@ class UnitOfWork:
         first_action = tracked.history[mine[0]].cause.action
         raise AlreadyDoneError(Tracked(fold(upto), upto[-1].seq, upto[-1].hash, upto), first_action)
 
-    def outgoing(self) -> list[Outgoing]:
-        messages: list[Outgoing] = []
-        for tracked in self.tracked.values():
+    def outgoing(self) -> list[Pending]:
+        """Every recorded event as the message that stores it, hash-chained per aggregate."""
+        pending: list[Pending] = []
+        for aggregate_id, tracked in self.tracked.items():
             kind = type(tracked.aggregate).KIND
-            aggregate_id = str(tracked.aggregate.id)
             prev = tracked.last_hash
             for n, event in enumerate(tracked.aggregate.collect_events()):
-                subject = event_subject(kind, aggregate_id, event.subject_token())  # type: ignore[attr-defined]
-                payload = encode(event, self.cause, prev)  # type: ignore[arg-type]
+                assert isinstance(event, DomainEvent)
+                subject = event_subject(kind, str(aggregate_id), event.subject_token())
+                payload = encode(event, self.cause, prev)
                 first = n == 0
-                messages.append(
-                    Outgoing(
-                        subject=subject,
-                        payload=payload,
-                        msg_id=f"{self.cause.command_id}:{aggregate_id}:{event.originator_version}",
-                        expect_seq=tracked.last_seq if first else None,
-                        expect_filter=aggregate_filter(kind, aggregate_id) if first else None,
-                    )
+                message = Outgoing(
+                    subject=subject,
+                    payload=payload,
+                    msg_id=f"{self.cause.command_id}:{aggregate_id}:{event.originator_version}",
+                    expect_seq=tracked.last_seq if first else None,
+                    expect_filter=aggregate_filter(kind, str(aggregate_id)) if first else None,
                 )
+                pending.append(Pending(aggregate_id, message, event, prev))
                 prev = chain_hash(subject, payload)
-        return messages
+        return pending
 
     async def commit(self) -> int | None:
         """Append everything recorded; None when the command recorded nothing."""
-        messages = self.outgoing()
-        if not messages:
+        pending = self.outgoing()
+        if not pending:
             return None
-        return await self.store.append(messages)
+        try:
+            last = await self.store.append([p.message for p in pending])
+        except AppendConflictError:
+            self.cache.drop(self.tracked)
+            raise
+        self._remember(pending, last)
+        return last
+
+    def _remember(self, pending: list[Pending], last: int) -> None:
+        """Cache the histories as they now stand; one write's sequences are contiguous."""
+        grown = {aggregate_id: list(t.history) for aggregate_id, t in self.tracked.items()}
+        for seq, p in enumerate(pending, start=last - len(pending) + 1):
+            grown[p.aggregate_id].append(p.recorded(seq, self.cause))
+        for aggregate_id, history in grown.items():
+            self.cache.put(aggregate_id, history)

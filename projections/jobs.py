@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -24,6 +25,18 @@ class StatusChange(BaseModel):
     event: str
     agent_id: str | None = None
     reason: str = ""
+
+
+class Change(NamedTuple):
+    """A StatusChange as the board keeps it; made once per event, so kept light."""
+
+    status: JobStatus
+    at: datetime
+    seq: int
+    actor: str
+    event: str
+    agent_id: str | None
+    reason: str
 
 
 class JobView(BaseModel):
@@ -58,7 +71,7 @@ class JobFilter(BaseModel):
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
 
-    def keep(self, job: JobView) -> bool:
+    def keep(self, job: JobRow | JobView) -> bool:
         return (
             (self.status is None or job.status is self.status)
             and (self.repo is None or job.git.repo == self.repo)
@@ -69,87 +82,124 @@ class JobFilter(BaseModel):
         )
 
 
-def _moved(view: JobView, recorded: RecordedEvent, status: JobStatus, **changes: Any) -> JobView:
-    change = StatusChange(
+@dataclass(slots=True)
+class JobRow:
+    """A job as the board keeps it: changed in place, one event at a time.
+
+    Replays apply every event of the log here, so the board keeps plain slotted records and
+    builds the validated `JobView` only when a reader asks (measured: copying a pydantic model
+    per event cost more than decoding the event).
+    """
+
+    job_id: str
+    status: JobStatus
+    job_type: str
+    git: GitContext
+    metadata: dict[str, str]
+    created_at: datetime
+    last_seq: int
+    agent_id: str | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    exit_code: int | None = None
+    summary: str = ""
+    log_url: str | None = None
+    artifact_urls: tuple[str, ...] = ()
+    queue: QueueSpec | None = None
+    attempts: int = 0
+    history: list[Change] = field(default_factory=list)
+
+    def move(self, recorded: RecordedEvent, status: JobStatus, reason: str = "") -> None:
+        self.status = status
+        self.last_seq = recorded.seq
+        self.history.append(
+            Change(
+                status,
+                recorded.at,
+                recorded.seq,
+                recorded.cause.actor,
+                recorded.type,
+                self.agent_id,
+                reason,
+            )
+        )
+
+    def view(self) -> JobView:
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        history = [StatusChange(**change._asdict()) for change in self.history]
+        return JobView(**(fields | {"history": history}))
+
+    @classmethod
+    def of(cls, view: JobView) -> JobRow:
+        history = [Change(**change.model_dump()) for change in view.history]
+        return cls(**(view.__dict__ | {"history": history}))
+
+
+def created(recorded: RecordedEvent, e: Job.Created) -> JobRow:
+    status = JobStatus.PENDING if e.spec is None else JobStatus.QUEUED
+    row = JobRow(
+        job_id=recorded.aggregate_id,
         status=status,
-        at=recorded.at,
-        seq=recorded.seq,
-        actor=recorded.cause.actor,
-        event=recorded.type,
-        agent_id=changes.get("agent_id", view.agent_id),
-        reason=changes.pop("reason", ""),
+        job_type=e.job_type,
+        git=e.git,
+        metadata=e.metadata,
+        created_at=e.timestamp,
+        last_seq=recorded.seq,
+        queued_at=None if e.spec is None else e.timestamp,
+        queue=e.spec,
     )
-    return view.model_copy(
-        update={"status": status, "history": (*view.history, change), "last_seq": recorded.seq}
-        | changes
-    )
+    row.move(recorded, status)
+    return row
 
 
-def evolve(view: JobView | None, recorded: RecordedEvent) -> JobView | None:
-    """One job's row after one event; pure, so replays agree."""
+def evolve(row: JobRow, recorded: RecordedEvent) -> None:
+    """Fold one event into a job's row; deterministic, so replays agree."""
     match recorded.event:
-        case Job.Created() as e:
-            created = JobView(
-                job_id=str(e.originator_id),
-                status=JobStatus.PENDING,
-                job_type=e.job_type,
-                git=e.git,
-                metadata=e.metadata,
-                created_at=e.timestamp,
-                last_seq=recorded.seq,
-            )
-            return _moved(created, recorded, JobStatus.PENDING)
-        case _ if view is None:
-            return None
         case Job.Queued() as e:
-            return _moved(view, recorded, JobStatus.QUEUED, queue=e.spec, queued_at=e.timestamp)
+            row.queue, row.queued_at = e.spec, e.timestamp
+            row.move(recorded, JobStatus.QUEUED)
         case Job.Requeued() as e:
-            return _moved(view, recorded, JobStatus.QUEUED, reason=e.reason, attempts=0)
+            row.attempts = 0
+            row.move(recorded, JobStatus.QUEUED, e.reason)
         case Job.Claimed() as e:
-            return _moved(
-                view, recorded, JobStatus.CLAIMED, agent_id=e.agent_id, attempts=e.attempt
-            )
-        case Job.Failed() as e:
-            why = f"attempt {e.attempt} failed ({e.failure_class.value}): {e.error}"
-            return _moved(view, recorded, JobStatus.QUEUED, reason=why, exit_code=e.exit_code)
-        case Job.AttemptLost() as e:
-            why = f"attempt {e.attempt} lost by {e.agent_id}: {e.reason}"
-            return _moved(view, recorded, JobStatus.QUEUED, reason=why)
-        case Job.Released() as e:
-            why = f"attempt {e.attempt} released by {e.agent_id}"
-            return _moved(view, recorded, JobStatus.QUEUED, reason=why, attempts=e.attempt - 1)
-        case Job.DeadLettered() as e:
-            return _moved(view, recorded, JobStatus.DEAD_LETTERED, reason=e.reason)
+            row.agent_id, row.attempts = e.agent_id, e.attempt
+            row.move(recorded, JobStatus.CLAIMED)
         case Job.Started() as e:
-            return _moved(
-                view,
-                recorded,
-                JobStatus.RUNNING,
-                agent_id=e.agent_id or view.agent_id,
-                started_at=e.timestamp,
-            )
+            row.agent_id, row.started_at = e.agent_id or row.agent_id, e.timestamp
+            row.move(recorded, JobStatus.RUNNING)
         case Job.Completed() as e:
-            began = view.started_at
-            return _moved(
-                view,
-                recorded,
-                e.status,
-                finished_at=e.timestamp,
-                duration_s=(e.timestamp - began).total_seconds() if began else None,
-                exit_code=e.exit_code,
-                summary=e.summary,
-                log_url=e.log_url,
-                artifact_urls=e.artifact_urls,
-                reason=e.summary if e.status is JobStatus.CANCELLED else "",
+            _completed(row, recorded, e)
+        case Job.Failed() as e:
+            row.exit_code = e.exit_code
+            why = f"attempt {e.attempt} failed ({e.failure_class.value}): {e.error}"
+            row.move(recorded, JobStatus.QUEUED, why)
+        case Job.AttemptLost() as e:
+            row.move(
+                recorded, JobStatus.QUEUED, f"attempt {e.attempt} lost by {e.agent_id}: {e.reason}"
             )
-    return view
+        case Job.Released() as e:
+            row.attempts = e.attempt - 1
+            row.move(recorded, JobStatus.QUEUED, f"attempt {e.attempt} released by {e.agent_id}")
+        case Job.DeadLettered() as e:
+            row.move(recorded, JobStatus.DEAD_LETTERED, e.reason)
+
+
+def _completed(row: JobRow, recorded: RecordedEvent, e: Job.Completed) -> None:
+    began = row.started_at
+    row.finished_at = e.timestamp
+    row.duration_s = (e.timestamp - began).total_seconds() if began else None
+    row.exit_code, row.summary = e.exit_code, e.summary
+    row.log_url, row.artifact_urls = e.log_url, e.artifact_urls
+    row.move(recorded, e.status, e.summary if e.status is JobStatus.CANCELLED else "")
 
 
 class JobBoard:
     name: ClassVar[str] = "jobs"
 
     def __init__(self) -> None:
-        self.jobs: dict[str, JobView] = {}
+        self.jobs: dict[str, JobRow] = {}
         self.arrivals: ArrivalIndex[str] = ArrivalIndex()
         self.running: set[str] = set()
 
@@ -157,34 +207,37 @@ class JobBoard:
         if recorded.kind != Job.KIND:
             return
         job_id = recorded.aggregate_id
-        before = self.jobs.get(job_id)
-        after = evolve(before, recorded)
-        if after is None or after is before:
-            return
-        if before is None:
+        row = self.jobs.get(job_id)
+        if row is None:
+            if not isinstance(recorded.event, Job.Created):
+                return
+            row = self.jobs[job_id] = created(recorded, recorded.event)
             self.arrivals.add(recorded.seq, job_id)
-        self.jobs[job_id] = after
-        if after.status is JobStatus.RUNNING:
+        else:
+            evolve(row, recorded)
+        if row.status is JobStatus.RUNNING:
             self.running.add(job_id)
         else:
             self.running.discard(job_id)
 
     def get(self, job_id: str) -> JobView | None:
-        return self.jobs.get(job_id)
+        row = self.jobs.get(job_id)
+        return None if row is None else row.view()
 
     def page(
         self, flt: JobFilter, limit: int, before: int | None = None
     ) -> tuple[list[JobView], int | None]:
         ids, cursor = self.arrivals.page(lambda i: flt.keep(self.jobs[i]), limit, before)
-        return [self.jobs[i] for i in ids], cursor
+        return [self.jobs[i].view() for i in ids], cursor
 
     def list_running(self) -> list[JobView]:
-        return sorted((self.jobs[i] for i in self.running), key=lambda j: j.last_seq, reverse=True)
+        rows = sorted((self.jobs[i] for i in self.running), key=lambda j: j.last_seq, reverse=True)
+        return [row.view() for row in rows]
 
     def dump(self) -> Any:
         return {
             "arrivals": list(zip(self.arrivals.seqs, self.arrivals.rows, strict=True)),
-            "jobs": [job.model_dump(mode="json") for job in self.jobs.values()],
+            "jobs": [row.view().model_dump(mode="json") for row in self.jobs.values()],
         }
 
     def restore(self, data: Any) -> None:
@@ -194,7 +247,7 @@ class JobBoard:
         for seq, job_id in data["arrivals"]:
             self.arrivals.add(seq, job_id)
         for raw in data["jobs"]:
-            job = JobView.model_validate(raw)
-            self.jobs[job.job_id] = job
-            if job.status is JobStatus.RUNNING:
-                self.running.add(job.job_id)
+            row = JobRow.of(JobView.model_validate(raw))
+            self.jobs[row.job_id] = row
+            if row.status is JobStatus.RUNNING:
+                self.running.add(row.job_id)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from domain.job import FINISHED, LEASED, Job, JobStatus
+from domain.job import FINISHED, LEASED, Job, JobStatus, entered_queue
 from domain.queue import PRIORITY_ORDER, Priority, QueueSpec
 from domain.recorded import RecordedEvent
 from projections.summary import p95
@@ -51,14 +51,14 @@ class QueueBoard:
         self.unique: dict[str, list[str]] = {}
 
     def apply(self, recorded: RecordedEvent) -> None:
+        if recorded.kind != Job.KIND:
+            return
         job_id = recorded.aggregate_id
+        spec = entered_queue(recorded.event)
+        if spec is not None:
+            self._queued(job_id, spec, recorded)
+            return
         match recorded.event:
-            case Job.Queued(spec=spec) | Job.Requeued(spec=spec):
-                self.specs[job_id] = spec
-                if spec.unique_key and isinstance(recorded.event, Job.Queued):
-                    self.unique.setdefault(spec.unique_key, []).append(job_id)
-                self.dead.pop(job_id, None)
-                self._enter_queue(job_id, recorded.at)
             case Job.Claimed():
                 self._claimed(job_id, recorded.at)
             case Job.Failed(retry_at=retry_at) | Job.AttemptLost(retry_at=retry_at) if retry_at:
@@ -81,6 +81,13 @@ class QueueBoard:
                     attempts=attempts,
                     at=recorded.at,
                 )
+
+    def _queued(self, job_id: str, spec: QueueSpec, recorded: RecordedEvent) -> None:
+        self.specs[job_id] = spec
+        if spec.unique_key and not isinstance(recorded.event, Job.Requeued):
+            self.unique.setdefault(spec.unique_key, []).append(job_id)
+        self.dead.pop(job_id, None)
+        self._enter_queue(job_id, recorded.at)
 
     def _set(self, job_id: str, status: JobStatus) -> None:
         if job_id in self.specs:

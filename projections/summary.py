@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from bisect import insort
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -47,20 +46,30 @@ class JobStats:
         self.status_of: dict[str, JobStatus] = {}
         self.by_status: Counter[JobStatus] = Counter()
         self.durations: list[float] = []
+        """Unsorted until a reader asks: sorting per completion is O(n) each."""
+        self.durations_sorted = True
         self.started: dict[str, datetime] = {}
         self.deployment_times: list[datetime] = []
 
     def apply(self, recorded: RecordedEvent) -> None:
+        if recorded.kind == Deployment.KIND:
+            if isinstance(recorded.event, Deployment.Created):
+                self.deployment_times.append(recorded.at)
+            return
+        if recorded.kind != Job.KIND:
+            return
         match recorded.event:
-            case Job.Created():
-                self._move(recorded.aggregate_id, JobStatus.PENDING)
+            case Job.Created(spec=spec):
+                status = JobStatus.PENDING if spec is None else JobStatus.QUEUED
+                self._move(recorded.aggregate_id, status)
             case Job.Started() as e:
                 self.started[recorded.aggregate_id] = e.timestamp
                 self._move(recorded.aggregate_id, JobStatus.RUNNING)
             case Job.Completed() as e:
                 began = self.started.pop(recorded.aggregate_id, None)
                 if began is not None and e.status is not JobStatus.CANCELLED:
-                    insort(self.durations, (e.timestamp - began).total_seconds())
+                    self.durations.append((e.timestamp - began).total_seconds())
+                    self.durations_sorted = False
                 self._move(recorded.aggregate_id, e.status)
             case Job.Queued() | Job.Requeued() | Job.Released():
                 self._move(recorded.aggregate_id, JobStatus.QUEUED)
@@ -70,8 +79,6 @@ class JobStats:
                 self._move(recorded.aggregate_id, JobStatus.CLAIMED)
             case Job.DeadLettered():
                 self._move(recorded.aggregate_id, JobStatus.DEAD_LETTERED)
-            case Deployment.Created() as e:
-                self.deployment_times.append(e.timestamp)
 
     def _move(self, job_id: str, status: JobStatus) -> None:
         old = self.status_of.get(job_id)
@@ -84,10 +91,17 @@ class JobStats:
         judged = sum(self.by_status[s] for s in FINISHED if s is not JobStatus.CANCELLED)
         return self.by_status[JobStatus.SUCCESS] / judged if judged else None
 
+    def sorted_durations(self) -> list[float]:
+        if not self.durations_sorted:
+            self.durations.sort()
+            self.durations_sorted = True
+        return self.durations
+
     def duration(self) -> DurationStats:
-        n = len(self.durations)
+        durations = self.sorted_durations()
+        n = len(durations)
         return DurationStats(
-            count=n, mean_s=sum(self.durations) / n if n else None, p95_s=p95(self.durations)
+            count=n, mean_s=sum(durations) / n if n else None, p95_s=p95(durations)
         )
 
     def deployments_since(self, since: datetime) -> int:
@@ -108,7 +122,7 @@ class JobStats:
     def dump(self) -> Any:
         return {
             "status_of": self.status_of,
-            "durations": self.durations,
+            "durations": self.sorted_durations(),
             "started": {k: v.isoformat() for k, v in self.started.items()},
             "deployment_times": [t.isoformat() for t in self.deployment_times],
         }
@@ -117,5 +131,6 @@ class JobStats:
         self.status_of = {k: JobStatus(v) for k, v in data["status_of"].items()}
         self.by_status = Counter(self.status_of.values())
         self.durations = list(data["durations"])
+        self.durations_sorted = False
         self.started = {k: datetime.fromisoformat(v) for k, v in data["started"].items()}
         self.deployment_times = [datetime.fromisoformat(t) for t in data["deployment_times"]]

@@ -13,8 +13,8 @@ from uuid import UUID
 import pytest
 
 from domain.model import Aggregate, DomainEvent
-from domain.recorded import Cause, RecordedEvent
-from infra.codec import GENESIS, decode, encode
+from domain.recorded import GENESIS, Cause, RecordedEvent
+from infra.codec import decode, encode
 from infra.embedded_server import EmbeddedServer, free_port
 from infra.event_store import StoredMessage
 from infra.layout import event_subject

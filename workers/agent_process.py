@@ -14,6 +14,8 @@ import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import psutil
+
 READ_BYTES = 65_536
 GROUP_POLL_S = 0.05
 
@@ -84,9 +86,20 @@ class ShellProcess:
         """Until no process of the group is left, or `deadline` (a loop time) passes."""
         loop = asyncio.get_running_loop()
         while loop.time() < deadline:
-            if not self.signal_group(0):
+            if not self._group_running():
                 return
             await asyncio.sleep(GROUP_POLL_S)
+
+    def _group_running(self) -> bool:
+        """Whether a process of the group still runs. Zombies do not count: an orphan is reaped
+        by PID 1, late or (in a container without an init) never."""
+        if not self.signal_group(0):
+            return False
+        for proc in psutil.process_iter(["status"]):
+            with contextlib.suppress(psutil.Error, OSError):
+                if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == self.pid:
+                    return True
+        return False
 
 
 def split_lines(text: str, max_text: int) -> tuple[list[str], str]:

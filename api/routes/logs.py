@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.auth import CallingAgent, act_on_lease
+from api.auth import LeaseHolder
 from api.deps import ServicesDep
 from api.routes.queue import LeaseCall
 from api.schemas import Body
@@ -74,14 +74,12 @@ Logs = Annotated[LogStore, Depends(get_logs)]
 
 
 @router.post("/api/queue/jobs/{job_id}/logs")
-async def append_logs(
-    job_id: UUID, body: LogWrite, services: ServicesDep, logs: Logs, caller: CallingAgent
-) -> LogWritten:
+async def append_logs(job_id: UUID, body: LogWrite, agent: LeaseHolder, logs: Logs) -> LogWritten:
     """Append output to the job's log, in the order given. Only the attempt holding the lease may
     write: 401 for a token the API did not sign, 403 for a token of another job or agent, 409 once
     the attempt lost its lease."""
-    act_on_lease(services, caller, job_id, body.claim_token)
-    claim = await verify_writer(services.queue, job_id, body.claim_token)
+    agent.on_lease(job_id, body.claim_token, "job.logs")
+    claim = await verify_writer(agent.services.queue, job_id, body.claim_token)
     chunks = [NewChunk(c.stream, c.text) for c in body.chunks]
     key = writer_key(claim)
     seqs = await logs.append(str(job_id), claim.attempt, chunks, body.offset, key)

@@ -12,10 +12,10 @@ from domain import catalog
 from domain.deployment import Deployment, Environment, Outcome
 from domain.job import Job, JobStatus
 from domain.model import DomainEvent, upcast
-from domain.recorded import Cause, RecordedEvent
+from domain.recorded import GENESIS, Cause, RecordedEvent, chain_hash
 from domain.values import GitContext
 from infra.audit import verify_chain
-from infra.codec import GENESIS, UndecodableEventError, chain_hash, decode, encode
+from infra.codec import UndecodableEventError, decode, encode
 from infra.event_store import StoredMessage
 from tests.conftest import CAUSE, Recorder
 
@@ -71,7 +71,9 @@ def test_every_job_and_deployment_event_survives_a_round_trip() -> None:
     job_names = {"job.Created", "job.Started", "job.Completed"}
     assert {catalog.EVENT_NAMES[type(e)] for e in events} == deployment_names | job_names
     for event in events:
-        again = decode(1, "ev.any", encode(event, CAUSE, GENESIS)).event
+        kind = catalog.EVENT_NAMES[type(event)].split(".")[0]
+        subject = f"ev.{kind}.{event.originator_id}.{event.subject_token()}"
+        again = decode(1, subject, encode(event, CAUSE, GENESIS)).event
         assert again == event
         assert type(again) is type(event)
 
@@ -87,6 +89,7 @@ def test_decode_gives_name_cause_position_and_hash() -> None:
         "job",
         "job.Started",
     )
+    assert recorded.aggregate_id == str(event.originator_id)
     assert (recorded.cause, recorded.prev) == (cause, "a" * 64)
     assert recorded.hash == chain_hash(subject, payload)
     assert (recorded.aggregate_id, recorded.at) == (str(event.originator_id), event.timestamp)
@@ -139,6 +142,15 @@ def test_upcast_lifts_old_payloads_step_by_step(version: int, data: dict[str, An
     assert Renamed.model_validate(lifted) == Renamed.model_validate(
         BASE | {"first": "Ada", "last": "Lovelace", "reason": "unknown"}
     )
+
+
+def test_an_event_on_another_kind_of_subject_is_undecodable() -> None:
+    event = job_events()[0]
+    payload = encode(event, CAUSE, GENESIS)
+    with pytest.raises(UndecodableEventError, match="on a deployment subject"):
+        decode(1, f"ev.deployment.{event.originator_id}.created", payload)
+    with pytest.raises(UndecodableEventError):
+        decode(1, "ev.job", payload)
 
 
 def test_decode_upcasts_a_stored_v1_event(monkeypatch: pytest.MonkeyPatch) -> None:

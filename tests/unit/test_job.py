@@ -86,7 +86,7 @@ def test_allowed_moves_are_exactly_these() -> None:
     assert sorted(ALLOWED) == sorted(
         [(S.PENDING, n) for n in ("queue", "start", "complete(cancelled)")]
         + [(S.QUEUED, n) for n in ("claim", "complete(cancelled)")]
-        + [(S.CLAIMED, f"complete({s})") for s in ("cancelled", "failed", "error")]
+        + [(S.CLAIMED, f"complete({s})") for s in FINISHED]
         + [(S.CLAIMED, "start")]
         + [(S.RUNNING, f"complete({s})") for s in FINISHED]
     )

@@ -1,0 +1,53 @@
+"""Run every foundation benchmark and print a markdown summary for the README.
+
+python -m bench.all [--quick]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from bench import (
+    claim_latency,
+    command_path,
+    heartbeats,
+    http_post,
+    projection_rebuild,
+    queue_throughput,
+)
+from bench.common import Figure, machine, markdown_table, parse_args, run_main
+
+BENCHES: list[Callable[[bool], Awaitable[list[Figure]]]] = [
+    command_path.run,
+    projection_rebuild.run,
+    http_post.run,
+    heartbeats.run,
+    queue_throughput.run,
+    claim_latency.run,
+]
+
+
+async def run_all(quick: bool) -> list[Figure]:
+    figures: list[Figure] = []
+    for bench in BENCHES:
+        figures.extend(await bench(quick))
+        print()
+    return figures
+
+
+def main() -> None:
+    quick = parse_args(__doc__ or "bench.all").quick
+    print(f"machine: {machine()}\n")
+    started = time.perf_counter()
+    figures = run_main(run_all(quick))
+    print(f"## Benchmarks{' (quick)' if quick else ''}\n")
+    print(markdown_table(figures))
+    print(
+        f"\n{machine()}. Ratio = JetDeck / raw nats-py doing the same work in the same run "
+        f"(↑ higher is better, ↓ lower is better); {time.perf_counter() - started:.0f} s in all."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,369 @@
+"""Shared by the benchmarks: a private nats-server, realistic events, percentiles, tables.
+
+Every benchmark compares a figure of ours with raw nats-py doing the same work in the same run,
+and prints the ratio. Nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import logging
+import math
+import os
+import platform
+import pstats
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import uuid4
+
+import psutil
+from nats.aio.client import Client
+
+from domain.job import Job
+from domain.recorded import Cause
+from domain.values import GitContext
+from infra.connection import connect
+from infra.embedded_server import EmbeddedServer, free_port, server_binary
+from infra.event_store import EventStore, Outgoing, _headers
+from infra.layout import EVENTS, ensure_layout
+from infra.runtime import tune_gc
+from infra.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+
+GIT = GitContext(
+    repo="acme/payments-service",
+    ref="refs/heads/main",
+    commit_sha="3f2a9c1e5b7d4a8f9e0c1b2d3a4f5e6d7c8b9a0f",
+    commit_message="Retry the settlement call when the bank gateway times out",
+    author="alice@example.com",
+)
+METADATA = {"pipeline": "build-and-test", "runner": "linux-x64", "trigger": "push"}
+
+
+# --- the nats-server and connections -------------------------------------------------------
+
+
+@asynccontextmanager
+async def nats_server() -> AsyncIterator[EmbeddedServer]:
+    """A fresh JetStream server from the wheel, on a free port, with its store in a temp dir."""
+    with tempfile.TemporaryDirectory(prefix="jetdeck-bench-") as tmp:
+        server = EmbeddedServer(Path(tmp) / "nats", free_port())
+        await server.start()
+        try:
+            yield server
+        finally:
+            await server.stop()
+
+
+def server_pid(server: EmbeddedServer) -> int:
+    assert server.process is not None
+    return server.process.pid
+
+
+@asynccontextmanager
+async def connected(url: str, name: str) -> AsyncIterator[Client]:
+    """JetDeck's own connection settings, with the EVENTS layout declared."""
+    nc = await connect(url, name)
+    try:
+        await ensure_layout(nc.jetstream(), replicas=1)
+        yield nc
+    finally:
+        await nc.close()
+
+
+def store_headers(message: Outgoing) -> dict[str, str]:
+    """The headers EventStore puts on a single-event append (the store adds the stream name)."""
+    return _headers(message) | {"Nats-Expected-Stream": EVENTS}
+
+
+# --- realistic events ----------------------------------------------------------------------
+
+
+def new_cause(action: str) -> Cause:
+    command_id = uuid4().hex
+    return Cause(actor="bench", command_id=command_id, action=action, correlation_id=command_id)
+
+
+def new_job() -> Job:
+    return Job.create(uuid4(), "build", GIT, METADATA)
+
+
+def created_job_messages(store: EventStore, count: int) -> list[Outgoing]:
+    """What the command path appends for `count` job creates: one message each, new subjects."""
+    messages: list[Outgoing] = []
+    for _ in range(count):
+        uow = UnitOfWork(store, new_cause("job.create"))
+        uow.add(new_job())
+        messages.extend(p.message for p in uow.outgoing())
+    return messages
+
+
+async def last_seq(nc: Client) -> int:
+    info = await nc.jetstream().stream_info(EVENTS)
+    return info.state.last_seq
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile, q in [0, 100]."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+async def timed(work: Callable[[], Awaitable[object]]) -> float:
+    """Seconds `work` took."""
+    started = time.perf_counter()
+    await work()
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class OpenLoop:
+    """Latencies in seconds (from each request's scheduled start, so queueing counts), seconds
+    from the first start to the last answer, and the failures by message."""
+
+    latencies: list[float]
+    seconds: float
+    errors: Counter[str]
+
+    @property
+    def achieved(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def ms(self, q: float) -> float:
+        return percentile(self.latencies, q) * 1000
+
+
+async def open_loop(rate: float, total: int, send: Callable[[], Awaitable[object]]) -> OpenLoop:
+    """Start request i at t0 + i/rate whatever the earlier ones do (no coordinated omission)."""
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    last_done = 0.0
+
+    async def one(due: float) -> None:
+        nonlocal last_done
+        try:
+            await send()
+        except Exception as exc:
+            errors[f"{type(exc).__name__}: {exc}"[:200]] += 1
+            return
+        last_done = loop.time()
+        latencies.append(last_done - due)
+
+    t0 = loop.time()
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(total):
+        due = t0 + i / rate
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    return OpenLoop(latencies, max(last_done - t0, 1e-9), errors)
+
+
+@dataclass(frozen=True)
+class CpuMeter:
+    """CPU seconds (user + system) of named processes, to say where the time of a run went."""
+
+    pids: dict[str, int]
+
+    def also(self, name: str, pid: int) -> CpuMeter:
+        return CpuMeter(self.pids | {name: pid})
+
+    def read(self) -> dict[str, float]:
+        return {name: _cpu_s(pid) for name, pid in self.pids.items()}
+
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        return {name: now - before[name] for name, now in self.read().items()}
+
+
+def _cpu_s(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+@dataclass
+class Series:
+    """The rounds of one side of a benchmark: units per second, and CPU per process."""
+
+    units_per_round: int
+    meter: CpuMeter
+    rates: list[float] = field(default_factory=list)
+    cpu_s: Counter[str] = field(default_factory=Counter)
+
+    async def round(self, work: Awaitable[float]) -> None:
+        """`work` does one round's units and gives the seconds it took."""
+        before = self.meter.read()
+        self.rates.append(self.units_per_round / await work)
+        self.cpu_s.update(self.meter.since(before))
+
+    def cpu_per_unit(self) -> str:
+        units = len(self.rates) * self.units_per_round
+        return ", ".join(f"{name} {s / units * 1e6:.1f} µs" for name, s in self.cpu_s.items())
+
+
+# --- reporting -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the summary: our figure, raw nats-py's, and ours / raw."""
+
+    bench: str
+    metric: str
+    ours: float
+    raw: float
+    higher_is_better: bool
+    target: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.raw if self.raw else float("nan")
+
+
+def fmt(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
+def print_figure(figure: Figure) -> None:
+    better = "higher is better" if figure.higher_is_better else "lower is better"
+    target = f", target {figure.target}" if figure.target else ""
+    print(
+        f"  {figure.metric:<28} ours {fmt(figure.ours):>10}   raw nats-py {fmt(figure.raw):>10}"
+        f"   ours/raw {figure.ratio:5.2f}  ({better}{target})",
+        flush=True,
+    )
+
+
+def markdown_table(figures: Sequence[Figure]) -> str:
+    lines = [
+        "| benchmark | metric | JetDeck | raw nats-py | JetDeck / raw | target |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for f in figures:
+        arrow = "↑" if f.higher_is_better else "↓"
+        lines.append(
+            f"| {f.bench} | {f.metric} {arrow} | {fmt(f.ours)} | {fmt(f.raw)} "
+            f"| {f.ratio:.2f} | {f.target} |"
+        )
+    return "\n".join(lines)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def runs_text(values: Sequence[float]) -> str:
+    return "[" + ", ".join(fmt(v) for v in values) + "]"
+
+
+def machine() -> str:
+    """What the figures were measured on, with the load average of the moment."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    server = subprocess.run(
+        [str(server_binary()), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return (
+        f"{os.cpu_count()} CPUs ({cpu_model()}), load {load}, Python {platform.python_version()}, "
+        f"{server}, file storage R1 on loopback"
+    )
+
+
+def cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.machine()
+
+
+def print_profile(profiler: cProfile.Profile, top: int = 30) -> None:
+    """The hot spots: by own time, then by cumulative time."""
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    return parse_args_with(argparse.ArgumentParser(description=description))
+
+
+def parse_args_with(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    return parser.parse_args()
+
+
+def run_main(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, with SIGTERM cancelling the run so every nats-server it started is stopped.
+
+    The process is tuned as every JetDeck process is (`infra.runtime`); ours and the raw
+    baseline share it, so the ratio stays fair.
+    """
+    tune_gc()
+
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main
+
+    return asyncio.run(guarded())
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def captured_logs(*names: str) -> Iterator[list[logging.LogRecord]]:
+    """Collect what these loggers say instead of printing tracebacks; report it with log_summary."""
+    records: list[logging.LogRecord] = []
+    handler = _Collect(records)
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.propagate = False
+    try:
+        yield records
+    finally:
+        for logger, propagate in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+
+
+def log_summary(records: Sequence[logging.LogRecord]) -> list[str]:
+    """One line per distinct message and exception, with how often it came."""
+
+    def line(record: logging.LogRecord) -> str:
+        exc = record.exc_info[1] if record.exc_info else None
+        cause = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+        return f"{record.name}: {record.getMessage()}{cause}"
+
+    return [f"{n} x {text}" for text, n in Counter(map(line, records)).most_common()]

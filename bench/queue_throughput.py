@@ -1,0 +1,359 @@
+"""End-to-end queue throughput: enqueue -> claim -> complete with 8 concurrent agents.
+
+* native: `QueueService` in this process (`open_services`, so the read models and the lease
+  monitor run too). 64 callers enqueue N jobs (`enqueue`: Created + Queued in one atomic append,
+  which the server copies into QUEUE), then 8 agent tasks loop `claim` / `complete` until all N
+  are done. Also overlapped: the agents start while the jobs are still being enqueued.
+* HTTP: the real API (`uvicorn api.app:create_app`) in its own process. 8 agents register and
+  send one heartbeat, as real agents do; 64 callers POST /api/queue/jobs, then the 8 agents, each
+  with its own httpx client and agent token, loop POST /api/queue/claim and
+  POST /api/queue/jobs/{id}/complete.
+* raw nats-py: a WorkQueue stream with one durable pull consumer; `publish_async` per job, then
+  8 fetchers bound to that durable loop `fetch(1)` + `ack()`. Same N, same payload size.
+
+Jobs have the default priority (NORMAL), so each claim of ours first finds CRITICAL and HIGH
+empty. End-to-end is N over the time from the first enqueue to the last completion. A raw run
+precedes each run of ours; the raw figure is the median of those of the same kind. CPU per job
+is printed for each process, to show which one is the bottleneck.
+
+    python -m bench.queue_throughput [--quick] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from bench.common import (
+    GIT,
+    METADATA,
+    CpuMeter,
+    Figure,
+    machine,
+    median,
+    nats_server,
+    new_cause,
+    parse_args_with,
+    print_figure,
+    run_main,
+    server_pid,
+    timed,
+)
+from bench.heartbeats import Agent as RegisteredAgent
+from bench.heartbeats import clients, register
+from bench.http_post import api_process
+from bench.queue_common import (
+    CALLERS,
+    POOL,
+    RAW_STREAM,
+    Tally,
+    enqueue_jobs,
+    fresh_raw_queue,
+    jetdeck,
+    measured,
+    profiled,
+    publish_raw,
+    queued_messages,
+    raw_consumer,
+)
+from domain.queue import Priority
+from infra.connection import connect
+from infra.embedded_server import EmbeddedServer
+from infra.event_store import EventStore
+from infra.queue import QueueService
+
+NAME = "queue throughput"
+AGENTS = 8
+WAIT_S = 0.5
+"""How long an idle agent's claim waits for work before it asks again."""
+LEVEL = Priority.NORMAL
+Agent = Callable[[Tally], Awaitable[None]]
+Enqueue = Callable[[int], Awaitable[None]]
+"""Enqueue that many jobs."""
+
+
+@dataclass(frozen=True)
+class Size:
+    jobs: int
+    http_jobs: int
+    rounds: int
+
+
+FULL = Size(jobs=1_000, http_jobs=500, rounds=1)
+QUICK = Size(jobs=100, http_jobs=50, rounds=1)
+
+
+@dataclass(frozen=True)
+class Phases:
+    """One run that enqueues everything first, then drains it; rates in jobs per second."""
+
+    jobs: int
+    enqueue_s: float
+    drain_s: float
+
+    @property
+    def enqueue(self) -> float:
+        return self.jobs / self.enqueue_s
+
+    @property
+    def drain(self) -> float:
+        return self.jobs / self.drain_s
+
+    @property
+    def end_to_end(self) -> float:
+        return self.jobs / (self.enqueue_s + self.drain_s)
+
+
+@dataclass
+class Runs:
+    """Every measured run by side: phased runs, and end-to-end rates of overlapped ones."""
+
+    phased: dict[str, list[Phases]] = field(default_factory=dict)
+    overlapped: dict[str, list[float]] = field(default_factory=dict)
+
+    async def add_phased(
+        self, side: str, meter: CpuMeter, jobs: int, work: Callable[[], Awaitable[Phases]]
+    ) -> None:
+        run, cpu = await measured(meter, jobs, work)
+        self.phased.setdefault(side, []).append(run)
+        print(
+            f"  {side:<7} enqueue {run.enqueue:8,.0f}/s   claim+complete {run.drain:8,.0f}/s"
+            f"   end-to-end {run.end_to_end:8,.0f}/s\n{'':10}{cpu}",
+            flush=True,
+        )
+
+    def add_overlapped(self, side: str, rate: float) -> None:
+        self.overlapped.setdefault(side, []).append(rate)
+        print(f"  {side:<7} overlapped end-to-end {rate:8,.0f}/s", flush=True)
+
+    def figure(self, side: str, metric: str, rate: Callable[[Phases], float]) -> Figure:
+        ours = median([rate(r) for r in self.phased[side]])
+        raw = median([rate(r) for r in self.phased["raw"]])
+        return Figure(NAME, f"{side} {metric} jobs/s", ours, raw, True)
+
+    def figures(self) -> list[Figure]:
+        out: list[Figure] = []
+        for side in ("native", "http"):
+            out.append(self.figure(side, "enqueue", lambda r: r.enqueue))
+            out.append(self.figure(side, "claim+complete", lambda r: r.drain))
+            out.append(self.figure(side, "end-to-end", lambda r: r.end_to_end))
+        ours, raw = median(self.overlapped["native"]), median(self.overlapped["raw"])
+        out.append(Figure(NAME, "native overlapped jobs/s", ours, raw, True))
+        return out
+
+
+@dataclass(frozen=True)
+class Side:
+    """How one side enqueues jobs, and the agents that drain them."""
+
+    enqueue: Enqueue
+    agents: Sequence[Agent]
+
+    async def phased(self, jobs: int) -> Phases:
+        """Enqueue all, then drain; the drain ends at the last completion."""
+        enqueue_s = await timed(lambda: self.enqueue(jobs))
+        tally = Tally(jobs)
+        await asyncio.gather(*(agent(tally) for agent in self.agents))
+        return Phases(jobs, enqueue_s, tally.seconds)
+
+    async def overlapped(self, jobs: int) -> float:
+        """Enqueue while the agents already claim: jobs per second to the last completion."""
+        tally = Tally(jobs)
+        await asyncio.gather(self.enqueue(jobs), *(agent(tally) for agent in self.agents))
+        return jobs / tally.seconds
+
+
+# --- native ----------------------------------------------------------------------------------
+
+
+def native_agent(queue: QueueService, agent_id: str) -> Agent:
+    async def run(tally: Tally) -> None:
+        while not tally.done:
+            grant = await queue.claim(agent_id, agent_id, POOL, frozenset(), WAIT_S)
+            if grant is None:
+                continue
+            await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, 0)
+            tally.add()
+
+    return run
+
+
+def native(queue: QueueService) -> Side:
+    agents = [native_agent(queue, f"agent-{i}") for i in range(AGENTS)]
+    return Side(lambda jobs: enqueue_jobs(queue, [LEVEL] * jobs), agents)
+
+
+# --- raw nats-py -----------------------------------------------------------------------------
+
+
+def raw_agent(js: JetStreamContext) -> Agent:
+    async def run(tally: Tally) -> None:
+        sub = await js.pull_subscribe_bind(durable=raw_consumer(LEVEL), stream=RAW_STREAM)
+        try:
+            while not tally.done:
+                try:
+                    msgs = await sub.fetch(1, timeout=WAIT_S)
+                except TimeoutError:
+                    continue
+                for msg in msgs:
+                    await msg.ack()
+                    tally.add()
+        finally:
+            await sub.unsubscribe()
+
+    return run
+
+
+@dataclass(frozen=True)
+class Raw:
+    """The baseline's connection and a payload the size of a real Queued event."""
+
+    nc: Client
+    payload: bytes
+
+    async def phased(self, jobs: int) -> Phases:
+        return await (await self._fresh()).phased(jobs)
+
+    async def overlapped(self, jobs: int) -> float:
+        return await (await self._fresh()).overlapped(jobs)
+
+    async def _fresh(self) -> Side:
+        """Every run starts on a new stream."""
+        js = self.nc.jetstream()
+        await fresh_raw_queue(js, [LEVEL])
+        return Side(
+            lambda jobs: publish_raw(js, [(LEVEL, self.payload)] * jobs),
+            [raw_agent(js)] * AGENTS,
+        )
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+ENQUEUE_BODY: dict[str, Any] = {
+    "job_type": "build",
+    "git_repo": GIT.repo,
+    "git_ref": GIT.ref,
+    "git_commit_sha": GIT.commit_sha,
+    "git_commit_message": GIT.commit_message,
+    "git_author": GIT.author,
+    "metadata": METADATA,
+    "pool": POOL,
+    "priority": LEVEL.value,
+}
+
+
+def http_enqueue(callers: Sequence[httpx.AsyncClient]) -> Enqueue:
+    """Each caller has a client (one connection) of its own, as separate CI triggers would."""
+
+    async def run(jobs: int) -> None:
+        remaining = iter(range(jobs))
+
+        async def caller(client: httpx.AsyncClient) -> None:
+            for _ in remaining:
+                (await client.post("/api/queue/jobs", json=ENQUEUE_BODY)).raise_for_status()
+
+        await asyncio.gather(*(caller(client) for client in callers))
+
+    return run
+
+
+def http_agent(client: httpx.AsyncClient, agent: RegisteredAgent) -> Agent:
+    """A registered agent on a connection of its own: claim, then complete."""
+    claim = {"agent_id": agent.agent_id, "pool": POOL, "wait_s": WAIT_S}
+
+    async def run(tally: Tally) -> None:
+        while not tally.done:
+            answer = await client.post("/api/queue/claim", json=claim, headers=agent.auth)
+            if answer.raise_for_status().status_code == 204:
+                continue
+            grant = answer.json()
+            path = f"/api/queue/jobs/{grant['job']['job_id']}/complete"
+            report = {"claim_token": grant["claim_token"], "exit_code": 0}
+            (await client.post(path, json=report, headers=agent.auth)).raise_for_status()
+            tally.add()
+
+    return run
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+async def native_rounds(server: EmbeddedServer, raw: Raw, size: Size, runs: Runs) -> None:
+    meter = CpuMeter({"bench": os.getpid(), "nats-server": server_pid(server)})
+    async with jetdeck(server.url, "bench-queue-native") as services:
+        ours, jobs = native(services.queue), size.jobs
+        await ours.phased(2 * AGENTS)  # warm up
+        for _ in range(size.rounds):
+            await runs.add_phased("raw", meter, jobs, lambda: raw.phased(jobs))
+            await runs.add_phased("native", meter, jobs, lambda: ours.phased(jobs))
+            runs.add_overlapped("raw", await raw.overlapped(jobs))
+            runs.add_overlapped("native", await ours.overlapped(jobs))
+
+
+async def http_rounds(server: EmbeddedServer, raw: Raw, size: Size, runs: Runs) -> None:
+    """Agents register and send the heartbeat that makes them healthy, then the rounds."""
+    async with (
+        api_process(server.url) as (base_url, api_pid),
+        clients(base_url, CALLERS + AGENTS) as pool,
+    ):
+        callers, mine = pool[:CALLERS], pool[CALLERS:]
+        registered = [await register(c, f"agent-{i}") for i, c in enumerate(mine)]
+        agents = [http_agent(c, a) for c, a in zip(mine, registered, strict=True)]
+        ours, jobs = Side(http_enqueue(callers), agents), size.http_jobs
+        meter = CpuMeter({"bench": os.getpid(), "api": api_pid, "nats-server": server_pid(server)})
+        await ours.phased(2 * AGENTS)  # warm up
+        for _ in range(size.rounds):
+            await runs.add_phased("raw", meter, jobs, lambda: raw.phased(jobs))
+            await runs.add_phased("http", meter, jobs, lambda: ours.phased(jobs))
+
+
+async def run(quick: bool) -> list[Figure]:
+    size = QUICK if quick else FULL
+    print(
+        f"{NAME}: {size.jobs:,} jobs in process, {size.http_jobs:,} over HTTP, {AGENTS} agents,"
+        f" {size.rounds} round(s)\n  {machine()}"
+    )
+    runs = Runs()
+    async with nats_server() as server:
+        nc = await connect(server.url, "bench-queue-raw")
+        try:
+            raw = Raw(nc, queued_messages(EventStore(nc), LEVEL)[-1].payload)
+            await native_rounds(server, raw, size, runs)
+            await http_rounds(server, raw, size, runs)
+        finally:
+            await nc.close()
+    figures = runs.figures()
+    for figure in figures:
+        print_figure(figure)
+    return figures
+
+
+async def profile(jobs: int) -> None:
+    """cProfile of the native path alone: enqueue, then 8 agents claim and complete."""
+    async with nats_server() as server, jetdeck(server.url, "bench-queue-profile") as services:
+        ours = native(services.queue)
+        await ours.phased(2 * AGENTS)
+        await profiled(lambda: ours.phased(jobs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", action="store_true", help="cProfile the native path instead")
+    args = parse_args_with(parser)
+    if args.profile:
+        run_main(profile(QUICK.jobs if args.quick else FULL.jobs))
+    else:
+        run_main(run(args.quick))
+
+
+if __name__ == "__main__":
+    main()

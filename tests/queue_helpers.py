@@ -1,0 +1,227 @@
+"""Shared by the queue tests: in-process queue services, agents over HTTP, and the event log.
+
+Every helper talks to a real nats-server. Waits are bounded deadlines (`eventually`), never
+assertions on how fast something went.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import httpx
+
+from domain.job import Job
+from domain.model import DomainEvent
+from domain.queue import QueueSpec
+from domain.recorded import Cause, RecordedEvent
+from domain.values import GitContext
+from infra.codec import decode
+from infra.commands import CommandRunner, Committed
+from infra.connection import connect
+from infra.event_store import EventStore
+from infra.layout import QUEUE
+from infra.queue import ClaimGrant, QueueService
+from infra.services import Services, open_services
+from infra.settings import Settings
+from infra.unit_of_work import UnitOfWork
+
+E = TypeVar("E", bound=DomainEvent)
+GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
+QUEUE_API = "/api/queue"
+NEW_JOB: dict[str, Any] = {
+    "job_type": "build",
+    "git_repo": "org/repo",
+    "git_ref": "main",
+    "git_commit_sha": "abc123def456",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def cause(action: str) -> Cause:
+    command_id = uuid4().hex
+    return Cause(actor="test", command_id=command_id, action=action, correlation_id=command_id)
+
+
+def queue_settings(url: str, **overrides: Any) -> Settings:
+    """Agents call without agent tokens here: these tests are about the queue, not agent auth."""
+    return Settings(nats_url=url, agent_auth=False, **overrides)
+
+
+@asynccontextmanager
+async def queue_services(
+    url: str, count: int = 1, **settings: Any
+) -> AsyncIterator[list[Services]]:
+    """`count` API processes' worth of services, each on its own NATS connection."""
+    config = queue_settings(url, **settings)
+    opened = await asyncio.gather(*(open_services(config, f"queue-test-{n}") for n in range(count)))
+    try:
+        yield list(opened)
+    finally:
+        await asyncio.gather(*(s.close() for s in opened))
+
+
+@asynccontextmanager
+async def own_connections(services: Services, count: int) -> AsyncIterator[list[QueueService]]:
+    """`count` queue services on connections of their own, sharing `services`' read models."""
+    opened: list[QueueService] = []
+    try:
+        for n in range(count):
+            nc = await connect(services.settings.server_url, f"queue-agent-{n}")
+            commands = CommandRunner(EventStore(nc), services.settings.append_retries)
+            queue = services.queue
+            opened.append(
+                QueueService(nc, commands, queue.runner, queue.views, queue.signer, queue.settings)
+            )
+            await opened[-1].open()
+        yield opened
+    finally:
+        for queue in opened:
+            await queue.close()
+            await queue.nc.drain()
+
+
+async def enqueue(services: Services, **spec: Any) -> UUID:
+    result = await services.queue.enqueue(
+        cause("job.enqueue"), uuid4(), "build", GIT, {}, QueueSpec(**spec)
+    )
+    return result.aggregate.id
+
+
+async def enqueue_many(services: Services, count: int, **spec: Any) -> list[UUID]:
+    """`count` jobs created and queued in one atomic append, in this order."""
+    jobs = [uuid4() for _ in range(count)]
+
+    async def make(uow: UnitOfWork) -> Job:
+        for job_id in jobs:
+            uow.add(job := Job.create(job_id, "build", GIT, {}))
+            job.queue(QueueSpec(**spec))
+        return job
+
+    await services.commands.run(cause("job.enqueue"), make)
+    return jobs
+
+
+async def claim(
+    queue: QueueService, agent_id: str = "agent-1", pool: str = "default", wait_s: float = 0.0
+) -> ClaimGrant | None:
+    return await queue.claim(agent_id, agent_id, pool, frozenset(), wait_s)
+
+
+async def must_claim(
+    queue: QueueService, agent_id: str = "agent-1", wait_s: float = 5.0
+) -> ClaimGrant:
+    grant = await claim(queue, agent_id, wait_s=wait_s)
+    assert grant is not None, f"{agent_id} got no job within {wait_s}s"
+    return grant
+
+
+async def complete(queue: QueueService, grant: ClaimGrant) -> Committed[Job]:
+    return await queue.complete(cause("job.complete"), grant.job.id, grant.token, 0)
+
+
+async def run(queue: QueueService, grant: ClaimGrant) -> Committed[Job]:
+    """What an agent does with a job: start it, then report success."""
+    await queue.start(cause("job.start"), grant.job.id, grant.token)
+    return await complete(queue, grant)
+
+
+async def stream_messages(services: Services, stream: str) -> int:
+    info = await services.nc.jetstream().stream_info(stream)
+    return info.state.messages
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within_s: float, what: str) -> None:
+    """Poll `check` until it holds; fail when `within_s` passes first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while not await check():
+        assert loop.time() < deadline, f"not within {within_s}s: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def queue_drained(services: Services, within_s: float = 5.0) -> None:
+    async def empty() -> bool:
+        return await stream_messages(services, QUEUE) == 0
+
+    await eventually(empty, within_s, "QUEUE holds no ticket")
+
+
+async def job_log(store: EventStore) -> list[RecordedEvent]:
+    """Every job event in the stream, in order."""
+    return [decode(m.seq, m.subject, m.payload) for m in await store.load("ev.job.>")]
+
+
+def events(log: list[RecordedEvent], kind: type[E], job_id: UUID | None = None) -> list[E]:
+    """The log's events of one kind, of one job or of all, in order."""
+    found = [r.event for r in log if isinstance(r.event, kind)]
+    return [e for e in found if job_id is None or e.originator_id == job_id]
+
+
+def per_job(log: list[RecordedEvent], kind: type[DomainEvent]) -> Counter[str]:
+    """How many events of `kind` each job has."""
+    return Counter(str(e.originator_id) for e in events(log, kind))
+
+
+# --- over HTTP ------------------------------------------------------------------------------
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def post_job(client: httpx.AsyncClient, **fields: Any) -> Any:
+    return ok(await client.post(f"{QUEUE_API}/jobs", json=NEW_JOB | fields), 201)
+
+
+@dataclass
+class HttpAgent:
+    """A build agent that speaks the queue's HTTP API and keeps the claim tokens it got."""
+
+    client: httpx.AsyncClient
+    agent_id: str
+    pool: str = "default"
+    labels: tuple[str, ...] = ()
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def claim(self, wait_s: float = 0.0) -> Any:
+        """The claim's answer, or None when no job came (204)."""
+        body = {"agent_id": self.agent_id, "pool": self.pool, "labels": self.labels}
+        response = await self.client.post(f"{QUEUE_API}/claim", json=body | {"wait_s": wait_s})
+        if response.status_code == 204:
+            return None
+        answer = ok(response)
+        self.tokens[answer["job"]["job_id"]] = answer["claim_token"]
+        return answer
+
+    async def must_claim(self, wait_s: float = 5.0) -> str:
+        answer = await self.claim(wait_s)
+        assert answer is not None, f"{self.agent_id} got no job within {wait_s}s"
+        job_id: str = answer["job"]["job_id"]
+        return job_id
+
+    async def call(
+        self, job_id: str, action: str, token: str | None = None, **body: Any
+    ) -> httpx.Response:
+        """POST a lease call (start, heartbeat, complete, fail, release) with a claim token."""
+        body["claim_token"] = token or self.tokens[job_id]
+        return await self.client.post(f"{QUEUE_API}/jobs/{job_id}/{action}", json=body)
+
+    async def complete(self, job_id: str) -> httpx.Response:
+        return await self.call(job_id, "complete", exit_code=0)
+
+    async def fail(self, job_id: str, retryable: bool = True) -> httpx.Response:
+        return await self.call(job_id, "fail", error="exit 1", retryable=retryable)
+
+    async def heartbeat(self, job_id: str) -> Any:
+        return ok(await self.call(job_id, "heartbeat"))

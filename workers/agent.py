@@ -1,0 +1,221 @@
+"""The reference build agent: `python -m workers.agent --registration-token ... [--slots N]`.
+
+It registers (the registration token is used once; later calls carry the agent token), then
+heartbeats with its host's load and runs `--slots` claim loops. Each loop claims a job from its
+pool, runs the job's command with `/bin/sh -c` (see `workers.agent_job`), reports, and claims again.
+
+* A heartbeat's `drain` instruction stops the claiming; the agent exits once its jobs are done.
+  `cancel` stops that job at once (SIGTERM to its process group, SIGKILL after `--grace-s`).
+* SIGTERM or SIGINT stops the claiming too. Running jobs get `--shutdown-grace-s` to finish; then
+  they are stopped and released, so another agent runs them without an attempt spent. A second
+  signal does that at once.
+
+Every flag falls back to a JETDECK_AGENT_* variable (`workers.agent_config`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+
+from workers.agent_api import (
+    AgentApi,
+    ApiError,
+    AuthError,
+    ClaimedJob,
+    Instruction,
+    TransientError,
+)
+from workers.agent_config import AgentConfig, parse_args
+from workers.agent_host import host_info, load, start_cpu_sampling
+from workers.agent_job import JobRun, RunSettings, Stop
+
+log = logging.getLogger("jetdeck.agent")
+RETRY_MAX_S = 30.0
+
+
+def _version() -> str:
+    try:
+        return metadata.version("jetdeck")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, api: AgentApi) -> None:
+        self.config = config
+        self.api = api
+        self.runs: dict[str, JobRun] = {}
+        self.claiming = True
+        self.interval_s = config.heartbeat_s
+        self.exit_code = 0
+        self._shutting_down = False
+        self._stopping = asyncio.Event()
+        """Set when the claiming stops, so waits between retries end early."""
+        self._settings = RunSettings(config.grace_s, config.work_dir, dict(os.environ))
+
+    async def run(self) -> int:
+        """Register, then work until drained or stopped; the process's exit code."""
+        self.config.work_dir.mkdir(parents=True, exist_ok=True)
+        if not await self._register():
+            return 0 if self._shutting_down else 1
+        start_cpu_sampling()
+        await self._beat()  # a registered agent gets work once it has reported its load
+        beats = asyncio.create_task(self._heartbeats())
+        try:
+            await asyncio.gather(*(self._slot(n) for n in range(self.config.slots)))
+        finally:
+            beats.cancel()
+        log.info("agent %s: no jobs left; exiting", self.api.agent_id)
+        return self.exit_code
+
+    # --- registration and heartbeats ------------------------------------------------------
+
+    async def _register(self) -> bool:
+        body = {
+            "name": self.config.name,
+            "pool": self.config.pool,
+            "labels": list(self.config.labels),
+            "version": _version(),
+            "host": host_info(),
+            "slots": self.config.slots,
+        }
+        pause = 1.0
+        while self.claiming:
+            try:
+                found = await self.api.register(self.config.registration_token, body)
+            except TransientError as exc:
+                log.warning("registration: %s; trying again in %gs", exc, pause)
+                await self._idle(pause)
+                pause = min(2 * pause, RETRY_MAX_S)
+                continue
+            except ApiError as exc:
+                log.error("registration refused: %s", exc)
+                return False
+            self.interval_s = found.heartbeat_interval_s or self.config.heartbeat_s
+            log.info("registered as agent %s in pool %s", found.agent_id, self.config.pool)
+            return True
+        return False
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self._beat()
+
+    async def _beat(self) -> None:
+        metrics = load(self.config.work_dir)
+        try:
+            instructions = await self.api.heartbeat(metrics, list(self.runs))
+        except AuthError as exc:
+            self._distrusted(exc)
+            return
+        except (TransientError, ApiError) as exc:
+            log.warning("heartbeat: %s", exc)
+            return
+        for instruction in instructions:
+            self._obey(instruction)
+
+    def _obey(self, instruction: Instruction) -> None:
+        if instruction.action == "drain":
+            if self.claiming:
+                log.info("drain: no new jobs; exiting once %d running end", len(self.runs))
+            self._stop_claiming()
+        elif instruction.action == "cancel" and instruction.job_id in self.runs:
+            self.runs[instruction.job_id].stop(Stop.CANCELLED)
+        else:
+            log.warning("ignoring instruction %s", instruction)
+
+    # --- slots ----------------------------------------------------------------------------
+
+    async def _slot(self, n: int) -> None:
+        pause = 1.0
+        while self.claiming:
+            try:
+                job = await self.api.claim(
+                    self.config.pool, list(self.config.labels), self.config.claim_wait_s
+                )
+            except AuthError as exc:
+                self._distrusted(exc)
+                return
+            except (TransientError, ApiError) as exc:
+                log.warning("slot %d: claim failed: %s; again in %gs", n, exc, pause)
+                await self._idle(pause)
+                pause = min(2 * pause, RETRY_MAX_S)
+                continue
+            pause = 1.0
+            if job is not None:
+                await self._run(job)
+
+    async def _run(self, job: ClaimedJob) -> None:
+        run = JobRun(self.api, job, self._settings)
+        if not self.claiming and self._shutting_down:
+            run.stop(Stop.SHUTDOWN)  # the claim was on its way when the agent began to stop
+        self.runs[job.job_id] = run
+        log.info("job %s: claimed (attempt %d): %s", job.job_id, job.attempt, job.command[:200])
+        try:
+            await run.run()
+        finally:
+            del self.runs[job.job_id]
+
+    # --- stopping -------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """First call: stop claiming and give running jobs the shutdown grace. Second: stop now."""
+        loop = asyncio.get_running_loop()
+        if self._shutting_down:
+            log.info("stopping now: %d running jobs will be released", len(self.runs))
+            self._abandon_all()
+            return
+        self._shutting_down = True
+        self._stop_claiming()
+        grace = self.config.shutdown_grace_s
+        log.info("stopping: no new jobs; %d running get %gs to finish", len(self.runs), grace)
+        loop.call_later(grace, self._abandon_all)
+
+    def _stop_claiming(self) -> None:
+        self.claiming = False
+        self._stopping.set()
+
+    def _distrusted(self, exc: Exception) -> None:
+        """The API refuses this agent's token (deregistered?): take no more work."""
+        if self.claiming:
+            log.error("the API no longer accepts this agent (%s); exiting once jobs end", exc)
+        self.exit_code = 1
+        self._stop_claiming()
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def _abandon_all(self) -> None:
+        for run in self.runs.values():
+            run.stop(Stop.SHUTDOWN)
+
+
+async def serve(config: AgentConfig) -> int:
+    async with AgentApi(config.api) as api:
+        agent = Agent(config, api)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, agent.request_stop)
+        return await agent.run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_args(argv)
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    if config.log_level != "DEBUG":
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    return asyncio.run(serve(config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
