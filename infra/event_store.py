@@ -8,7 +8,7 @@ aggregate's last event (`Nats-Expected-Last-Subject-Sequence` with the `-Subject
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import orjson
 from nats.aio.client import Client
@@ -19,6 +19,7 @@ from nats.js.errors import APIError, NoStreamResponseError
 
 from domain.errors import UnavailableError
 from infra.layout import EVENTS
+from infra.replies import Replies
 
 WRONG_LAST_SEQUENCE = frozenset({10071, 10164})
 """R1 answers 10071, R3 also 10164 while another write to the subject is in flight."""
@@ -32,8 +33,9 @@ class AppendConflictError(Exception):
     """The expected sequence was stale: another writer won, or an earlier try of ours did."""
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
+class Outgoing(NamedTuple):
+    """One message to append (a named tuple: the command path makes one per event)."""
+
     subject: str
     payload: bytes
     msg_id: str
@@ -42,8 +44,7 @@ class Outgoing:
     expect_filter: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
+class StoredMessage(NamedTuple):
     seq: int
     subject: str
     payload: bytes
@@ -55,6 +56,7 @@ class EventStore:
         self.js = nc.jetstream(timeout=timeout_s)
         self.stream = stream
         self.timeout_s = timeout_s
+        self.replies = Replies(nc)
 
     async def append(self, messages: list[Outgoing], attempts: int = 3) -> int:
         """Append all or nothing; returns the last sequence. Transient failures retry as is."""
@@ -70,13 +72,11 @@ class EventStore:
         raise AssertionError("unreachable")
 
     async def _publish_one(self, message: Outgoing) -> int:
-        try:
-            ack = await self.js.publish(
-                message.subject, message.payload, headers=_headers(message), stream=self.stream
-            )
-        except APIError as exc:
-            raise _translate(exc) from exc
-        return ack.seq
+        headers = _headers(message) | {"Nats-Expected-Stream": self.stream}
+        answer = await self.replies.request(
+            message.subject, message.payload, headers, self.timeout_s
+        )
+        return _seq_of(answer)
 
     async def _publish_batch(self, messages: list[Outgoing]) -> int:
         batch_id = self.nc.new_inbox().rsplit(".", 1)[-1]
@@ -86,14 +86,8 @@ class EventStore:
                 message.subject, message.payload, headers=_batch_headers(message, batch_id, n)
             )
         commit = _batch_headers(last, batch_id, len(messages)) | {"Nats-Batch-Commit": "1"}
-        reply = await self.nc.request(
-            last.subject, last.payload, timeout=self.timeout_s, headers=commit
-        )
-        answer = orjson.loads(reply.data)
-        if "error" in answer:
-            raise _translate(APIError(**answer["error"]))
-        seq: int = answer["seq"]
-        return seq
+        answer = await self.replies.request(last.subject, last.payload, commit, self.timeout_s)
+        return _seq_of(answer)
 
     async def load(self, subject_filter: str, after_seq: int = 0) -> list[StoredMessage]:
         """Every message on `subject_filter` after `after_seq`, in order (batched Direct Get)."""
@@ -152,6 +146,14 @@ def _headers(message: Outgoing) -> dict[str, str]:
 
 def _batch_headers(message: Outgoing, batch_id: str, n: int) -> dict[str, str]:
     return _headers(message) | {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(n)}
+
+
+def _seq_of(answer: dict[str, Any]) -> int:
+    """The stream sequence from JetStream's answer to a publish, or our error for its error."""
+    if "error" in answer:
+        raise _translate(APIError(**answer["error"]))
+    seq: int = answer["seq"]
+    return seq
 
 
 def _translate(exc: APIError) -> Exception:

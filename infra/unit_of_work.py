@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from uuid import UUID
 
 from domain.catalog import EVENT_NAMES
@@ -29,8 +29,7 @@ class Tracked:
     history: list[RecordedEvent] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
+class Pending(NamedTuple):
     """An event about to be appended, and the message that will store it."""
 
     aggregate_id: UUID
@@ -154,19 +153,19 @@ class UnitOfWork:
         """Every recorded event as the message that stores it, hash-chained per aggregate."""
         pending: list[Pending] = []
         for aggregate_id, tracked in self.tracked.items():
-            kind = type(tracked.aggregate).KIND
+            kind, key = type(tracked.aggregate).KIND, str(aggregate_id)
             prev = tracked.last_hash
             for n, event in enumerate(tracked.aggregate.collect_events()):
                 assert isinstance(event, DomainEvent)
-                subject = event_subject(kind, str(aggregate_id), event.subject_token())
+                subject = event_subject(kind, key, event.subject_token())
                 payload = encode(event, self.cause, prev)
                 first = n == 0
                 message = Outgoing(
-                    subject=subject,
-                    payload=payload,
-                    msg_id=f"{self.cause.command_id}:{aggregate_id}:{event.originator_version}",
-                    expect_seq=tracked.last_seq if first else None,
-                    expect_filter=aggregate_filter(kind, str(aggregate_id)) if first else None,
+                    subject,
+                    payload,
+                    f"{self.cause.command_id}:{key}:{event.originator_version}",
+                    tracked.last_seq if first else None,
+                    aggregate_filter(kind, key) if first else None,
                 )
                 pending.append(Pending(aggregate_id, message, event, prev))
                 prev = chain_hash(subject, payload)
