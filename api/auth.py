@@ -17,7 +17,7 @@ bearer = HTTPBearer(auto_error=False, description="Registration token or agent t
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def registration(services: ServicesDep, credentials: Credentials) -> None:
+async def registration(services: ServicesDep, credentials: Credentials) -> None:
     expected = services.settings.registration_token.encode()
     given = credentials.credentials.encode() if credentials else b""
     if not hmac.compare_digest(given, expected):

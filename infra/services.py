@@ -16,6 +16,7 @@ from infra.durable_consumer import DurableConsumer
 from infra.event_store import EventStore
 from infra.layout import EVENTS, ensure_layout
 from infra.lease_monitor import lease_monitor
+from infra.logs import LogStore
 from infra.pools import PoolService
 from infra.projection_runner import ProjectionRunner
 from infra.queue import QueueService
@@ -36,6 +37,7 @@ class Services:
     queue: QueueService
     agents: AgentService
     pools: PoolService
+    logs: LogStore
     signer: Signer
     lease_monitor: DurableConsumer
 
@@ -87,6 +89,7 @@ async def open_services(settings: Settings, name: str) -> Services:
         queue=queue,
         agents=agents,
         pools=PoolService(commands),
+        logs=LogStore(nc),
         signer=signer,
         lease_monitor=monitor,
     )

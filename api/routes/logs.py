@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -61,13 +61,8 @@ class LogLine(BaseModel):
     attempt: int
 
 
-def get_logs(request: Request, services: ServicesDep) -> LogStore:
-    """One LogStore per connection: its pipelined publishes share one reply subscription."""
-    state = request.app.state
-    store: LogStore | None = getattr(state, "logs", None)
-    if store is None or store.nc is not services.nc:
-        store = state.logs = LogStore(services.nc)
-    return store
+async def get_logs(services: ServicesDep) -> LogStore:
+    return services.logs
 
 
 Logs = Annotated[LogStore, Depends(get_logs)]
