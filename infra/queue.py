@@ -145,6 +145,10 @@ class QueueService:
         for _ in range(self.settings.append_retries + 1):
             # While a job holds the key, answer with it; racers aim at the same id, so one wins.
             await self.runner.catch_up(self.settings.read_wait_s)
+            created = self.views.queue.unique_by_command.get(cause.command_id)
+            if created is not None:  # the request that created it, sent again: replay it
+                earlier = UUID(created)
+                return await self._create_queued(cause, earlier, job_type, git, metadata, spec)
             holder, generation = self.views.queue.active_for_key(key)
             if holder is not None:
                 return await self.load(UUID(holder))

@@ -49,6 +49,8 @@ class QueueBoard:
         self.waits: dict[tuple[str, Priority], deque[float]] = {}
         self.completions: dict[tuple[str, Priority], deque[datetime]] = {}
         self.unique: dict[str, list[str]] = {}
+        self.unique_by_command: dict[str, str] = {}
+        """Command id -> the unique-key job it created, so a retried request finds that job."""
 
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind != Job.KIND:
@@ -86,6 +88,7 @@ class QueueBoard:
         self.specs[job_id] = spec
         if spec.unique_key and not isinstance(recorded.event, Job.Requeued):
             self.unique.setdefault(spec.unique_key, []).append(job_id)
+            self.unique_by_command[recorded.cause.command_id] = job_id
         self.dead.pop(job_id, None)
         self._enter_queue(job_id, recorded.at)
 
@@ -162,6 +165,7 @@ class QueueBoard:
                 [p, pr, [t.isoformat() for t in c]] for (p, pr), c in self.completions.items()
             ],
             "unique": self.unique,
+            "unique_by_command": self.unique_by_command,
         }
 
     def restore(self, data: Any) -> None:
@@ -175,3 +179,4 @@ class QueueBoard:
             for p, pr, c in data["completions"]
         }
         self.unique = {k: list(v) for k, v in data["unique"].items()}
+        self.unique_by_command = dict(data["unique_by_command"])

@@ -310,6 +310,8 @@ async def pause(
 ) -> PoolState:
     reason = (body or ReasonBody()).reason
     result = await services.pools.set_paused(command.cause("pool.pause"), pool, True, reason)
+    # Claims read the pause from the read models: once this answers, no claim here misses it.
+    await services.runner.wait_for(result.seq, services.settings.read_wait_s)
     return PoolState(pool=pool, paused=True, seq=result.seq)
 
 

@@ -231,3 +231,14 @@ async def test_a_running_job_learns_it_was_cancelled_from_its_next_heartbeat(
     assert late.status_code == 409, late.text
     assert await HttpAgent(client, "agent-2").claim(wait_s=0.5) is None
     await queue_drained(services)
+
+
+async def test_a_retried_enqueue_with_a_unique_key_finds_its_job_even_after_it_finished(
+    client: httpx.AsyncClient, agent: HttpAgent
+) -> None:
+    body, key = NEW_JOB | {"unique_key": "nightly-main"}, {"Idempotency-Key": "nightly-42"}
+    first = ok(await client.post(f"{QUEUE_API}/jobs", json=body, headers=key), 201)
+    ok(await agent.complete(await agent.must_claim()))
+    again = ok(await client.post(f"{QUEUE_API}/jobs", json=body, headers=key), 201)
+    assert (again["job_id"], again["existing"]) == (first["job_id"], True)
+    assert await agent.claim() is None
