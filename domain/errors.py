@@ -10,6 +10,7 @@
   x UnauthorizedError           401
   x ForbiddenError              403
   x UnavailableError            503, the event store or a read model cannot answer now
+    + UndecodableEventError     503, the log holds a message that is not a JetDeck event
 """
 
 from __future__ import annotations
@@ -68,3 +69,8 @@ class ForbiddenError(JetDeckError):
 
 class UnavailableError(JetDeckError):
     """The event store or a read model cannot answer in time."""
+
+
+class UndecodableEventError(UnavailableError):
+    """A message on the event subjects that is not a JetDeck event; read models skip it, but a
+    command cannot decide on a history it cannot read."""

@@ -23,6 +23,7 @@ from domain.job import JobStatus
 from domain.recorded import Cause
 from infra.commands import CommandRunner, Committed
 from infra.layout import HEARTBEATS
+from infra.nats_errors import unavailable_on_failure
 from infra.projection_runner import ProjectionRunner
 from infra.queue import MARKER, QueueService
 from infra.read_models import ReadModels
@@ -127,7 +128,10 @@ class AgentService:
     async def _beat(self, agent_id: str, body: dict[str, object]) -> None:
         """The agent's one message on HEARTBEATS; it lives until the agent counts as offline."""
         ttl = math.ceil(self.policy.heartbeat_interval_s * self.policy.offline_after_intervals)
-        await self.js.publish(f"hb.{agent_id}", orjson.dumps(body), headers={"Nats-TTL": f"{ttl}s"})
+        with unavailable_on_failure(f"recording a heartbeat of agent {agent_id}"):
+            await self.js.publish(
+                f"hb.{agent_id}", orjson.dumps(body), headers={"Nats-TTL": f"{ttl}s"}
+            )
 
     def _instructions(self, draining: bool, running_jobs: tuple[str, ...]) -> list[Instruction]:
         out = [Instruction("drain")] if draining else []
@@ -138,16 +142,19 @@ class AgentService:
         return out
 
     async def last_beat(self, agent_id: str) -> Beat | None:
-        try:
-            msg = await self.js.get_last_msg(HEARTBEATS, f"hb.{agent_id}")
-        except JsNotFoundError:
-            return None
+        with unavailable_on_failure(f"reading the heartbeat of agent {agent_id}"):
+            try:
+                msg = await self.js.get_last_msg(HEARTBEATS, f"hb.{agent_id}")
+            except JsNotFoundError:
+                return None
         if MARKER in (msg.headers or {}) or msg.data is None or msg.time is None:
             return None
-        data = orjson.loads(msg.data)
-        if "metrics" not in data:  # the registration's beat: the agent has not spoken yet
+        try:
+            data = orjson.loads(msg.data)
+            metrics = Metrics.model_validate(data["metrics"])
+            return Beat(msg.time, metrics, tuple(data["running_jobs"]))
+        except (ValueError, KeyError, TypeError):  # the registration's beat, or not ours
             return None
-        return Beat(msg.time, Metrics.model_validate(data["metrics"]), tuple(data["running_jobs"]))
 
     async def drain(self, cause: Cause, agent_id: UUID) -> Committed[Agent]:
         return await self._command(cause, agent_id, lambda a: a.drain())

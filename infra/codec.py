@@ -11,12 +11,9 @@ from typing import Any
 import orjson
 
 from domain.catalog import EVENT_NAMES, EVENT_TYPES
+from domain.errors import UndecodableEventError
 from domain.model import DomainEvent, upcast
 from domain.recorded import Cause, RecordedEvent
-
-
-class UndecodableEventError(ValueError):
-    """A message on the event subjects that is not a JetDeck event."""
 
 
 def encode(event: DomainEvent, cause: Cause, prev: str) -> bytes:

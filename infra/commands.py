@@ -62,14 +62,14 @@ class CommandRunner:
             await decide(uow, aggregate)
             return aggregate
 
-        return await self.run(cause, load_and_decide, target=(cls.KIND, str(aggregate_id)))
+        return await self.run(cause, load_and_decide, target=(cls.KIND, aggregate_id))
 
     async def run(
         self,
         cause: Cause,
         decide: Callable[[UnitOfWork], Awaitable[A]],
         on_conflict: Callable[[UnitOfWork, A], Awaitable[Committed[A]]] | None = None,
-        target: tuple[str, str] = ("aggregate", "new"),
+        target: tuple[str, UUID] | None = None,
     ) -> Committed[A]:
         """Decide and append; `decide` returns the aggregate the caller wants to answer with.
 
@@ -78,7 +78,7 @@ class CommandRunner:
         """
         cache: HistoryCache | None = self.cache
         for attempt in range(self.retries + 1):
-            uow = UnitOfWork(self.store, cause, cache)
+            uow = UnitOfWork(self.store, cause, cache, target[1] if target else None)
             try:
                 aggregate = await decide(uow)
                 if uow.cached and not uow.changed:
@@ -103,7 +103,8 @@ class CommandRunner:
             return Committed(
                 aggregate, seq if seq is not None else uow.tracked[aggregate.id].last_seq
             )
-        raise ConcurrencyError(*target)
+        kind, aggregate_id = target or ("aggregate", "new")
+        raise ConcurrencyError(kind, str(aggregate_id))
 
     async def _created_by_us(self, uow: UnitOfWork, aggregate: A) -> Committed[A]:
         """A create that lost: our own earlier try made it, or the id is someone else's."""

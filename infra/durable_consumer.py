@@ -13,14 +13,16 @@ from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from domain.errors import JetDeckError
+from domain.errors import ConcurrencyError, UnavailableError
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Msg], Awaitable[None]]
+RETRY_S = 1.0
 
 
 class DurableConsumer:
@@ -62,18 +64,30 @@ class DurableConsumer:
             await self._sub.unsubscribe()
 
     async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
+        failures = 0
         while True:
             try:
                 msgs = await sub.fetch(64, timeout=1)
             except (NatsTimeoutError, TimeoutError):
                 continue
+            except NatsError as exc:  # the server is away: try again, more slowly each time
+                failures += 1
+                log.warning("%s: fetch failed (%r)", self.durable, exc)
+                await asyncio.sleep(min(RETRY_S * failures, 30))
+                continue
+            failures = 0
             for msg in msgs:
                 await self._one(msg)
 
     async def _one(self, msg: Msg) -> None:
-        """A message our rules refuse is logged and acked: retrying cannot change the answer."""
+        """Passing trouble is retried later; anything else is logged and acked, since a retry
+        would meet the same answer, and one bad message must not stop the monitor."""
         try:
             await self.handle(msg)
-        except JetDeckError as exc:
-            log.warning("%s: %s on %s", self.durable, exc, msg.subject)
+        except (UnavailableError, ConcurrencyError, NatsError, TimeoutError) as exc:
+            log.warning("%s: %r on %s; will retry", self.durable, exc, msg.subject)
+            await msg.nak(delay=RETRY_S)
+            return
+        except Exception:
+            log.exception("%s: cannot handle %s; dropped", self.durable, msg.subject)
         await msg.ack()

@@ -27,6 +27,8 @@ BATCH_DUPLICATE_MSG_ID = 10201
 """A retried atomic batch whose first attempt committed."""
 TRANSIENT = (NatsTimeoutError, TimeoutError, NoStreamResponseError, NoRespondersError)
 DIRECT_GET_BATCH = 1000
+END_OF_READ = frozenset({"204", "404"})
+"""A batched Direct Get ends with 204 after the last message, or 404 when there is none."""
 
 
 class AppendConflictError(Exception):
@@ -102,13 +104,13 @@ class EventStore:
 
     async def _direct_get(self, subject_filter: str, start: int) -> list[StoredMessage]:
         page: list[StoredMessage] = []
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
         async def collect(msg: Msg) -> None:
             headers = msg.headers or {}
-            if "Status" in headers:  # 204 end of batch, 404 nothing there
+            if "Status" in headers:
                 if not done.done():
-                    done.set_result(None)
+                    done.set_result(headers["Status"])
                 return
             page.append(
                 StoredMessage(int(headers["Nats-Sequence"]), headers["Nats-Subject"], msg.data)
@@ -121,13 +123,15 @@ class EventStore:
             await self.nc.publish(
                 f"$JS.API.DIRECT.GET.{self.stream}", orjson.dumps(request), reply=inbox
             )
-            await asyncio.wait_for(done, self.timeout_s)
+            status = await asyncio.wait_for(done, self.timeout_s)
         except TimeoutError as exc:
             raise UnavailableError(
                 f"event store did not answer a read of {subject_filter}"
             ) from exc
         finally:
             await sub.unsubscribe()
+        if status not in END_OF_READ:  # 503 no responders, 408...: we know nothing yet
+            raise UnavailableError(f"event store answered {status} to a read of {subject_filter}")
         return page
 
     async def last_seq(self) -> int:

@@ -59,7 +59,8 @@ class HealthMonitor:
         agent_id = msg.subject.split(".", 1)[1]
         if (msg.headers or {}).get(MARKER) == "MaxAge":
             self.last_seen.pop(agent_id, None)
-            await self.agents.went_silent(agent_id)
+            if await self.agents.last_beat(agent_id) is None:  # not beating again since
+                await self.agents.went_silent(agent_id)
         elif MARKER not in (msg.headers or {}):
             self.last_seen[agent_id] = msg.metadata.timestamp
 

@@ -37,9 +37,9 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import NotFoundError as JsNotFoundError
 
-from domain.errors import UnavailableError
+from domain.errors import UnavailableError, UndecodableEventError
 from domain.job import FINISHED, Job, JobStatus
-from infra.codec import UndecodableEventError, decode
+from infra.codec import decode
 from infra.event_store import EventStore
 from infra.layout import EVENTS, LOGS, aggregate_filter
 from infra.queue import QueueService

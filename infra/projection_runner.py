@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import heapq
-import inspect
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,21 +21,23 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import ObjectNotFoundError
 
-from domain.errors import UnavailableError
-from infra.codec import UndecodableEventError, decode
+import domain
+import projections
+from domain.errors import UnavailableError, UndecodableEventError
+from infra.codec import decode
 from infra.layout import EVENT_SUBJECTS, EVENTS, SNAPSHOTS
+from infra.nats_errors import unavailable_on_failure
 from projections.base import ReadModel
 
 log = logging.getLogger(__name__)
 
 
-def code_version(models: Sequence[ReadModel]) -> str:
-    """Changes whenever the source of a read model, its module or the domain changes."""
-    import domain.catalog
-
+def code_version() -> str:
+    """Changes whenever any source file of the domain or of the read models changes."""
     digest = hashlib.sha256()
-    for module in sorted({inspect.getmodule(type(m)) for m in models} | {domain.catalog}, key=str):
-        digest.update(inspect.getsource(module).encode())  # type: ignore[arg-type]
+    for package in (domain, projections):
+        for path in sorted(Path(package.__path__[0]).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -59,8 +61,9 @@ class ProjectionRunner:
         self.snapshot_every = snapshot_every
         self.position = 0
         self.skipped = 0
+        self.faults = 0
         self.snapshot_seq = 0
-        self.version = code_version(self.models)
+        self.version = code_version()
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         """A heap of (sequence, ticket, future): the event loop checks only its head."""
         self._ticket = 0
@@ -103,7 +106,11 @@ class ProjectionRunner:
             log.warning("read models skip %s", exc)
         else:
             for model in self.models:
-                model.apply(recorded)
+                try:
+                    model.apply(recorded)
+                except Exception:  # a reducer's bug must not stop the other read models
+                    self.faults += 1
+                    log.exception("read model %s failed on event %d", model.name, seq)
         self.position = seq
         self._wake()
         if seq - self.snapshot_seq >= self.snapshot_every and self._snapshotting is None:
@@ -131,7 +138,8 @@ class ProjectionRunner:
             ) from exc
 
     async def catch_up(self, timeout_s: float) -> None:
-        info = await self.js.stream_info(EVENTS)
+        with unavailable_on_failure("reading the event stream's last sequence"):
+            info = await self.js.stream_info(EVENTS)
         await self.wait_for(info.state.last_seq, timeout_s)
 
     def picture(self) -> bytes:

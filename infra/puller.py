@@ -16,6 +16,7 @@ from nats.aio.msg import Msg
 from nats.errors import BadSubscriptionError
 
 from infra.layout import QUEUE
+from infra.nats_errors import unavailable_on_failure
 
 REQUEST = orjson.dumps({"batch": 1, "no_wait": True})
 
@@ -32,8 +33,9 @@ async def pull_one(nc: Client, consumer: str, timeout_s: float = 5.0) -> Msg | N
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox, cb=on_reply, max_msgs=1)
     try:
-        await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.{consumer}", REQUEST, reply=inbox)
-        return await asyncio.wait_for(got, timeout_s)
+        with unavailable_on_failure(f"pulling from {consumer}"):
+            await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.{consumer}", REQUEST, reply=inbox)
+            return await asyncio.wait_for(got, timeout_s)
     finally:
         with contextlib.suppress(BadSubscriptionError):
             await sub.unsubscribe()

@@ -21,17 +21,17 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.agent import PREFERENCE
-from domain.errors import ConcurrencyError, ForbiddenError, NotFoundError
+from domain.errors import ConcurrencyError, ForbiddenError, NotFoundError, UnavailableError
 from domain.job import FINISHED, LEASED, Job, JobStatus
 from domain.queue import PRIORITY_ORDER, FailureClass, QueueSpec, RetryPolicy, eligible
 from domain.recorded import Cause
 from domain.values import GitContext
 from infra.commands import CommandRunner, Committed
 from infra.layout import LEASES, QUEUE, QUEUED_EVENTS, consumer_name, queue_consumer
+from infra.nats_errors import unavailable_on_failure
 from infra.projection_runner import ProjectionRunner
 from infra.puller import pull_one
 from infra.read_models import ReadModels
@@ -105,23 +105,31 @@ class QueueService:
             await self._wake_sub.unsubscribe()
 
     async def _on_queued(self, msg: Msg) -> None:
+        """Wake every claim waiting on the pool; later waits get a fresh event."""
         pool = msg.subject.split(".")[4]
-        self._arrivals.setdefault(pool, asyncio.Event()).set()
+        woken = self._arrivals.pop(pool, None)
+        if woken is not None:
+            woken.set()
 
     async def _ensure_pool(self, pool: str) -> None:
         if pool in self._consumers:
             return
-        for priority in PRIORITY_ORDER:
-            config = queue_consumer(pool, priority, self.settings.queue_ack_wait_s)
-            await self.js.add_consumer(QUEUE, config)
+        with unavailable_on_failure(f"declaring the consumers of pool {pool}"):
+            for priority in PRIORITY_ORDER:
+                config = queue_consumer(pool, priority, self.settings.queue_ack_wait_s)
+                await self.js.add_consumer(QUEUE, config)
         self._consumers.add(pool)
 
-    async def _wait_for_work(self, pool: str, timeout_s: float) -> bool:
-        """True when a job was queued to the pool meanwhile, False when the wait ran out."""
-        arrived = self._arrivals.setdefault(pool, asyncio.Event())
-        arrived.clear()
+    def _arrival(self, pool: str) -> asyncio.Event:
+        """The event the next job queued to `pool` sets; taken before a scan, so a job queued
+        while the scan runs still wakes the wait after it."""
+        return self._arrivals.setdefault(pool, asyncio.Event())
+
+    @staticmethod
+    async def _wait_for(arrival: asyncio.Event, timeout_s: float) -> bool:
+        """True when a job was queued meanwhile, False when the wait ran out."""
         try:
-            await asyncio.wait_for(arrived.wait(), timeout_s)
+            await asyncio.wait_for(arrival.wait(), timeout_s)
         except TimeoutError:
             return False
         return True
@@ -208,6 +216,7 @@ class QueueService:
         deadline = loop.time() + wait_s
         pauses: tuple[float, ...] = (0.0,)
         while True:
+            arrival = self._arrival(pool)
             for pause in pauses:
                 await asyncio.sleep(pause)
                 grant = await self._try_claim(actor, agent_id, pool, labels)
@@ -216,7 +225,7 @@ class QueueService:
             left = deadline - loop.time()
             if left <= 0:
                 return None
-            woken = await self._wait_for_work(pool, min(left, self.settings.claim_poll_s))
+            woken = await self._wait_for(arrival, min(left, self.settings.claim_poll_s))
             pauses = SETTLE_S if woken else (0.0,)
 
     async def _try_claim(
@@ -273,12 +282,15 @@ class QueueService:
 
         try:
             result = await self.commands.update(cause, Job, job_id, decide)
-        except NotFoundError:
+        except NotFoundError:  # a clean read said so: the ticket belongs to nothing
             await self._settle(msg.reply, b"+TERM no such job")
             return None
-        except ConcurrencyError:
+        except ConcurrencyError:  # others keep changing it: let it come round again
             await self._settle(msg.reply, nak(0))
             return None
+        except UnavailableError:
+            await self._settle(msg.reply, nak(1.0))
+            raise
         job = result.aggregate
         if job.status is JobStatus.CLAIMED and job.ack_subject == msg.reply:
             return self._grant(result)
@@ -326,17 +338,20 @@ class QueueService:
     async def _write_lease(self, job: Job, agent_id: str, ack_subject: str, lease_s: int) -> None:
         """Written before `Claimed`, so every claimed job has a lease that can run out."""
         body = orjson.dumps({"agent_id": agent_id, "ack_subject": ack_subject})
-        await self.js.publish(f"lease.{job.id}", body, headers={"Nats-TTL": f"{lease_s}s"})
+        with unavailable_on_failure(f"writing the lease of job {job.id}"):
+            await self.js.publish(f"lease.{job.id}", body, headers={"Nats-TTL": f"{lease_s}s"})
 
     async def _lease_alive(self, job_id: str) -> bool:
-        try:
-            last = await self.js.get_last_msg(LEASES, f"lease.{job_id}")
-        except JsNotFoundError:
-            return False
+        with unavailable_on_failure(f"reading the lease of job {job_id}"):
+            try:
+                last = await self.js.get_last_msg(LEASES, f"lease.{job_id}")
+            except JsNotFoundError:
+                return False
         return MARKER not in (last.headers or {})
 
     async def _end_lease(self, job_id: str) -> None:
-        await self.js.purge_stream(LEASES, subject=f"lease.{job_id}")
+        with unavailable_on_failure(f"ending the lease of job {job_id}"):
+            await self.js.purge_stream(LEASES, subject=f"lease.{job_id}")
 
     async def _settle(self, ack_subject: str | None, verdict: bytes) -> None:
         if ack_subject:
@@ -373,7 +388,8 @@ class QueueService:
             act(job, claim)
 
         result = await self.commands.update(cause, Job, UUID(claim.job_id), decide)
-        await self._after_report(result.aggregate, claim.ack_subject)
+        if not result.replayed:  # a retry's ticket may be someone else's claim by now
+            await self._after_report(result.aggregate, claim.ack_subject)
         return result
 
     async def _after_report(self, job: Job, ack_subject: str) -> None:
@@ -396,8 +412,8 @@ class QueueService:
         async def best_effort() -> None:
             try:
                 await work
-            except (NatsError, TimeoutError) as exc:
-                log.warning("background queue work failed: %r", exc)
+            except UnavailableError as exc:
+                log.warning("background queue work failed: %s", exc)
 
         task = asyncio.create_task(best_effort())
         self._tasks.add(task)

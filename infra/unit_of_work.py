@@ -9,7 +9,7 @@ from typing import NamedTuple, TypeVar
 from uuid import UUID
 
 from domain.catalog import EVENT_NAMES
-from domain.errors import NotFoundError
+from domain.errors import IdempotencyKeyReusedError, NotFoundError
 from domain.model import Aggregate, DomainEvent
 from domain.recorded import GENESIS, Cause, RecordedEvent, chain_hash
 from infra.codec import decode, encode
@@ -105,9 +105,17 @@ class HistoryCache:
 
 
 class UnitOfWork:
-    def __init__(self, store: EventStore, cause: Cause, cache: HistoryCache | None = None) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        cause: Cause,
+        cache: HistoryCache | None = None,
+        target: UUID | None = None,
+    ) -> None:
         self.store = store
         self.cause = cause
+        self.target = target
+        """The aggregate the command is about; only its history may prove a retry."""
         self.cache = cache or HistoryCache(0)
         self.tracked: dict[UUID, Tracked] = {}
         self.cached: set[UUID] = set()
@@ -145,8 +153,11 @@ class UnitOfWork:
         ]
         if not mine:
             return
-        upto = tracked.history[: mine[-1] + 1]
         first_action = tracked.history[mine[0]].cause.action
+        if self.target not in (None, tracked.aggregate.id):
+            # The target would have held the key too, had this been a retry of this command.
+            raise IdempotencyKeyReusedError(self.cause.command_id, first_action, self.cause.action)
+        upto = tracked.history[: mine[-1] + 1]
         raise AlreadyDoneError(Tracked(fold(upto), upto[-1].seq, upto[-1].hash, upto), first_action)
 
     def outgoing(self) -> list[Pending]:

@@ -15,12 +15,15 @@ from uuid import UUID
 
 import orjson
 from faststream import AckPolicy, FastStream
+from faststream.exceptions import NackMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError as JsNotFoundError
 
+from domain.errors import UnavailableError, UndecodableEventError
 from domain.job import Job
-from infra.codec import UndecodableEventError, decode
+from infra.codec import decode
 from infra.event_store import EventStore
 from infra.layout import EVENTS, QUEUE, queue_subject
 from infra.settings import Settings
@@ -29,6 +32,7 @@ from infra.unit_of_work import fold, load_history
 log = logging.getLogger(__name__)
 NOTIFY = "jetdeck.notify.dead_letter"
 SOURCE_HEADER = "Nats-Stream-Source"
+RETRY_S = 5.0
 
 
 def ticket_source_seq(headers: dict[str, str]) -> int | None:
@@ -83,13 +87,18 @@ def create_app(settings: Settings | None = None) -> FastStream:
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def on_dead_letter(msg: NatsMessage) -> None:
+        """Passing trouble is retried after a pause; a message that can never be handled is
+        logged and acked, so it cannot loop."""
         raw = msg.raw_message
+        seq = raw.metadata.sequence.stream
         try:
-            await handle_dead_letter(
-                broker.connection, raw.metadata.sequence.stream, raw.subject, raw.data
-            )
+            await handle_dead_letter(broker.connection, seq, raw.subject, raw.data)
         except UndecodableEventError as exc:
-            log.warning("dead-letter handler skips %s", exc)  # acked: it cannot get better
+            log.warning("dead-letter handler skips %s", exc)
+        except (UnavailableError, NatsError, TimeoutError) as exc:
+            raise NackMessage(delay=RETRY_S) from exc
+        except Exception:
+            log.exception("dead-letter handler cannot handle event %d; dropped", seq)
 
     return FastStream(broker)
 

@@ -24,6 +24,7 @@ class Health(BaseModel):
     projection_seq: int
     projection_lag: int | None
     skipped_events: int
+    read_model_faults: int
 
 
 @router.get("/health")
@@ -45,4 +46,5 @@ async def health(services: ServicesDep, response: Response) -> Health:
         projection_seq=position,
         projection_lag=stream.last_seq - position if stream else None,
         skipped_events=services.runner.skipped,
+        read_model_faults=services.runner.faults,
     )

@@ -10,12 +10,13 @@ import pytest
 
 from domain import catalog
 from domain.deployment import Deployment, Environment, Outcome
+from domain.errors import UndecodableEventError
 from domain.job import Job, JobStatus
 from domain.model import DomainEvent, upcast
 from domain.recorded import GENESIS, Cause, RecordedEvent, chain_hash
 from domain.values import GitContext
 from infra.audit import verify_chain
-from infra.codec import UndecodableEventError, decode, encode
+from infra.codec import decode, encode
 from infra.event_store import StoredMessage
 from tests.conftest import CAUSE, Recorder
 
