@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from fastapi import Depends, Header, Query, Request, Response
+from pydantic import StringConstraints
 
 from domain.model import Aggregate
 from domain.recorded import Cause
@@ -13,13 +14,13 @@ from infra.commands import Committed
 from infra.services import Services
 
 SEQ_HEADER = "X-JetDeck-Seq"
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+]
 KeyHeader = Annotated[
-    str | None,
+    IdempotencyKey | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
         description="A retry with the same key returns the first result and appends nothing.",
     ),
 ]

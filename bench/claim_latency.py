@@ -133,7 +133,7 @@ async def alternate(ours: Claim, raw: Claim, claims: int) -> tuple[Samples, Samp
 def our_claim(queue: QueueService) -> Claim:
     async def run() -> tuple[float, float, Priority]:
         started = time.perf_counter()
-        grant = await queue.claim("agent", "agent", POOL, frozenset(), 0.0)
+        grant = await queue.claim("agent", POOL, frozenset(), 0.0)
         claimed = time.perf_counter()
         if grant is None:
             raise RuntimeError("the queue ran dry: fewer tickets than claims")

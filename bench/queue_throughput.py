@@ -177,7 +177,7 @@ class Side:
 def native_agent(queue: QueueService, agent_id: str) -> Agent:
     async def run(tally: Tally) -> None:
         while not tally.done:
-            grant = await queue.claim(agent_id, agent_id, POOL, frozenset(), WAIT_S)
+            grant = await queue.claim(agent_id, POOL, frozenset(), WAIT_S)
             if grant is None:
                 continue
             await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, 0)

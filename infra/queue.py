@@ -200,7 +200,7 @@ class QueueService:
     # --- claim ----------------------------------------------------------------------------
 
     async def claim(
-        self, actor: str, agent_id: str, pool: str, labels: frozenset[str], wait_s: float
+        self, agent_id: str, pool: str, labels: frozenset[str], wait_s: float
     ) -> ClaimGrant | None:
         """The next job this agent may run, waiting up to `wait_s` for one; None if none came.
 
@@ -219,7 +219,7 @@ class QueueService:
             arrival = self._arrival(pool)
             for pause in pauses:
                 await asyncio.sleep(pause)
-                grant = await self._try_claim(actor, agent_id, pool, labels)
+                grant = await self._try_claim(agent_id, pool, labels)
                 if grant is not None:
                     return grant
             left = deadline - loop.time()
@@ -229,7 +229,7 @@ class QueueService:
             pauses = SETTLE_S if woken else (0.0,)
 
     async def _try_claim(
-        self, actor: str, agent_id: str, pool: str, labels: frozenset[str]
+        self, agent_id: str, pool: str, labels: frozenset[str]
     ) -> ClaimGrant | None:
         preference = self._preference(agent_id)
         if preference is None or not self._serves(pool):
@@ -237,7 +237,7 @@ class QueueService:
         if preference > 0:
             await asyncio.sleep(self.settings.claim_poll_s)
         await self._ensure_pool(pool)
-        return await self._scan(actor, agent_id, pool, labels)
+        return await self._scan(agent_id, pool, labels)
 
     def _preference(self, agent_id: str) -> int | None:
         """0 for healthy (or unregistered), 1 for degraded, None for an agent that gets no work."""
@@ -251,26 +251,22 @@ class QueueService:
         known = pool in self._consumers or pool in self.views.queue.pools()
         return known and not self.views.pools.paused(pool)
 
-    async def _scan(
-        self, actor: str, agent_id: str, pool: str, labels: frozenset[str]
-    ) -> ClaimGrant | None:
+    async def _scan(self, agent_id: str, pool: str, labels: frozenset[str]) -> ClaimGrant | None:
         for priority in PRIORITY_ORDER:
             while (msg := await pull_one(self.nc, consumer_name(pool, priority))) is not None:
-                grant = await self._offer(msg, actor, agent_id, labels)
+                grant = await self._offer(msg, agent_id, labels)
                 if grant is not None:
                     return grant
         return None
 
-    async def _offer(
-        self, msg: Msg, actor: str, agent_id: str, labels: frozenset[str]
-    ) -> ClaimGrant | None:
+    async def _offer(self, msg: Msg, agent_id: str, labels: frozenset[str]) -> ClaimGrant | None:
         """Try to claim the job behind one delivered ticket, or put the ticket where it belongs."""
         try:
             job_id = UUID(msg.subject.rsplit(".", 1)[-1])
         except ValueError:
             await self._settle(msg.reply, b"+TERM not a job ticket")
             return None
-        cause = Cause(actor, f"claim:{msg.reply}", "job.claim", f"claim:{msg.reply}")
+        cause = Cause(agent_id, f"claim:{msg.reply}", "job.claim", f"claim:{msg.reply}")
 
         async def decide(_: UnitOfWork, job: Job) -> None:
             spec = job.spec

@@ -114,7 +114,7 @@ async def enqueue_many(services: Services, count: int, **spec: Any) -> list[UUID
 async def claim(
     queue: QueueService, agent_id: str = "agent-1", pool: str = "default", wait_s: float = 0.0
 ) -> ClaimGrant | None:
-    return await queue.claim(agent_id, agent_id, pool, frozenset(), wait_s)
+    return await queue.claim(agent_id, pool, frozenset(), wait_s)
 
 
 async def must_claim(

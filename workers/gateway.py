@@ -10,18 +10,22 @@ Run: `python -m workers.gateway` (JETDECK_* settings as for the API); `make run`
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
-from uuid import UUID, uuid4
+from typing import Annotated, Any
+from uuid import UUID
 
 import orjson
 from faststream import FastStream
 from faststream.nats import NatsBroker, NatsMessage
-from pydantic import ValidationError
+from nats.errors import Error as NatsError
+from pydantic import BaseModel, Field, ValidationError
 
+from api.auth import act_for, act_on_lease
+from api.deps import CommandContext, IdempotencyKey
 from api.errors import status_of
 from api.routes.queue import ClaimRequest, CompleteRequest, FailRequest, LeaseCall, claim_answer
-from domain.errors import JetDeckError
+from domain.errors import JetDeckError, UnauthorizedError
 from domain.job import Job
 from domain.recorded import Cause
 from infra.commands import Committed
@@ -29,24 +33,51 @@ from infra.services import Services, open_services
 from infra.settings import Settings
 
 SUBJECTS = "jetdeck.queue.*"
+CONCURRENCY = 256
+log = logging.getLogger(__name__)
 Reply = dict[str, Any]
 
 
-class JobLease(LeaseCall):
+class Native(BaseModel):
+    """What every native request may carry besides its HTTP body."""
+
+    agent_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    """The agent's token, as `Authorization: Bearer` over HTTP; required while agent auth is on."""
+    idempotency_key: IdempotencyKey | None = None
+    """As the `Idempotency-Key` header over HTTP: a retry answers as the first request did."""
+
+    async def caller(self, services: Services) -> str | None:
+        if not services.settings.agent_auth:
+            return None
+        if self.agent_token is None:
+            raise UnauthorizedError("native agent calls need `agent_token`")
+        return await services.agents.authenticate(self.agent_token)
+
+    def cause(self, action: str, caller: str | None) -> Cause:
+        context = CommandContext(self.idempotency_key, None)
+        return context.cause(action, caller or "gateway")
+
+
+class NativeClaim(ClaimRequest, Native):
+    pass
+
+
+class JobLease(LeaseCall, Native):
     job_id: UUID
 
-
-class JobComplete(CompleteRequest):
-    job_id: UUID
-
-
-class JobFail(FailRequest):
-    job_id: UUID
+    async def holder(self, services: Services) -> str | None:
+        """The calling agent, checked to hold this claim."""
+        caller = await self.caller(services)
+        act_on_lease(services, caller, self.job_id, self.claim_token)
+        return caller
 
 
-def _cause(action: str) -> Cause:
-    command_id = uuid4().hex
-    return Cause(actor="gateway", command_id=command_id, action=action, correlation_id=command_id)
+class JobComplete(CompleteRequest, JobLease):
+    pass
+
+
+class JobFail(FailRequest, JobLease):
+    pass
 
 
 def _job(result: Committed[Job]) -> Reply:
@@ -55,8 +86,9 @@ def _job(result: Committed[Job]) -> Reply:
 
 
 async def claim(services: Services, body: bytes) -> Reply:
-    req = ClaimRequest.model_validate_json(body)
-    grant = await services.queue.claim(req.agent_id, req.agent_id, req.pool, req.labels, req.wait_s)
+    req = NativeClaim.model_validate_json(body)
+    act_for(await req.caller(services), req.agent_id)
+    grant = await services.queue.claim(req.agent_id, req.pool, req.labels, req.wait_s)
     if grant is None:
         return {"status": 204}
     return {"status": 200} | claim_answer(grant).model_dump(mode="json")
@@ -64,6 +96,7 @@ async def claim(services: Services, body: bytes) -> Reply:
 
 async def heartbeat(services: Services, body: bytes) -> Reply:
     req = JobLease.model_validate_json(body)
+    await req.holder(services)
     state = await services.queue.heartbeat(req.job_id, req.claim_token)
     expires = state.lease_expires_at.isoformat() if state.lease_expires_at else None
     return {
@@ -76,13 +109,14 @@ async def heartbeat(services: Services, body: bytes) -> Reply:
 
 async def start(services: Services, body: bytes) -> Reply:
     req = JobLease.model_validate_json(body)
-    return _job(await services.queue.start(_cause("job.start"), req.job_id, req.claim_token))
+    cause = req.cause("job.start", await req.holder(services))
+    return _job(await services.queue.start(cause, req.job_id, req.claim_token))
 
 
 async def complete(services: Services, body: bytes) -> Reply:
     req = JobComplete.model_validate_json(body)
     result = await services.queue.complete(
-        _cause("job.complete"),
+        req.cause("job.complete", await req.holder(services)),
         req.job_id,
         req.claim_token,
         req.exit_code,
@@ -97,7 +131,7 @@ async def complete(services: Services, body: bytes) -> Reply:
 async def fail(services: Services, body: bytes) -> Reply:
     req = JobFail.model_validate_json(body)
     result = await services.queue.fail(
-        _cause("job.fail"),
+        req.cause("job.fail", await req.holder(services)),
         req.job_id,
         req.claim_token,
         req.error,
@@ -110,7 +144,8 @@ async def fail(services: Services, body: bytes) -> Reply:
 
 async def release(services: Services, body: bytes) -> Reply:
     req = JobLease.model_validate_json(body)
-    return _job(await services.queue.release(_cause("job.release"), req.job_id, req.claim_token))
+    cause = req.cause("job.release", await req.holder(services))
+    return _job(await services.queue.release(cause, req.job_id, req.claim_token))
 
 
 OPERATIONS: dict[str, Callable[[Services, bytes], Awaitable[Reply]]] = {
@@ -134,6 +169,11 @@ async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
         return {"status": 422, "error": "ValidationError", "detail": str(exc)}
     except JetDeckError as exc:
         return {"status": status_of(exc), "error": type(exc).__name__, "detail": str(exc)}
+    except (NatsError, TimeoutError) as exc:
+        return {"status": 503, "error": "UnavailableError", "detail": repr(exc)}
+    except Exception:  # the caller gets an answer whatever happened; the log gets the details
+        log.exception("native %s failed", operation)
+        return {"status": 500, "error": "InternalError", "detail": "see the gateway's log"}
 
 
 def create_app(settings: Settings | None = None) -> FastStream:
@@ -141,7 +181,8 @@ def create_app(settings: Settings | None = None) -> FastStream:
     broker = NatsBroker(settings.server_urls)
     state: dict[str, Services] = {}
 
-    @broker.subscriber(SUBJECTS, queue="jetdeck-gateway")
+    # Claims long-poll for up to 30 s; one handler at a time would hold every other call back.
+    @broker.subscriber(SUBJECTS, queue="jetdeck-gateway", max_workers=CONCURRENCY)
     async def gateway(msg: NatsMessage) -> Reply:
         operation = msg.raw_message.subject.rsplit(".", 1)[-1]
         return await dispatch(state["services"], operation, msg.body)

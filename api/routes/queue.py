@@ -197,9 +197,7 @@ async def claim(
     body: ClaimRequest, services: ServicesDep, caller: CallingAgent
 ) -> ClaimAnswer | Response:
     act_for(caller, body.agent_id)
-    grant = await services.queue.claim(
-        body.agent_id, body.agent_id, body.pool, body.labels, body.wait_s
-    )
+    grant = await services.queue.claim(body.agent_id, body.pool, body.labels, body.wait_s)
     if grant is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return claim_answer(grant)

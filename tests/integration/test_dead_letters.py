@@ -49,7 +49,7 @@ async def notices(services: Services) -> asyncio.Queue[dict[str, object]]:
 async def dead_letter_behind_the_queues_back(services: Services) -> UUID:
     """Claim a job, then dead-letter it the way a process that died before +TERM would."""
     queued = await services.queue.enqueue(cause("enqueue"), uuid4(), "t", GIT, {}, QueueSpec())
-    grant = await services.queue.claim("a", "a", "default", frozenset(), wait_s=5)
+    grant = await services.queue.claim("a", "default", frozenset(), wait_s=5)
     assert grant is not None
 
     async def decide(_: UnitOfWork, job: Job) -> None:

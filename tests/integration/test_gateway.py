@@ -11,6 +11,7 @@ import orjson
 import pytest
 from nats.aio.client import Client
 
+from domain.agent import HostInfo, Metrics
 from domain.job import Job, JobStatus
 from domain.queue import QueueSpec
 from domain.recorded import Cause
@@ -24,9 +25,11 @@ from workers.gateway import create_app
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
 
 
-@pytest.fixture
-async def services(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
-    settings = Settings(nats_url=fresh_server.url)
+@pytest.fixture(params=[False], ids=["open"])
+async def services(
+    fresh_server: EmbeddedServer, request: pytest.FixtureRequest
+) -> AsyncIterator[Services]:
+    settings = Settings(nats_url=fresh_server.url, agent_auth=request.param)
     found = await open_services(settings, "test")
     async with create_app(settings):
         yield found
@@ -101,3 +104,40 @@ async def test_bad_requests_get_an_error_answer(
     answer = await ask(nc, operation, body)
     assert answer["status"] == status
     assert answer["detail"]
+
+
+HOST = HostInfo(hostname="h", os="linux", arch="x86_64", cpu_count=2, memory_mb=1024)
+
+
+async def register(services: Services, name: str) -> tuple[str, str]:
+    cause = Cause("test", f"register-{name}", "agent.register", name)
+    done = await services.agents.register(
+        cause, uuid4(), name, "default", frozenset(), "1", HOST, 1
+    )
+    await beat(services, str(done.agent.id))
+    return str(done.agent.id), done.token
+
+
+async def beat(services: Services, agent_id: str) -> None:
+    metrics = Metrics(cpu_pct=1, mem_pct=1, disk_pct=1, running_jobs=0)
+    await services.agents.heartbeat(agent_id, metrics, ())
+
+
+@pytest.mark.parametrize("services", [True], ids=["agent-auth"], indirect=True)
+async def test_native_calls_need_the_agents_token_and_act_only_for_it(
+    services: Services, nc: Client
+) -> None:
+    await enqueue(services)
+    (a, token_a), (b, _) = await register(services, "a"), await register(services, "b")
+    no_token = await ask(nc, "claim", {"agent_id": a, "wait_s": 1})
+    assert no_token["status"] == 401
+    as_b = await ask(nc, "claim", {"agent_id": b, "wait_s": 1, "agent_token": token_a})
+    assert as_b["status"] == 403
+    granted = await ask(nc, "claim", {"agent_id": a, "wait_s": 5, "agent_token": token_a})
+    assert granted["status"] == 200
+    lease = {"job_id": granted["job"]["job_id"], "claim_token": granted["claim_token"]}
+    assert (await ask(nc, "start", lease))["status"] == 401
+    started = await ask(nc, "start", lease | {"agent_token": token_a, "idempotency_key": "s-1"})
+    again = await ask(nc, "start", lease | {"agent_token": token_a, "idempotency_key": "s-1"})
+    assert started == again
+    assert started["job_status"] == JobStatus.RUNNING

@@ -152,7 +152,7 @@ async def test_an_offline_agents_job_goes_to_another_agent_as_a_lost_attempt(
         assert status_of(services, lost) is AgentStatus.OFFLINE
         await enqueue(services)
         await tickets(services, 2)  # the first one is still held by the other agent's lease
-        assert await services.queue.claim(lost, lost, "default", frozenset(), 0) is None
+        assert await services.queue.claim(lost, "default", frozenset(), 0) is None
     assert (first.job.id, second.job.id, second.job.attempts) == (job_id, job_id, 2)
     assert job is not None
     lost_attempts = [(h.agent_id, h.reason) for h in job.history if h.event == "job.AttemptLost"]
