@@ -242,6 +242,14 @@ class Job(Aggregate):
             raise InvalidTransitionError(self.KIND, str(self.id), self.status, "retry")
         self._requeued(spec=self.queue_spec, reason=reason)
 
+    def require_outside_queue(self, action: str) -> None:
+        """A job the queue hands out changes only through its lease (or a cancel): a report from
+        elsewhere would overwrite the agent that holds it."""
+        if self.spec is not None:
+            raise InvalidTransitionError(
+                self.KIND, str(self.id), self.status, f"{action} outside its lease"
+            )
+
     def require_lease(self, agent_id: str, attempt: int, ticket: str) -> None:
         """Fencing: only the current claim may act on a leased job. The ticket (the queue
         delivery it was claimed from) tells apart two claims of one attempt number, which a

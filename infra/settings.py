@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.health import HealthPolicy
@@ -48,8 +48,14 @@ class Settings(BaseSettings):
     """Agent calls need the agent's token; off only for trusted setups and tests."""
     health: HealthPolicy = HealthPolicy()
     """Agent health thresholds, e.g. JETDECK_HEALTH__DEGRADED_PCT=80."""
-    token_secret: str | None = None
+    token_secret: Annotated[str, Field(min_length=32)] | None = None
     """Signs claim and agent tokens; unset, one is made once and kept in NATS for every replica."""
+
+    @model_validator(mode="after")
+    def _retry_cap_not_below_base(self) -> Settings:
+        if self.retry_cap_s < self.retry_base_s:
+            raise ValueError("JETDECK_RETRY_CAP_S must be at least JETDECK_RETRY_BASE_S")
+        return self
 
     @property
     def server_url(self) -> str:

@@ -83,7 +83,12 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     add("--shutdown-grace-s", type=_non_negative_float, default=default("shutdown-grace-s", "30"))
     add("--claim-wait-s", type=_non_negative_float, default=default("claim-wait-s", "10"))
     add("--work-dir", type=Path, default=default("work-dir", tempfile.gettempdir()))
-    add("--log-level", default=default("log-level", "INFO"))
+    add(
+        "--log-level",
+        default=default("log-level", "INFO"),
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    )
     return parser
 
 

@@ -89,6 +89,7 @@ async def start_job(
     job_id: UUID, body: JobStart, services: ServicesDep, command: Command, response: Response
 ) -> JobAccepted:
     async def decide(_: UnitOfWork, job: Job) -> None:
+        job.require_outside_queue("start")
         job.start(body.agent_id)
 
     result = await services.commands.update(command.cause("job.start"), Job, job_id, decide)
@@ -100,6 +101,7 @@ async def complete_job(
     job_id: UUID, body: JobComplete, services: ServicesDep, command: Command, response: Response
 ) -> JobAccepted:
     async def decide(_: UnitOfWork, job: Job) -> None:
+        job.require_outside_queue("complete")
         job.complete(body.status, body.exit_code, body.summary, body.log_url, body.artifact_urls)
 
     result = await services.commands.update(command.cause("job.complete"), Job, job_id, decide)

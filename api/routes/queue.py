@@ -22,6 +22,11 @@ from projections.queue import DeadLetter, LevelStats
 router = APIRouter(prefix="/api/queue", tags=["queue"])
 
 
+NEW_JOB_FIELDS = frozenset(
+    {"job_type", "git_repo", "git_ref", "git_commit_sha", "git_commit_message", "git_author"}
+) | {"metadata"}
+
+
 class EnqueueRequest(QueueSpec):
     """A new job (the dashboard's job fields), or `job_id` of a pending one, plus queue fields."""
 
@@ -35,11 +40,17 @@ class EnqueueRequest(QueueSpec):
     metadata: Metadata = {}
 
     @model_validator(mode="after")
-    def _new_job_needs_its_fields(self) -> EnqueueRequest:
+    def _new_job_or_pending_one(self) -> EnqueueRequest:
         if self.job_id is None:
             self.git_fields()
             if self.job_type is None:
                 raise ValueError("job_type is required unless job_id names a pending job")
+            return self
+        given = self.model_fields_set & NEW_JOB_FIELDS
+        if given:
+            raise ValueError(f"job_id names an existing job; drop {', '.join(sorted(given))}")
+        if self.unique_key is not None:
+            raise ValueError("unique_key applies to new jobs only")
         return self
 
     def git_fields(self) -> GitFields:

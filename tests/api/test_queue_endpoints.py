@@ -90,6 +90,7 @@ async def test_a_pending_job_is_queued_by_its_id_once(
     assert await agent.claim() is None
 
 
+SOME_ID = "6b270f22-4b9d-53c5-a517-58d818e9964b"
 BAD_BODIES = [
     pytest.param("jobs", NEW_JOB | {"priority": "urgent"}, id="bad-priority"),
     pytest.param("jobs", NEW_JOB | {"colour": "red"}, id="enqueue-unknown-field"),
@@ -98,6 +99,16 @@ BAD_BODIES = [
     pytest.param("claim", {"agent_id": "a", "wait_s": 31}, id="wait-over-30s"),
     pytest.param("claim", {"agent_id": "a", "colour": "red"}, id="claim-unknown-field"),
     pytest.param("claim", {"agent_id": "a", "pool": "No Such/Pool"}, id="bad-pool-name"),
+    pytest.param(
+        "jobs",
+        {"job_id": "6b270f22-4b9d-53c5-a517-58d818e9964b", "unique_key": "k"},
+        id="unique-key-on-existing",
+    ),
+    pytest.param(
+        "jobs",
+        {"job_id": "6b270f22-4b9d-53c5-a517-58d818e9964b", "job_type": "t"},
+        id="new-fields-on-existing",
+    ),
 ]
 
 
@@ -242,3 +253,16 @@ async def test_a_retried_enqueue_with_a_unique_key_finds_its_job_even_after_it_f
     again = ok(await client.post(f"{QUEUE_API}/jobs", json=body, headers=key), 201)
     assert (again["job_id"], again["existing"]) == (first["job_id"], True)
     assert await agent.claim() is None
+
+
+@pytest.mark.parametrize("report", ["start", "complete"])
+async def test_a_queued_job_cannot_be_reported_from_the_dashboard(
+    client: httpx.AsyncClient, services: Services, report: str
+) -> None:
+    job = await post_job(client)
+    before = await stream_messages(services, EVENTS)
+    body = {} if report == "start" else {"status": "success", "exit_code": 0}
+    answer = await client.patch(f"/api/dashboard/jobs/{job['job_id']}/{report}", json=body)
+    assert answer.status_code == 409, answer.text
+    assert "outside its lease" in answer.json()["detail"]
+    assert await stream_messages(services, EVENTS) == before

@@ -9,10 +9,12 @@ from uuid import uuid4
 
 import pydantic
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from domain.errors import InvalidTransitionError
 from domain.job import Job, JobStatus
 from domain.queue import PRIORITY_ORDER, FailureClass, Priority, QueueSpec, RetryPolicy, eligible
+from infra.settings import Settings
 from projections.queue import QueueBoard
 from tests.conftest import Recorder
 from tests.queue_helpers import GIT
@@ -194,3 +196,10 @@ def test_board_holds_a_unique_key_until_its_job_finishes() -> None:
     for recorded in rec.record(job):
         board.apply(recorded)
     assert board.active_for_key("nightly") == (None, 1)
+
+
+def test_settings_refuse_a_retry_cap_below_the_base() -> None:
+    with pytest.raises(PydanticValidationError, match="RETRY_CAP_S"):
+        Settings(retry_base_s=10, retry_cap_s=1)
+    with pytest.raises(PydanticValidationError):
+        Settings(token_secret="short")
