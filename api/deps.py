@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from fastapi import Depends, Header, Query, Request, Response
@@ -84,5 +84,8 @@ async def read_after(
 Reader = Annotated[Services, Depends(read_after)]
 
 
-def committed(response: Response, result: Committed[Aggregate]) -> None:
+A = TypeVar("A", bound=Aggregate)
+
+
+def committed(response: Response, result: Committed[A]) -> None:
     response.headers[SEQ_HEADER] = str(result.seq)

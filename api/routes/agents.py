@@ -93,7 +93,7 @@ class DeregisterRequest(Body):
 
 
 def answer(response: Response, result: Committed[Agent]) -> AgentAnswer:
-    committed(response, result)  # type: ignore[arg-type]
+    committed(response, result)
     return AgentAnswer(agent_id=result.aggregate.id, status=result.aggregate.status, seq=result.seq)
 
 

@@ -47,7 +47,7 @@ class DeploymentAccepted(BaseModel):
 
 
 def accepted(response: Response, result: Committed[Deployment]) -> DeploymentAccepted:
-    committed(response, result)  # type: ignore[arg-type]
+    committed(response, result)
     deployment = result.aggregate
     return DeploymentAccepted(deployment_id=deployment.id, status=deployment.status, seq=result.seq)
 

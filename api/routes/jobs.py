@@ -45,7 +45,7 @@ class JobComplete(Body):
 
 
 def accepted(response: Response, result: Committed[Job]) -> JobAccepted:
-    committed(response, result)  # type: ignore[arg-type]
+    committed(response, result)
     return JobAccepted(job_id=result.aggregate.id, status=result.aggregate.status, seq=result.seq)
 
 

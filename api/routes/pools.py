@@ -54,7 +54,7 @@ async def create_pool(
     result = await services.pools.create(
         cause, body.name, body.min_agents, body.max_agents, frozenset(body.labels)
     )
-    committed(response, result)  # type: ignore[arg-type]
+    committed(response, result)
     await services.runner.wait_for(result.seq, services.settings.read_wait_s)
     return _pool(services, body.name)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from api.auth import CallingAgent, LeaseHolder, act_for
-from api.deps import Command, Reader, ServicesDep, committed
+from api.deps import SEQ_HEADER, Command, Reader, ServicesDep, committed
 from api.schemas import Body, GitFields
 from domain.job import Job, JobStatus
 from domain.queue import FailureClass, Label, PoolName, QueueSpec
@@ -150,7 +150,7 @@ class JobAnswer(BaseModel):
 
 
 def answer(response: Response, result: Committed[Job]) -> JobAnswer:
-    committed(response, result)  # type: ignore[arg-type]
+    committed(response, result)
     return JobAnswer(job_id=result.aggregate.id, status=result.aggregate.status, seq=result.seq)
 
 
@@ -194,7 +194,7 @@ async def enqueue(
             body.metadata,
             body.spec(),
         )
-    committed(response, result)  # type: ignore[arg-type]
+    committed(response, result)
     job = result.aggregate
     return Enqueued(job_id=job.id, status=job.status, seq=result.seq, existing=result.replayed)
 
@@ -205,12 +205,15 @@ async def enqueue(
     responses={204: {"description": "No work came within wait_s."}},
 )
 async def claim(
-    body: ClaimRequest, services: ServicesDep, caller: CallingAgent
+    body: ClaimRequest, services: ServicesDep, caller: CallingAgent, response: Response
 ) -> ClaimAnswer | Response:
+    """Not idempotent: each call asks for new work. A claim whose answer was lost costs its
+    attempt when the lease runs out, and the job goes to the next claim."""
     act_for(caller, body.agent_id)
     grant = await services.queue.claim(body.agent_id, body.pool, body.labels, body.wait_s)
     if grant is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.headers[SEQ_HEADER] = str(grant.seq)
     return claim_answer(grant)
 
 
@@ -315,16 +318,24 @@ class PoolState(BaseModel):
 
 @router.post("/pools/{pool}/pause")
 async def pause(
-    pool: PoolName, services: ServicesDep, command: Command, body: ReasonBody | None = None
+    pool: PoolName,
+    services: ServicesDep,
+    command: Command,
+    response: Response,
+    body: ReasonBody | None = None,
 ) -> PoolState:
     reason = (body or ReasonBody()).reason
     result = await services.pools.set_paused(command.cause("pool.pause"), pool, True, reason)
+    committed(response, result)
     # Claims read the pause from the read models: once this answers, no claim here misses it.
     await services.runner.wait_for(result.seq, services.settings.read_wait_s)
     return PoolState(pool=pool, paused=True, seq=result.seq)
 
 
 @router.post("/pools/{pool}/resume")
-async def resume(pool: PoolName, services: ServicesDep, command: Command) -> PoolState:
+async def resume(
+    pool: PoolName, services: ServicesDep, command: Command, response: Response
+) -> PoolState:
     result = await services.pools.set_paused(command.cause("pool.resume"), pool, False)
+    committed(response, result)
     return PoolState(pool=pool, paused=False, seq=result.seq)
