@@ -22,6 +22,10 @@ def _check_limits(min_agents: int, max_agents: int) -> None:
         )
 
 
+DEFAULT_MAX_AGENTS = 10
+"""The upper bound of a pool used before anyone declared it (the `default` pool, say)."""
+
+
 def pool_id(name: str) -> UUID:
     """Pools are named by people and by jobs; the id follows from the name."""
     return uuid5(NAMESPACE_URL, f"jetdeck:pool:{name}")

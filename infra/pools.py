@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from domain.errors import NotFoundError
-from domain.pool import Pool, pool_id
+from domain.pool import DEFAULT_MAX_AGENTS, Pool, pool_id
 from domain.recorded import Cause
 from infra.commands import CommandRunner, Committed
 from infra.unit_of_work import UnitOfWork
-
-DEFAULT_MAX_AGENTS = 10
 
 
 class PoolService:

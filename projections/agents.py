@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.agent import Agent, AgentStatus, HostInfo, Metrics, agent_status
 from domain.job import Job
-from domain.pool import Pool
+from domain.pool import DEFAULT_MAX_AGENTS, Pool
 from domain.recorded import RecordedEvent
 
 RECENT_JOBS = 20
@@ -198,6 +198,13 @@ class PoolBoard:
             case _:
                 return
         self.pools[name] = self.pools[name].model_copy(update=update)
+
+    def get(self, name: str, in_use: bool) -> PoolView | None:
+        """A declared pool; one in use that nobody declared has the default limits."""
+        found = self.pools.get(name)
+        if found is None and in_use:
+            return PoolView(name=name, min_agents=0, max_agents=DEFAULT_MAX_AGENTS, labels=())
+        return found
 
     def paused(self, pool: str) -> bool:
         found = self.pools.get(pool)

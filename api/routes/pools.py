@@ -40,7 +40,13 @@ class Scaling(BaseModel):
 
 
 def _pool(services: Reader, name: str) -> PoolView:
-    found = services.views.pools.pools.get(name)
+    views = services.views
+    in_use = (
+        name == "default"
+        or name in views.queue.pools()
+        or bool(views.agents.select(name, None, None))
+    )
+    found = views.pools.get(name, in_use)
     if found is None:
         raise NotFoundError(Pool.KIND, name)
     return found

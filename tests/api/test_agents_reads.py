@@ -96,6 +96,16 @@ async def test_unknown_agents_and_pools(client: httpx.AsyncClient, path: str, st
     ok(await client.get(path), status)
 
 
+async def test_the_default_pool_answers_before_anyone_declares_it(
+    client: httpx.AsyncClient,
+) -> None:
+    await post_job(client)
+    last = await post_job(client)
+    scaling = await read(client, f"{POOLS}/default/scaling", last)
+    assert (scaling["min_agents"], scaling["max_agents"]) == (0, 10)
+    assert (scaling["queue_depth"], scaling["idle_agents"], scaling["busy_agents"]) == (2, 0, 0)
+
+
 async def test_agent_jobs_lists_current_and_recent_newest_first(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
