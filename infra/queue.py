@@ -145,7 +145,7 @@ class QueueService:
         metadata: dict[str, str],
         spec: QueueSpec,
     ) -> Committed[Job]:
-        """A new job, created and queued in one atomic append."""
+        """A new job, created straight into the queue: one event."""
         await self._ensure_pool(spec.pool)
         if spec.unique_key is None:
             return await self._create_queued(cause, job_id, job_type, git, metadata, spec)
