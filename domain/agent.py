@@ -14,13 +14,21 @@ from uuid import UUID
 from eventsourcing.domain import event
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from domain.errors import InvalidTransitionError
 from domain.health import AgentStatus, HealthPolicy, Metrics, classify, classify_silence
 from domain.model import Aggregate
 from domain.queue import PoolName
 from domain.values import Name, Text
 
-__all__ = ["PREFERENCE", "Agent", "AgentStatus", "HostInfo", "Labels", "Metrics", "agent_status"]
+__all__ = [
+    "PREFERENCE",
+    "TAKES_WORK",
+    "Agent",
+    "AgentStatus",
+    "HostInfo",
+    "Labels",
+    "Metrics",
+    "agent_status",
+]
 
 
 def _canonical(labels: tuple[str, ...]) -> tuple[str, ...]:
@@ -43,6 +51,7 @@ class HostInfo(BaseModel):
 
 S = AgentStatus
 PREFERENCE = {S.HEALTHY: 0, S.DEGRADED: 1}
+TAKES_WORK = frozenset(PREFERENCE)
 """Claim order, lower first, of the only statuses that take new work."""
 
 
@@ -174,7 +183,7 @@ class Agent(Aggregate):
 
     def _require(self, allowed: bool, action: str) -> None:
         if not allowed:
-            raise InvalidTransitionError(self.KIND, str(self.id), self.status, action)
+            self._refuse(action)
 
     @event(HealthChanged)
     def _health_changed(self, status: AgentStatus, reason: str, metrics: Metrics | None) -> None:

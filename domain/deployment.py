@@ -7,7 +7,6 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.errors import InvalidTransitionError
 from domain.model import Aggregate
 from domain.values import GitContext
 
@@ -130,7 +129,7 @@ class Deployment(Aggregate):
 
     def _require(self, allowed: bool, action: str) -> None:
         if not allowed:
-            raise InvalidTransitionError(self.KIND, str(self.id), self.status, action)
+            self._refuse(action)
 
     @event(StageStarted)
     def _stage_started(self, environment: Environment) -> None:

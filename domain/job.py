@@ -9,7 +9,6 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.errors import InvalidTransitionError
 from domain.model import Aggregate
 from domain.queue import FailureClass, QueueSpec
 from domain.values import GitContext, Text, Url
@@ -147,7 +146,7 @@ class Job(Aggregate):
     @property
     def queue_spec(self) -> QueueSpec:
         if self.spec is None:
-            raise InvalidTransitionError(self.KIND, str(self.id), self.status, "use the queue")
+            self._refuse("use the queue")
         return self.spec
 
     def due(self, now: datetime) -> bool:
@@ -156,7 +155,7 @@ class Job(Aggregate):
     def queue(self, spec: QueueSpec) -> None:
         """Only a pending job enters the queue; one that was queued before comes back by retry."""
         if self.status is not S.PENDING:
-            raise InvalidTransitionError(self.KIND, str(self.id), self.status, "queue")
+            self._refuse("queue")
         self._queued(spec=spec)
 
     def claim(self, agent_id: str, ack_subject: str) -> None:
@@ -176,9 +175,7 @@ class Job(Aggregate):
         artifact_urls: tuple[Url, ...] = (),
     ) -> None:
         if status not in FINISHED:
-            raise InvalidTransitionError(
-                self.KIND, str(self.id), self.status, f"complete as {status}"
-            )
+            self._refuse(f"complete as {status}")
         self._require(status, f"complete as {status}")
         self._completed(
             status=status,
@@ -239,16 +236,14 @@ class Job(Aggregate):
         """A dead letter gets a fresh attempt budget."""
         self._require(S.QUEUED, "retry")
         if self.status is not S.DEAD_LETTERED:
-            raise InvalidTransitionError(self.KIND, str(self.id), self.status, "retry")
+            self._refuse("retry")
         self._requeued(spec=self.queue_spec, reason=reason)
 
     def require_outside_queue(self, action: str) -> None:
         """A job the queue hands out changes only through its lease (or a cancel): a report from
         elsewhere would overwrite the agent that holds it."""
         if self.spec is not None:
-            raise InvalidTransitionError(
-                self.KIND, str(self.id), self.status, f"{action} outside its lease"
-            )
+            self._refuse(f"{action} outside its lease")
 
     def require_lease(self, agent_id: str, attempt: int, ticket: str) -> None:
         """Fencing: only the current claim may act on a leased job. The ticket (the queue
@@ -256,20 +251,18 @@ class Job(Aggregate):
         release makes possible."""
         held = (self.agent_id, self.attempts, self.ack_subject)
         if self.status not in LEASED or held != (agent_id, attempt, ticket):
-            raise InvalidTransitionError(
-                self.KIND, str(self.id), self.status, f"act on attempt {attempt} by {agent_id} of"
-            )
+            self._refuse(f"act on attempt {attempt} by {agent_id} of")
 
     def _budget_left(self) -> bool:
         return self.attempts < self.queue_spec.max_attempts
 
     def _require_leased(self, action: str) -> None:
         if self.status not in LEASED:
-            raise InvalidTransitionError(self.KIND, str(self.id), self.status, action)
+            self._refuse(action)
 
     def _require(self, target: JobStatus, action: str) -> None:
         if target not in TRANSITIONS[self.status]:
-            raise InvalidTransitionError(self.KIND, str(self.id), self.status, action)
+            self._refuse(action)
 
     @event(Queued)
     def _queued(self, spec: QueueSpec) -> None:

@@ -8,11 +8,13 @@ eventsourcing's own `version` only counts events, which it checks on every mutat
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 from pydantic import BaseModel, ConfigDict
+
+from domain.errors import InvalidTransitionError
 
 TEvent = TypeVar("TEvent", bound="DomainEvent")
 
@@ -37,6 +39,10 @@ class Aggregate(BaseAggregate[UUID]):
     """Base of every aggregate; `KIND` names it in subjects and errors (`ev.<KIND>.<id>.…`)."""
 
     KIND: ClassVar[str]
+
+    def _refuse(self, action: str) -> NoReturn:
+        """Refuse a command, naming the aggregate and its current status."""
+        raise InvalidTransitionError(self.KIND, str(self.id), getattr(self, "status", "?"), action)
 
     @staticmethod
     def create_id(*_: Any, **__: Any) -> UUID:

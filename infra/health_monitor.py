@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from domain.agent import AgentStatus
+from domain.agent import TAKES_WORK, AgentStatus
 from domain.errors import JetDeckError
 from domain.health import classify_silence
 from infra.agents import AgentService
@@ -25,7 +25,6 @@ from infra.layout import HEARTBEATS
 from infra.queue import MARKER
 
 log = logging.getLogger(__name__)
-WATCHED = frozenset({AgentStatus.HEALTHY, AgentStatus.DEGRADED})
 
 
 class HealthMonitor:
@@ -73,7 +72,7 @@ class HealthMonitor:
         for agent_id, seen in list(self.last_seen.items()):
             quiet = (now - seen).total_seconds()
             view = self.agents.views.agents.get(agent_id)
-            if view is None or view.health not in WATCHED:
+            if view is None or view.health not in TAKES_WORK:
                 continue
             if classify_silence(quiet, self.policy) is AgentStatus.UNHEALTHY:
                 try:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.agent import Agent, AgentStatus, HostInfo, Metrics, agent_status
+from domain.agent import TAKES_WORK, Agent, AgentStatus, HostInfo, Metrics, agent_status
 from domain.job import Job
 from domain.pool import DEFAULT_MAX_AGENTS, Pool
 from domain.recorded import RecordedEvent
@@ -136,7 +136,7 @@ class AgentBoard:
 
     def idle_and_busy(self, pool: str) -> tuple[int, int]:
         """Agents able to take work, split by whether they run anything now."""
-        working = [a for a in self.agents.values() if a.pool == pool and a.status in USABLE]
+        working = [a for a in self.agents.values() if a.pool == pool and a.status in TAKES_WORK]
         busy = sum(1 for a in working if self.current.get(a.agent_id))
         return len(working) - busy, busy
 
@@ -154,9 +154,6 @@ class AgentBoard:
         for job_id, agent_id in self.holder.items():
             self.current.setdefault(agent_id, set()).add(job_id)
         self.recent = {a: deque(jobs, maxlen=RECENT_JOBS) for a, jobs in data["recent"].items()}
-
-
-USABLE = frozenset({AgentStatus.HEALTHY, AgentStatus.DEGRADED})
 
 
 class PoolView(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.deployment import Deployment, DeploymentStatus, Environment
+from domain.deployment import STAGE_STATUS, Deployment, DeploymentStatus, Environment, Outcome
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from projections.paging import ArrivalIndex
@@ -82,14 +82,13 @@ def evolve(view: DeploymentView | None, recorded: RecordedEvent) -> DeploymentVi
         case _ if view is None:
             return None
         case Deployment.StageStarted() as e:
-            status = {Environment.STAGING: "staging", Environment.PRODUCTION: "production"}
             update = {
-                "status": DeploymentStatus(status[e.environment]),
+                "status": STAGE_STATUS[e.environment][Outcome.STARTED],
                 "environments": _stage(view, e.environment, started_at=e.timestamp),
             }
         case Deployment.StageSucceeded() as e:
-            done = {Environment.STAGING: "staged", Environment.PRODUCTION: "live"}
-            update = _finish_stage(view, e, DeploymentStatus(done[e.environment]), "")
+            done = STAGE_STATUS[e.environment][Outcome.SUCCEEDED]
+            update = _finish_stage(view, e, done, "")
         case Deployment.StageFailed() as e:
             update = _finish_stage(view, e, DeploymentStatus.FAILED, e.reason)
         case Deployment.Superseded() as e:
