@@ -15,7 +15,7 @@ from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from projections.base import ReadModel
 from projections.deployments import DeploymentBoard, DeploymentView
-from projections.jobs import JobBoard, JobFilter, JobView
+from projections.jobs import JobBoard, JobFilter, JobRow, JobView
 from projections.summary import JobStats, p95
 from tests.conftest import Recorder
 
@@ -428,3 +428,7 @@ def test_restored_job_stats_give_the_same_summary() -> None:
     restored = JobStats()
     restored.restore(snapshot_of(original))
     assert restored.summary(T0, {}, 1) == original.summary(T0, {}, 1)
+
+
+def test_the_board_rows_and_the_views_it_answers_with_have_the_same_fields() -> None:
+    assert set(JobRow.__slots__) == set(JobView.model_fields)
