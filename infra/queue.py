@@ -299,7 +299,7 @@ class QueueService:
         elif job.status is JobStatus.DEAD_LETTERED:
             await self._settle(msg.reply, b"+TERM dead lettered")
         elif job.status in LEASED:
-            # A redelivery while leased: the holder died before it recorded anything more.
+            # Redelivered by the ack_wait backstop while leased: the lease decides who is right.
             alive = await self._lease_alive(str(job.id))
             if not alive:
                 await self.take_back(str(job.id), "lease lost")
