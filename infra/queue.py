@@ -24,7 +24,13 @@ from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.agent import PREFERENCE
-from domain.errors import ConcurrencyError, ForbiddenError, NotFoundError, UnavailableError
+from domain.errors import (
+    ConcurrencyError,
+    ForbiddenError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
 from domain.job import FINISHED, LEASED, Job, JobStatus
 from domain.queue import PRIORITY_ORDER, FailureClass, QueueSpec, RetryPolicy, eligible
 from domain.recorded import Cause
@@ -114,6 +120,12 @@ class QueueService:
     async def _ensure_pool(self, pool: str) -> None:
         if pool in self._consumers:
             return
+        known = self.views.queue.pools() | set(self.views.pools.pools) | self._consumers
+        if pool not in known and len(known) >= self.settings.max_pools:
+            raise ValidationError(
+                f"pool {pool!r} would be pool number {len(known) + 1}; "
+                f"JETDECK_MAX_POOLS allows {self.settings.max_pools}"
+            )
         with unavailable_on_failure(f"declaring the consumers of pool {pool}"):
             for priority in PRIORITY_ORDER:
                 config = queue_consumer(pool, priority, self.settings.queue_ack_wait_s)

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     append_retries: Annotated[int, Field(ge=0, le=50)] = 8
     queue_ack_wait_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
     """Redelivery backstop for a claim whose process died before it recorded anything."""
+    max_pools: Annotated[int, Field(ge=1, le=10_000)] = 200
+    """Each pool costs four durable consumers: a job naming one pool too many gets 422."""
     claim_poll_s: Annotated[float, Field(gt=0, le=5)] = 0.25
     retry_base_s: Annotated[float, Field(gt=0)] = 1.0
     retry_cap_s: Annotated[float, Field(gt=0)] = 300.0

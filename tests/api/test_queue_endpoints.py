@@ -24,8 +24,8 @@ from tests.queue_helpers import (
 
 
 @pytest.fixture
-def settings(fresh_server: EmbeddedServer) -> Settings:
-    return queue_settings(fresh_server.url)
+def settings(fresh_server: EmbeddedServer, request: pytest.FixtureRequest) -> Settings:
+    return queue_settings(fresh_server.url, **getattr(request, "param", {}))
 
 
 @pytest.fixture
@@ -265,4 +265,17 @@ async def test_a_queued_job_cannot_be_reported_from_the_dashboard(
     answer = await client.patch(f"/api/dashboard/jobs/{job['job_id']}/{report}", json=body)
     assert answer.status_code == 409, answer.text
     assert "outside its lease" in answer.json()["detail"]
+    assert await stream_messages(services, EVENTS) == before
+
+
+@pytest.mark.parametrize("settings", [{"max_pools": 2}], indirect=True)
+async def test_a_job_naming_one_pool_too_many_is_refused(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    await post_job(client, pool="one")
+    await post_job(client, pool="two")
+    before = await stream_messages(services, EVENTS)
+    refused = await client.post(f"{QUEUE_API}/jobs", json=NEW_JOB | {"pool": "three"})
+    assert refused.status_code == 422, refused.text
+    assert "JETDECK_MAX_POOLS" in refused.json()["detail"]
     assert await stream_messages(services, EVENTS) == before
