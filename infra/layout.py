@@ -76,24 +76,12 @@ def queue_stream(replicas: int) -> StreamConfig:
     )
 
 
-def leases_stream(replicas: int) -> StreamConfig:
-    """One message per leased job with the lease as its TTL; the server marks the silence."""
+def liveness_stream(name: str, subject: str, replicas: int) -> StreamConfig:
+    """One message per subject, written with a TTL and rewritten while its owner lives; when it
+    is not, the server removes it and leaves a `MaxAge` marker, whoever is watching."""
     return StreamConfig(
-        name=LEASES,
-        subjects=["lease.>"],
-        storage=StorageType.FILE,
-        num_replicas=replicas,
-        max_msgs_per_subject=1,
-        allow_msg_ttl=True,
-        subject_delete_marker_ttl=24 * 3600.0,
-    )
-
-
-def heartbeats_stream(replicas: int) -> StreamConfig:
-    """The last heartbeat of each agent, living three intervals; its marker means "went silent"."""
-    return StreamConfig(
-        name=HEARTBEATS,
-        subjects=["hb.>"],
+        name=name,
+        subjects=[subject],
         storage=StorageType.FILE,
         num_replicas=replicas,
         max_msgs_per_subject=1,
@@ -152,8 +140,8 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 async def ensure_layout(js: JetStreamContext, replicas: int) -> None:
     await ensure_stream(js, events_stream(replicas))
     await ensure_stream(js, queue_stream(replicas))
-    await ensure_stream(js, leases_stream(replicas))
-    await ensure_stream(js, heartbeats_stream(replicas))
+    await ensure_stream(js, liveness_stream(LEASES, "lease.>", replicas))  # TTL: a job's lease
+    await ensure_stream(js, liveness_stream(HEARTBEATS, "hb.>", replicas))  # TTL: until offline
     await ensure_stream(js, logs_stream(replicas))
     await js.create_object_store(SNAPSHOTS)
     await js.create_key_value(bucket=CONFIG_BUCKET)
