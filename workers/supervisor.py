@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 import uvicorn
@@ -43,6 +44,11 @@ async def run(settings: Settings) -> None:
             port=settings.api_port,
             log_level="info",
         )
+        # uvicorn restores the handlers it found and then raises the signal it caught again; with
+        # the default handlers that would end this process before it stops the workers and the
+        # server, so the ones it finds let the signal pass.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
         await uvicorn.Server(config).serve()
     finally:
         for worker in workers:

@@ -1,0 +1,74 @@
+"""`make run`'s process: the embedded server, the API and the workers start, Ctrl-C stops them all
+in order, and the data survives a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+
+from infra.embedded_server import free_port
+
+JOB = {"job_type": "t", "git_repo": "org/repo", "git_ref": "main", "git_commit_sha": "abc1234"}
+
+
+async def start(data: Path, api_port: int, nats_port: int) -> asyncio.subprocess.Process:
+    env = os.environ | {
+        "JETDECK_DATA_DIR": str(data),
+        "JETDECK_API_PORT": str(api_port),
+        "JETDECK_NATS_PORT": str(nats_port),
+    }
+    env.pop("JETDECK_NATS_URL", None)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "workers.supervisor",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def healthy(client: httpx.AsyncClient) -> None:
+    for _ in range(200):
+        try:
+            if (await client.get("/api/health")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("the API never became healthy")
+
+
+async def test_ctrl_c_stops_everything_and_the_data_survives_a_restart(tmp_path: Path) -> None:
+    api_port, nats_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{api_port}"
+    supervisor = await start(tmp_path, api_port, nats_port)
+    async with httpx.AsyncClient(base_url=base) as client:
+        await healthy(client)
+        children = psutil.Process(supervisor.pid).children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        for part in (
+            "nats-server",
+            "workers.gateway",
+            "workers.health_monitor",
+            "workers.dead_letters",
+        ):
+            assert part in names
+        job_id = (await client.post("/api/dashboard/jobs", json=JOB)).json()["job_id"]
+        supervisor.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(supervisor.wait(), 60) == 0
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == []
+        again = await start(tmp_path, api_port, nats_port)
+        try:
+            await healthy(client)
+            assert (await client.get(f"/api/dashboard/jobs/{job_id}")).status_code == 200
+        finally:
+            again.send_signal(signal.SIGINT)
+            await asyncio.wait_for(again.wait(), 60)
