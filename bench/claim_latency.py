@@ -52,6 +52,7 @@ from bench.queue_common import (
     raw_consumer,
     wait_for_tickets,
 )
+from domain.job import CompletionReport
 from domain.queue import PRIORITY_ORDER, Priority
 from infra.connection import connect
 from infra.event_store import EventStore
@@ -64,6 +65,8 @@ WARMUP = 50
 CHUNK = 250
 """Claims per turn when the two sides take turns."""
 NO_WAIT = b'{"batch":1,"no_wait":true}'
+
+SUCCEEDED = CompletionReport(exit_code=0)
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ def our_claim(queue: QueueService) -> Claim:
         claimed = time.perf_counter()
         if grant is None:
             raise RuntimeError("the queue ran dry: fewer tickets than claims")
-        await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, 0)
+        await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, SUCCEEDED)
         return claimed - started, time.perf_counter() - claimed, grant.job.queue_spec.priority
 
     return run

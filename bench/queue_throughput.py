@@ -64,6 +64,7 @@ from bench.queue_common import (
     queued_messages,
     raw_consumer,
 )
+from domain.job import CompletionReport
 from domain.queue import Priority
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
@@ -78,6 +79,8 @@ LEVEL = Priority.NORMAL
 Agent = Callable[[Tally], Awaitable[None]]
 Enqueue = Callable[[int], Awaitable[None]]
 """Enqueue that many jobs."""
+
+SUCCEEDED = CompletionReport(exit_code=0)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def native_agent(queue: QueueService, agent_id: str) -> Agent:
             grant = await queue.claim(agent_id, POOL, frozenset(), WAIT_S)
             if grant is None:
                 continue
-            await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, 0)
+            await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, SUCCEEDED)
             tally.add()
 
     return run

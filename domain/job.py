@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
 from eventsourcing.domain import event
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.model import Aggregate
 from domain.queue import FailureClass, QueueSpec
-from domain.values import GitContext, Text, Url
+from domain.values import ExitCode, GitContext, Text, Url
 
 
 class JobStatus(StrEnum):
@@ -343,3 +345,41 @@ def entered_queue(event: object) -> QueueSpec | None:
     if isinstance(event, Job.Created | Job.Queued | Job.Requeued):
         return event.spec
     return None
+
+
+REPORTABLE = frozenset({S.SUCCESS, S.FAILED, S.TIMEOUT, S.ERROR})
+"""What an agent may report of its own attempt; cancelling is an operator's act."""
+
+
+def _reportable(value: JobStatus | None) -> JobStatus | None:
+    if value is not None and value not in REPORTABLE:
+        raise ValueError(f"must be one of {', '.join(sorted(REPORTABLE))}")
+    return value
+
+
+class CompletionReport(BaseModel):
+    """An agent's report that its attempt ran to the end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exit_code: ExitCode
+    status: Annotated[JobStatus | None, AfterValidator(_reportable)] = Field(
+        default=None, description="Defaults to success for exit code 0, else failed."
+    )
+    summary: Text = ""
+    log_url: Url | None = None
+    artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()
+
+    def outcome(self) -> JobStatus:
+        return self.status or (S.SUCCESS if self.exit_code == 0 else S.FAILED)
+
+
+class FailureReport(BaseModel):
+    """An agent's report that its attempt failed, and whether another may succeed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: Annotated[str, Field(min_length=1, max_length=10_000)]
+    failure_class: FailureClass = FailureClass.SCRIPT
+    retryable: bool = True
+    exit_code: ExitCode | None = None

@@ -31,8 +31,15 @@ from domain.errors import (
     UnavailableError,
     ValidationError,
 )
-from domain.job import FINISHED, LEASED, Job, JobStatus
-from domain.queue import PRIORITY_ORDER, FailureClass, QueueSpec, RetryPolicy, eligible
+from domain.job import (
+    FINISHED,
+    LEASED,
+    CompletionReport,
+    FailureReport,
+    Job,
+    JobStatus,
+)
+from domain.queue import PRIORITY_ORDER, QueueSpec, RetryPolicy, eligible
 from domain.recorded import Cause
 from domain.values import GitContext
 from infra.commands import CommandRunner, Committed
@@ -437,17 +444,16 @@ class QueueService:
         cause: Cause,
         job_id: UUID,
         token: str,
-        exit_code: int,
-        summary: str = "",
-        log_url: str | None = None,
-        artifact_urls: tuple[str, ...] = (),
-        status: JobStatus | None = None,
+        report: CompletionReport,
     ) -> Committed[Job]:
-        """`status` defaults to success for exit code 0 and failed otherwise."""
-        outcome = status or (JobStatus.SUCCESS if exit_code == 0 else JobStatus.FAILED)
-
         def act(job: Job, _: Claim) -> None:
-            job.complete(outcome, exit_code, summary, log_url, artifact_urls)
+            job.complete(
+                report.outcome(),
+                report.exit_code,
+                report.summary,
+                report.log_url,
+                report.artifact_urls,
+            )
 
         return await self._as_holder(cause, job_id, token, act)
 
@@ -456,14 +462,13 @@ class QueueService:
         cause: Cause,
         job_id: UUID,
         token: str,
-        error: str,
-        failure_class: FailureClass,
-        retryable: bool,
-        exit_code: int | None = None,
+        report: FailureReport,
     ) -> Committed[Job]:
         def act(job: Job, _: Claim) -> None:
-            delay = self.retry.delay_s(job.attempts, random.random())
-            job.fail(error, failure_class, retryable, exit_code, now() + timedelta(seconds=delay))
+            retry_at = now() + timedelta(seconds=self.retry.delay_s(job.attempts, random.random()))
+            job.fail(
+                report.error, report.failure_class, report.retryable, report.exit_code, retry_at
+            )
 
         return await self._as_holder(cause, job_id, token, act)
 

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
-from domain.job import Job
+from domain.job import CompletionReport, Job
 from domain.model import DomainEvent
 from domain.queue import QueueSpec
 from domain.recorded import Cause, RecordedEvent
@@ -41,6 +41,8 @@ NEW_JOB: dict[str, Any] = {
     "git_ref": "main",
     "git_commit_sha": "abc123def456",
 }
+
+SUCCEEDED = CompletionReport(exit_code=0)
 
 
 def utcnow() -> datetime:
@@ -126,7 +128,7 @@ async def must_claim(
 
 
 async def complete(queue: QueueService, grant: ClaimGrant) -> Committed[Job]:
-    return await queue.complete(cause("job.complete"), grant.job.id, grant.token, 0)
+    return await queue.complete(cause("job.complete"), grant.job.id, grant.token, SUCCEEDED)
 
 
 async def run(queue: QueueService, grant: ClaimGrant) -> Committed[Job]:

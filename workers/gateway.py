@@ -115,31 +115,14 @@ async def start(services: Services, body: bytes) -> Reply:
 
 async def complete(services: Services, body: bytes) -> Reply:
     req = JobComplete.model_validate_json(body)
-    result = await services.queue.complete(
-        req.cause("job.complete", await req.holder(services)),
-        req.job_id,
-        req.claim_token,
-        req.exit_code,
-        req.summary,
-        req.log_url,
-        req.artifact_urls,
-        req.status,
-    )
-    return _job(result)
+    cause = req.cause("job.complete", await req.holder(services))
+    return _job(await services.queue.complete(cause, req.job_id, req.claim_token, req))
 
 
 async def fail(services: Services, body: bytes) -> Reply:
     req = JobFail.model_validate_json(body)
-    result = await services.queue.fail(
-        req.cause("job.fail", await req.holder(services)),
-        req.job_id,
-        req.claim_token,
-        req.error,
-        req.failure_class,
-        req.retryable,
-        req.exit_code,
-    )
-    return _job(result)
+    cause = req.cause("job.fail", await req.holder(services))
+    return _job(await services.queue.fail(cause, req.job_id, req.claim_token, req))
 
 
 async def release(services: Services, body: bytes) -> Reply:

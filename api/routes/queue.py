@@ -7,14 +7,14 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from api.auth import CallingAgent, LeaseHolder, act_for
 from api.deps import SEQ_HEADER, Command, Reader, ServicesDep, committed
 from api.schemas import Body, GitFields
-from domain.job import Job, JobStatus
-from domain.queue import FailureClass, Label, PoolName, QueueSpec
-from domain.values import ExitCode, Metadata, Name, Text, Url
+from domain.job import CompletionReport, FailureReport, Job, JobStatus
+from domain.queue import Label, PoolName, QueueSpec
+from domain.values import Metadata, Name, Text
 from infra.commands import Committed
 from infra.queue import ClaimGrant
 from projections.queue import DeadLetter, LevelStats
@@ -107,30 +107,12 @@ class LeaseCall(Body):
     claim_token: Annotated[str, Field(min_length=1, max_length=4096)]
 
 
-def _reported(value: JobStatus | None) -> JobStatus | None:
-    if value is not None and value not in REPORTABLE:
-        raise ValueError(f"must be one of {', '.join(sorted(REPORTABLE))}")
-    return value
+class CompleteRequest(LeaseCall, CompletionReport):
+    pass
 
 
-REPORTABLE = frozenset({JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.ERROR})
-
-
-class CompleteRequest(LeaseCall):
-    exit_code: ExitCode
-    status: Annotated[JobStatus | None, AfterValidator(_reported)] = Field(
-        default=None, description="Defaults to success for exit code 0, else failed."
-    )
-    summary: Text = ""
-    log_url: Url | None = None
-    artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()
-
-
-class FailRequest(LeaseCall):
-    error: Annotated[str, Field(min_length=1, max_length=10_000)]
-    failure_class: FailureClass = FailureClass.SCRIPT
-    retryable: bool = True
-    exit_code: ExitCode | None = None
+class FailRequest(LeaseCall, FailureReport):
+    pass
 
 
 class ReasonBody(Body):
@@ -236,33 +218,18 @@ async def heartbeat(job_id: UUID, body: LeaseCall, agent: LeaseHolder) -> Heartb
 async def complete(
     job_id: UUID, body: CompleteRequest, agent: LeaseHolder, response: Response
 ) -> JobAnswer:
-    result = await agent.services.queue.complete(
-        agent.on_lease(job_id, body.claim_token, "job.complete"),
-        job_id,
-        body.claim_token,
-        body.exit_code,
-        body.summary,
-        body.log_url,
-        body.artifact_urls,
-        body.status,
+    cause = agent.on_lease(job_id, body.claim_token, "job.complete")
+    return answer(
+        response, await agent.services.queue.complete(cause, job_id, body.claim_token, body)
     )
-    return answer(response, result)
 
 
 @router.post("/jobs/{job_id}/fail")
 async def fail(
     job_id: UUID, body: FailRequest, agent: LeaseHolder, response: Response
 ) -> JobAnswer:
-    result = await agent.services.queue.fail(
-        agent.on_lease(job_id, body.claim_token, "job.fail"),
-        job_id,
-        body.claim_token,
-        body.error,
-        body.failure_class,
-        body.retryable,
-        body.exit_code,
-    )
-    return answer(response, result)
+    cause = agent.on_lease(job_id, body.claim_token, "job.fail")
+    return answer(response, await agent.services.queue.fail(cause, job_id, body.claim_token, body))
 
 
 @router.post("/jobs/{job_id}/release")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from domain.job import Job
+from domain.job import FailureReport, Job
 from domain.queue import PRIORITY_ORDER, FailureClass
 from infra.embedded_server import EmbeddedServer
 from infra.layout import QUEUE
@@ -104,9 +104,8 @@ async def test_a_retryable_failure_comes_back_after_exponential_backoff_with_jit
     grant = await must_claim(api.queue, "on-time-agent")
     for attempt in (1, 2):
         assert grant.job.attempts == attempt
-        await api.queue.fail(
-            cause("job.fail"), job_id, grant.token, "flaky", FailureClass.INFRA, retryable=True
-        )
+        report = FailureReport(error="flaky", failure_class=FailureClass.INFRA, retryable=True)
+        await api.queue.fail(cause("job.fail"), job_id, grant.token, report)
         failed = events(await job_log(api.store), Job.Failed, job_id)[-1]
         retry_at = failed.retry_at
         assert retry_at is not None

@@ -9,7 +9,7 @@ import asyncio
 from collections import Counter
 from uuid import uuid4
 
-from domain.job import Job
+from domain.job import FailureReport, Job
 from domain.queue import FailureClass, QueueSpec
 from infra.embedded_server import EmbeddedServer
 from infra.layout import QUEUE
@@ -45,8 +45,8 @@ async def drain(queue: QueueService, agent_id: str, done: set[str], granted: Cou
             continue
         granted[f"{grant.job.id}/{grant.job.attempts}"] += 1
         if fails_first(grant):
-            error, kind = "flaky", FailureClass.INFRA
-            await queue.fail(cause("job.fail"), grant.job.id, grant.token, error, kind, True)
+            report = FailureReport(error="flaky", failure_class=FailureClass.INFRA)
+            await queue.fail(cause("job.fail"), grant.job.id, grant.token, report)
         else:
             await run(queue, grant)
             done.add(str(grant.job.id))
