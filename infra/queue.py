@@ -166,39 +166,30 @@ class QueueService:
     ) -> Committed[Job]:
         """A new job, created straight into the queue: one event."""
         await self._ensure_pool(spec.pool)
+
+        async def create(new_id: UUID) -> Committed[Job]:
+            async def make(_: UnitOfWork) -> Job:
+                return Job.create(new_id, job_type, git, metadata, spec)
+
+            return await self.commands.create(cause, make)
+
         if spec.unique_key is None:
-            return await self._create_queued(cause, job_id, job_type, git, metadata, spec)
+            return await create(job_id)
         key = spec.unique_key
         for _ in range(self.settings.append_retries + 1):
             # While a job holds the key, answer with it; racers aim at the same id, so one wins.
             await self.runner.catch_up(self.settings.read_wait_s)
             created = self.views.queue.unique_by_command.get(cause.command_id)
             if created is not None:  # the request that created it, sent again: replay it
-                earlier = UUID(created)
-                return await self._create_queued(cause, earlier, job_type, git, metadata, spec)
+                return await create(UUID(created))
             holder, generation = self.views.queue.active_for_key(key)
             if holder is not None:
                 return await self.load(UUID(holder))
-            unique_id = uuid5(NAMESPACE_URL, f"jetdeck:unique:{key}:{generation}")
             try:
-                return await self._create_queued(cause, unique_id, job_type, git, metadata, spec)
+                return await create(uuid5(NAMESPACE_URL, f"jetdeck:unique:{key}:{generation}"))
             except ConcurrencyError:
                 continue
         raise ConcurrencyError(Job.KIND, f"unique key {key}")
-
-    async def _create_queued(
-        self,
-        cause: Cause,
-        job_id: UUID,
-        job_type: str,
-        git: GitContext,
-        metadata: dict[str, str],
-        spec: QueueSpec,
-    ) -> Committed[Job]:
-        async def make(_: UnitOfWork) -> Job:
-            return Job.create(job_id, job_type, git, metadata, spec)
-
-        return await self.commands.create(cause, make)
 
     async def queue_existing(self, cause: Cause, job_id: UUID, spec: QueueSpec) -> Committed[Job]:
         await self._ensure_pool(spec.pool)
