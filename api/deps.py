@@ -8,6 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from fastapi import Depends, Header, Query, Request, Response
 from pydantic import StringConstraints
 
+from domain.errors import NotFoundError
 from domain.model import Aggregate
 from domain.recorded import Cause
 from infra.commands import Committed
@@ -85,7 +86,15 @@ Reader = Annotated[Services, Depends(read_after)]
 
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 
 def committed(response: Response, result: Committed[A]) -> None:
     response.headers[SEQ_HEADER] = str(result.seq)
+
+
+def found(value: T | None, kind: str, key: object) -> T:
+    """The value a read model answered with, or the 404 for asking after nothing."""
+    if value is None:
+        raise NotFoundError(kind, str(key))
+    return value

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from api.auth import CallingAgent, Registration, act_for
-from api.deps import Command, Reader, ServicesDep, committed
+from api.deps import Command, Reader, ServicesDep, committed, found
 from api.schemas import Body
 from domain.agent import Agent, AgentStatus, HostInfo, Labels, Metrics
-from domain.errors import NotFoundError
 from domain.health import Percent
 from domain.queue import PoolName
 from domain.values import Name, Text
@@ -142,10 +141,7 @@ async def agent_health(services: Reader) -> HealthCounts:
 
 
 def _view(services: ServicesDep, agent_id: UUID) -> AgentView:
-    found = services.views.agents.get(str(agent_id))
-    if found is None:
-        raise NotFoundError(Agent.KIND, str(agent_id))
-    return found
+    return found(services.views.agents.get(str(agent_id)), Agent.KIND, agent_id)
 
 
 @router.get("/{agent_id}")

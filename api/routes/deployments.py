@@ -8,10 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field, FiniteFloat
 
-from api.deps import Command, Reader, ServicesDep, committed
+from api.deps import Command, Reader, ServicesDep, committed, found
 from api.schemas import Body, GitFields, Limit, Page
 from domain.deployment import Deployment, DeploymentStatus, Environment, Outcome
-from domain.errors import NotFoundError
 from domain.values import Name, ShortText, Text
 from infra import deployment_commands
 from infra.commands import Committed
@@ -84,10 +83,7 @@ async def service_deployments(service_name: str, services: Reader) -> list[Deplo
 
 @router.get("/{deployment_id}")
 async def get_deployment(deployment_id: UUID, services: Reader) -> DeploymentView:
-    found = services.views.deployments.get(str(deployment_id))
-    if found is None:
-        raise NotFoundError(Deployment.KIND, str(deployment_id))
-    return found
+    return found(services.views.deployments.get(str(deployment_id)), Deployment.KIND, deployment_id)
 
 
 @router.post("/{deployment_id}/rollback")

@@ -8,9 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, BaseModel, Field
 
-from api.deps import Command, Reader, ServicesDep, committed
+from api.deps import Command, Reader, ServicesDep, committed, found
 from api.schemas import Body, JobCreate, Limit, Page
-from domain.errors import NotFoundError
 from domain.job import FINISHED, Job, JobStatus
 from domain.values import ExitCode, Name, Text, Url
 from infra.commands import Committed
@@ -78,10 +77,7 @@ async def running_jobs(services: Reader) -> list[JobView]:
 
 @router.get("/{job_id}")
 async def get_job(job_id: UUID, services: Reader) -> JobView:
-    found = services.views.jobs.get(str(job_id))
-    if found is None:
-        raise NotFoundError(Job.KIND, str(job_id))
-    return found
+    return found(services.views.jobs.get(str(job_id)), Job.KIND, job_id)
 
 
 @router.patch("/{job_id}/start")

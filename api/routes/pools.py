@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from api.deps import Command, Reader, ServicesDep, committed
+from api.deps import Command, Reader, ServicesDep, committed, found
 from api.schemas import Body
 from domain.agent import Labels
-from domain.errors import NotFoundError
 from domain.pool import Pool, desired_agents
 from domain.queue import PoolName
 from projections.agents import PoolView
@@ -46,10 +45,7 @@ def _pool(services: Reader, name: str) -> PoolView:
         or name in views.queue.pools()
         or bool(views.agents.select(name, None, None))
     )
-    found = views.pools.get(name, in_use)
-    if found is None:
-        raise NotFoundError(Pool.KIND, name)
-    return found
+    return found(views.pools.get(name, in_use), Pool.KIND, name)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
