@@ -33,8 +33,6 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from bench.common import (
-    GIT,
-    METADATA,
     CpuMeter,
     Figure,
     machine,
@@ -49,7 +47,7 @@ from bench.common import (
 )
 from bench.heartbeats import Agent as RegisteredAgent
 from bench.heartbeats import clients, register
-from bench.http_post import api_process
+from bench.http_post import BODY, api_process
 from bench.queue_common import (
     CALLERS,
     POOL,
@@ -241,17 +239,8 @@ class Raw:
 # --- HTTP ------------------------------------------------------------------------------------
 
 
-ENQUEUE_BODY: dict[str, Any] = {
-    "job_type": "build",
-    "git_repo": GIT.repo,
-    "git_ref": GIT.ref,
-    "git_commit_sha": GIT.commit_sha,
-    "git_commit_message": GIT.commit_message,
-    "git_author": GIT.author,
-    "metadata": METADATA,
-    "pool": POOL,
-    "priority": LEVEL.value,
-}
+ENQUEUE_BODY: dict[str, Any] = BODY | {"pool": POOL, "priority": LEVEL.value}
+"""The dashboard bench's job, plus where it queues."""
 
 
 def http_enqueue(callers: Sequence[httpx.AsyncClient]) -> Enqueue:
