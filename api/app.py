@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = await open_services(settings, "jetdeck-api")
+        await app.state.services.access.bootstrap(settings)
         try:
             yield
         finally:

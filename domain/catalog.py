@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from domain.access import RoleSet, ServiceToken
 from domain.agent import Agent
 from domain.deployment import Deployment
 from domain.job import Job
 from domain.model import Aggregate, DomainEvent
 from domain.pool import Pool
 
-AGGREGATES: dict[str, type[Aggregate]] = {cls.KIND: cls for cls in (Job, Deployment, Agent, Pool)}
+AGGREGATES: dict[str, type[Aggregate]] = {
+    cls.KIND: cls for cls in (Job, Deployment, Agent, Pool, RoleSet, ServiceToken)
+}
 
 
 def _event_classes(aggregate: type[Aggregate]) -> dict[str, type[DomainEvent]]:

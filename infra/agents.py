@@ -7,6 +7,7 @@ the agent may stay silent before it counts as offline); only a change of health 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,6 +20,7 @@ from nats.js.errors import NotFoundError as JsNotFoundError
 from domain.agent import Agent, HostInfo, Metrics
 from domain.errors import NotFoundError, UnauthorizedError
 from domain.health import classify
+from domain.identity import system
 from domain.job import JobStatus
 from domain.recorded import Cause
 from infra.commands import CommandRunner, Committed
@@ -53,11 +55,15 @@ class Beat:
 
 
 _AgentAct = Callable[[Agent], None]
+AGENT_PREFIX = "jdagt_"
+HEALTH_MONITOR = str(system("health-monitor"))
 
 
 def _system(action: str, agent_id: str) -> Cause:
     command_id = uuid4().hex
-    return Cause(actor="jetdeck", command_id=command_id, action=action, correlation_id=agent_id)
+    return Cause(
+        actor=HEALTH_MONITOR, command_id=command_id, action=action, correlation_id=agent_id
+    )
 
 
 class AgentService:
@@ -97,12 +103,27 @@ class AgentService:
         result = await self.commands.create(cause, make)
         # A first beat, so an agent that never sends one still goes offline when it expires.
         await self._beat(str(result.aggregate.id), {"registered": True})
-        identity = AgentIdentity(agent_id=str(result.aggregate.id), seq=result.seq)
-        return Registration(result.aggregate, result.seq, self.signer.sign(identity))
+        token = self._token(str(result.aggregate.id), result.seq)
+        return Registration(result.aggregate, result.seq, token)
+
+    def _token(self, agent_id: str, seq: int) -> str:
+        expires_at = time.time() + self.settings.agent_token_ttl_s
+        identity = AgentIdentity(agent_id=agent_id, seq=seq, expires_at=expires_at)
+        return AGENT_PREFIX + self.signer.sign(identity)
+
+    def fresh_token(self, agent_id: str) -> str:
+        """A new token with a full lifetime, so an agent that beats never sees its token expire."""
+        view = self.views.agents.get(agent_id)
+        if view is None:
+            raise NotFoundError(Agent.KIND, agent_id)
+        return self._token(agent_id, view.last_seq)
 
     async def authenticate(self, token: str) -> str:
-        """The agent a token speaks for; a deregistered agent's token opens nothing."""
-        identity = self.signer.verify(token, AgentIdentity)
+        """The agent a token speaks for; an expired token, or a deregistered agent's, opens
+        nothing."""
+        identity = self.signer.verify(token.removeprefix(AGENT_PREFIX), AgentIdentity)
+        if identity.expires_at <= time.time():
+            raise UnauthorizedError(f"the token of agent {identity.agent_id} expired")
         await self.runner.wait_for(identity.seq, self.settings.read_wait_s)
         view = self.views.agents.get(identity.agent_id)
         if view is None or view.terminated:
@@ -163,16 +184,19 @@ class AgentService:
         return await self._command(cause, agent_id, lambda a: a.resume())
 
     async def deregister(self, cause: Cause, agent_id: UUID, reason: str) -> Committed[Agent]:
-        """Terminated at once; its claims go back to the queue without costing an attempt."""
+        """Terminated at once, its tokens with it; its claims go back to the queue without
+        costing an attempt."""
         result = await self._command(cause, agent_id, lambda a: a.deregister(reason))
         await self.runner.wait_for(result.seq, self.settings.read_wait_s)
-        released = await self.queue.take_back_all(str(agent_id), "agent deregistered", lost=False)
+        released = await self.queue.take_back_all(
+            cause.actor, str(agent_id), "agent deregistered", lost=False
+        )
         return replace(result, seq=max(result.seq, released))
 
     async def went_silent(self, agent_id: str) -> None:
         """Its heartbeat expired: offline, and its jobs go to other agents as lost attempts."""
         await self._update(agent_id, "agent.offline", lambda a: a.mark_offline("heartbeat expired"))
-        await self.queue.take_back_all(agent_id, "agent lost", lost=True)
+        await self.queue.take_back_all(HEALTH_MONITOR, agent_id, "agent lost", lost=True)
 
     async def silent_for(self, agent_id: str, seconds: float) -> None:
         await self._update(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from domain.deployment import Deployment, DeploymentStatus, Environment, Outcome
+from domain.identity import Principal
 from domain.recorded import Cause
 from infra.commands import Committed
 from infra.services import Services
@@ -13,6 +14,7 @@ from infra.unit_of_work import UnitOfWork
 
 async def advance(
     services: Services,
+    principal: Principal,
     cause: Cause,
     deployment_id: UUID,
     environment: Environment,
@@ -24,6 +26,7 @@ async def advance(
     board = services.views.deployments
 
     async def decide(uow: UnitOfWork, deployment: Deployment) -> None:
+        principal.require_service(deployment.service_name)
         deployment.advance(environment, outcome, reason, metrics)
         if deployment.status is not DeploymentStatus.LIVE:
             return
@@ -37,12 +40,13 @@ async def advance(
 
 
 async def roll_back(
-    services: Services, cause: Cause, deployment_id: UUID, reason: str
+    services: Services, principal: Principal, cause: Cause, deployment_id: UUID, reason: str
 ) -> Committed[Deployment]:
     """Roll back; a live deployment hands production back to the one it superseded."""
     board = services.views.deployments
 
     async def decide(uow: UnitOfWork, deployment: Deployment) -> None:
+        principal.require_service(deployment.service_name)
         previous: Deployment | None = None
         if deployment.status is DeploymentStatus.LIVE:
             await services.runner.catch_up(services.settings.read_wait_s)

@@ -31,6 +31,7 @@ from domain.errors import (
     UnavailableError,
     ValidationError,
 )
+from domain.identity import PrincipalKind, system
 from domain.job import (
     FINISHED,
     LEASED,
@@ -57,6 +58,7 @@ SETTLE_S = (0.002, 0.01, 0.03)
 """After a wake-up, look again at these intervals: the wake-up is the queued event on EVENTS, and
 its copy in QUEUE lands a millisecond later when idle, tens of milliseconds under load."""
 MARKER = "Nats-Marker-Reason"
+LEASE_MONITOR = str(system("lease-monitor"))
 _Act = Callable[[Job, Claim], None]
 
 
@@ -276,7 +278,8 @@ class QueueService:
         except ValueError:
             await self._settle(msg.reply, b"+TERM not a job ticket")
             return None
-        cause = Cause(agent_id, f"claim:{msg.reply}", "job.claim", f"claim:{msg.reply}")
+        claim_id = f"claim:{msg.reply}"
+        cause = Cause(f"{PrincipalKind.AGENT}:{agent_id}", claim_id, "job.claim", claim_id)
 
         async def decide(_: UnitOfWork, job: Job) -> None:
             spec = job.spec
@@ -489,21 +492,28 @@ class QueueService:
         if not await self._lease_alive(job_id):
             await self.take_back(job_id, reason)
 
-    async def take_back_all(self, agent_id: str, reason: str, *, lost: bool) -> int:
+    async def take_back_all(self, actor: str, agent_id: str, reason: str, *, lost: bool) -> int:
         """Every job the agent holds goes back to the queue: as a lost attempt, or released.
         Returns the sequence of the last event written (0 when it held nothing)."""
         current, _ = self.views.agents.jobs_of(agent_id)
         seqs = [
-            await self.take_back(job_id, reason, lost=lost, holder=agent_id) for job_id in current
+            await self.take_back(job_id, reason, lost=lost, holder=agent_id, actor=actor)
+            for job_id in current
         ]
         return max(seqs, default=0)
 
     async def take_back(
-        self, job_id: str, reason: str, *, lost: bool = True, holder: str | None = None
+        self,
+        job_id: str,
+        reason: str,
+        *,
+        lost: bool = True,
+        holder: str | None = None,
+        actor: str = LEASE_MONITOR,
     ) -> int:
         """The lease ran out or the agent went away: the job goes back to the queue."""
         command_id = f"take-back:{job_id}:{now().isoformat()}"
-        cause = Cause("jetdeck", command_id, "job.take_back", job_id)
+        cause = Cause(actor, command_id, "job.take_back", job_id)
         tickets: list[str] = []
 
         async def decide(_: UnitOfWork, job: Job) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from projections.access import AccessBoard
 from projections.agents import AgentBoard, PoolBoard
 from projections.base import ReadModel
 from projections.deployments import DeploymentBoard
@@ -20,6 +21,15 @@ class ReadModels:
     queue: QueueBoard = field(default_factory=QueueBoard)
     agents: AgentBoard = field(default_factory=AgentBoard)
     pools: PoolBoard = field(default_factory=PoolBoard)
+    access: AccessBoard = field(default_factory=AccessBoard)
 
     def all(self) -> list[ReadModel]:
-        return [self.jobs, self.deployments, self.stats, self.queue, self.agents, self.pools]
+        return [
+            self.jobs,
+            self.deployments,
+            self.stats,
+            self.queue,
+            self.agents,
+            self.pools,
+            self.access,
+        ]

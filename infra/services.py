@@ -9,7 +9,9 @@ from nats.errors import Error as NatsError
 from nats.js.api import StreamState
 
 from domain.errors import UnavailableError
+from infra.access import AccessService
 from infra.agents import AgentService
+from infra.authn import Authenticator
 from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.durable_consumer import DurableConsumer
@@ -40,6 +42,8 @@ class Services:
     logs: LogStore
     signer: Signer
     lease_monitor: DurableConsumer
+    access: AccessService
+    authn: Authenticator
 
     @property
     def connected(self) -> bool:
@@ -79,6 +83,7 @@ async def open_services(settings: Settings, name: str) -> Services:
     agents = AgentService(nc, commands, runner, views, queue, signer, settings)
     monitor = lease_monitor(nc, queue)
     await monitor.start()
+    access = AccessService(commands, runner, views)
     return Services(
         settings=settings,
         nc=nc,
@@ -92,4 +97,6 @@ async def open_services(settings: Settings, name: str) -> Services:
         logs=LogStore(nc),
         signer=signer,
         lease_monitor=monitor,
+        access=access,
+        authn=Authenticator(access, agents),
     )

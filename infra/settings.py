@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.health import HealthPolicy
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+DEV_REGISTRATION_TOKEN = "jetdeck-dev-registration-token"
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def check_admin_token(secret: str) -> None:
+    """A bootstrap token guards everything: refuse one that could be guessed."""
+    if len(secret) < 32 or not secret.isascii() or not secret.isprintable():
+        raise ValueError(
+            "JETDECK_BOOTSTRAP_ADMIN_TOKEN must be at least 32 printable ASCII characters"
+        )
 
 
 def split_servers(url: str) -> list[str]:
@@ -44,19 +61,34 @@ class Settings(BaseSettings):
     retry_base_s: Annotated[float, Field(gt=0)] = 1.0
     retry_cap_s: Annotated[float, Field(gt=0)] = 300.0
     retry_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
-    registration_token: Annotated[str, Field(min_length=16)] = "jetdeck-dev-registration-token"
+    registration_token: Annotated[str, Field(min_length=16)] = DEV_REGISTRATION_TOKEN
     """Agents present it to register. Set your own outside development."""
-    agent_auth: bool = True
-    """Agent calls need the agent's token; off only for trusted setups and tests."""
     health: HealthPolicy = HealthPolicy()
     """Agent health thresholds, e.g. JETDECK_HEALTH__DEGRADED_PCT=80."""
     token_secret: Annotated[str, Field(min_length=32)] | None = None
     """Signs claim and agent tokens; unset, one is made once and kept in NATS for every replica."""
+    agent_token_ttl_s: Annotated[int, Field(ge=60, le=30 * 86400)] = 86400
+    """An agent token's lifetime; heartbeats hand out a fresh one once half of it has passed."""
+    bootstrap_admin_token: SecretStr | None = None
+    """The admin token to create; unset, one is made once into `<data_dir>/admin-token`."""
+    anonymous_read: bool = False
+    """Let callers with no credentials read (never write)."""
 
     @model_validator(mode="after")
     def _retry_cap_not_below_base(self) -> Settings:
         if self.retry_cap_s < self.retry_base_s:
             raise ValueError("JETDECK_RETRY_CAP_S must be at least JETDECK_RETRY_BASE_S")
+        return self
+
+    @model_validator(mode="after")
+    def _no_development_secrets_off_loopback(self) -> Settings:
+        if not is_loopback(self.api_host) and self.registration_token == DEV_REGISTRATION_TOKEN:
+            raise ValueError(
+                f"JETDECK_API_HOST={self.api_host} is reachable from other machines, but "
+                "JETDECK_REGISTRATION_TOKEN is the development default: set a secret of your own"
+            )
+        if self.bootstrap_admin_token is not None:
+            check_admin_token(self.bootstrap_admin_token.get_secret_value())
         return self
 
     @property

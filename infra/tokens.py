@@ -39,7 +39,9 @@ class AgentIdentity(BaseModel):
 
     agent_id: str
     seq: int
-    """The registration's sequence: a read model that has it knows the agent."""
+    """A sequence at which the agent was registered: a read model that has it knows the agent."""
+    expires_at: float
+    """Unix time after which the token opens nothing; heartbeats hand out fresh ones."""
 
 
 def _b64(data: bytes) -> str:

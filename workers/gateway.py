@@ -21,13 +21,15 @@ from faststream.nats import NatsBroker, NatsMessage
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, Field, ValidationError
 
-from api.auth import act_for, act_on_lease
-from api.deps import CommandContext, IdempotencyKey
+from api.auth import act_on_lease
+from api.commands import CommandContext, IdempotencyKey
 from api.errors import status_of
 from api.routes.queue import ClaimRequest, CompleteRequest, FailRequest, LeaseCall, claim_answer
 from domain.errors import JetDeckError, UnauthorizedError
+from domain.identity import Permission, Principal
 from domain.job import Job
 from domain.recorded import Cause
+from infra.authn import INVALID_CREDENTIALS
 from infra.commands import Committed
 from infra.services import Services, open_services
 from infra.settings import Settings
@@ -42,20 +44,20 @@ class Native(BaseModel):
     """What every native request may carry besides its HTTP body."""
 
     agent_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
-    """The agent's token, as `Authorization: Bearer` over HTTP; required while agent auth is on."""
+    """The agent's token, as `Authorization: Bearer` over HTTP; required."""
     idempotency_key: IdempotencyKey | None = None
     """As the `Idempotency-Key` header over HTTP: a retry answers as the first request did."""
 
-    async def caller(self, services: Services) -> str | None:
-        if not services.settings.agent_auth:
-            return None
+    async def caller(self, services: Services) -> Principal:
+        """Only an agent's token opens the native path, checked as over HTTP."""
         if self.agent_token is None:
-            raise UnauthorizedError("native agent calls need `agent_token`")
-        return await services.agents.authenticate(self.agent_token)
+            raise UnauthorizedError(INVALID_CREDENTIALS)
+        principal = await services.authn.principal(self.agent_token)
+        principal.require(Permission.AGENT)
+        return principal
 
-    def cause(self, action: str, caller: str | None) -> Cause:
-        context = CommandContext(self.idempotency_key, None)
-        return context.cause(action, caller or "gateway")
+    def cause(self, action: str, caller: Principal) -> Cause:
+        return CommandContext(caller, self.idempotency_key, None).cause(action)
 
 
 class NativeClaim(ClaimRequest, Native):
@@ -65,7 +67,7 @@ class NativeClaim(ClaimRequest, Native):
 class JobLease(LeaseCall, Native):
     job_id: UUID
 
-    async def holder(self, services: Services) -> str | None:
+    async def holder(self, services: Services) -> Principal:
         """The calling agent, checked to hold this claim."""
         caller = await self.caller(services)
         act_on_lease(services, caller, self.job_id, self.claim_token)
@@ -87,7 +89,7 @@ def _job(result: Committed[Job]) -> Reply:
 
 async def claim(services: Services, body: bytes) -> Reply:
     req = NativeClaim.model_validate_json(body)
-    act_for(await req.caller(services), req.agent_id)
+    (await req.caller(services)).require_agent(req.agent_id)
     grant = await services.queue.claim(req.agent_id, req.pool, req.labels, req.wait_s)
     if grant is None:
         return {"status": 204}

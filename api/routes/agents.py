@@ -8,11 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
-from api.auth import CallingAgent, Registration, act_for
-from api.deps import Command, Reader, ServicesDep, committed, found
+from api.auth import PROTECTED, AgentCaller, Operating, Reading
+from api.commands import Command, Registrant
+from api.deps import Reader, ServicesDep, committed, found
 from api.schemas import Body
 from domain.agent import Agent, AgentStatus, HostInfo, Labels, Metrics
 from domain.health import Percent
+from domain.identity import PrincipalKind
 from domain.queue import PoolName
 from domain.values import Name, Text
 from infra.agents import Beat
@@ -20,7 +22,7 @@ from infra.commands import Committed
 from projections.agents import AgentView
 from projections.jobs import JobView
 
-router = APIRouter(prefix="/api/agents", tags=["agents"])
+router = APIRouter(prefix="/api/agents", tags=["agents"], responses=PROTECTED)
 
 
 class RegisterRequest(Body):
@@ -65,6 +67,8 @@ class HeartbeatAnswer(BaseModel):
     status: AgentStatus
     instructions: list[Instruction]
     heartbeat_interval_s: float
+    agent_token: str
+    """A fresh token with a full lifetime; the one sent keeps working until it expires."""
 
 
 class AgentDetail(AgentView):
@@ -96,13 +100,17 @@ def answer(response: Response, result: Committed[Agent]) -> AgentAnswer:
     return AgentAnswer(agent_id=result.aggregate.id, status=result.aggregate.status, seq=result.seq)
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, dependencies=[Registration])
+@router.post("/register", status_code=status.HTTP_201_CREATED)
 async def register(
-    body: RegisterRequest, services: ServicesDep, command: Command, response: Response
+    body: RegisterRequest, services: ServicesDep, command: Registrant, response: Response
 ) -> Registered:
+    """Needs the registration token (or a registration from `POST /api/auth/token`); the
+    event names the new agent as its actor."""
+    command.allow_pool(body.pool)
+    agent_id = command.new_id("agent.register")
     done = await services.agents.register(
-        command.cause("agent.register"),
-        command.new_id("agent.register"),
+        command.cause("agent.register")._replace(actor=f"{PrincipalKind.AGENT}:{agent_id}"),
+        agent_id,
         body.name,
         body.pool,
         frozenset(body.labels),
@@ -120,7 +128,7 @@ async def register(
     )
 
 
-@router.get("")
+@router.get("", dependencies=[Reading])
 async def list_agents(
     services: Reader,
     pool: Annotated[str | None, Query(max_length=64)] = None,
@@ -130,7 +138,7 @@ async def list_agents(
     return services.views.agents.select(pool, status, label)
 
 
-@router.get("/health")
+@router.get("/health", dependencies=[Reading])
 async def agent_health(services: Reader) -> HealthCounts:
     by_pool = services.views.agents.counts()
     totals: dict[AgentStatus, int] = {}
@@ -144,14 +152,14 @@ def _view(services: ServicesDep, agent_id: UUID) -> AgentView:
     return found(services.views.agents.get(str(agent_id)), Agent.KIND, agent_id)
 
 
-@router.get("/{agent_id}")
+@router.get("/{agent_id}", dependencies=[Reading])
 async def get_agent(agent_id: UUID, services: Reader) -> AgentDetail:
     view = _view(services, agent_id)
     beat = await services.agents.last_beat(view.agent_id)
     return AgentDetail(**view.model_dump(), last_heartbeat=beat)
 
 
-@router.get("/{agent_id}/jobs")
+@router.get("/{agent_id}/jobs", dependencies=[Reading])
 async def agent_jobs(agent_id: UUID, services: Reader) -> AgentJobs:
     _view(services, agent_id)
     current, recent = services.views.agents.jobs_of(str(agent_id))
@@ -164,32 +172,34 @@ async def agent_jobs(agent_id: UUID, services: Reader) -> AgentJobs:
 
 @router.post("/{agent_id}/heartbeat")
 async def heartbeat(
-    agent_id: UUID, body: HeartbeatRequest, services: ServicesDep, caller: CallingAgent
+    agent_id: UUID, body: HeartbeatRequest, services: ServicesDep, agent: AgentCaller
 ) -> HeartbeatAnswer:
-    act_for(caller, agent_id)
+    """Renews the agent's token too: use `agent_token` from the answer from then on."""
+    agent.require_agent(str(agent_id))
     orders = await services.agents.heartbeat(str(agent_id), body.metrics(), body.running_jobs)
     return HeartbeatAnswer(
         status=_view(services, agent_id).status,
         instructions=[Instruction(action=o.action, job_id=o.job_id) for o in orders],
         heartbeat_interval_s=services.settings.health.heartbeat_interval_s,
+        agent_token=services.agents.fresh_token(str(agent_id)),
     )
 
 
-@router.post("/{agent_id}/drain")
+@router.post("/{agent_id}/drain", dependencies=[Operating])
 async def drain(
     agent_id: UUID, services: ServicesDep, command: Command, response: Response
 ) -> AgentAnswer:
     return answer(response, await services.agents.drain(command.cause("agent.drain"), agent_id))
 
 
-@router.post("/{agent_id}/resume")
+@router.post("/{agent_id}/resume", dependencies=[Operating])
 async def resume(
     agent_id: UUID, services: ServicesDep, command: Command, response: Response
 ) -> AgentAnswer:
     return answer(response, await services.agents.resume(command.cause("agent.resume"), agent_id))
 
 
-@router.delete("/{agent_id}")
+@router.delete("/{agent_id}", dependencies=[Operating])
 async def deregister(
     agent_id: UUID,
     services: ServicesDep,

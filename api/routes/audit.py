@@ -9,13 +9,14 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from api.auth import PROTECTED, Reading
 from api.deps import ServicesDep
 from domain.catalog import AGGREGATES
 from domain.errors import NotFoundError
 from infra.audit import verify_chain
 from infra.unit_of_work import load_history
 
-router = APIRouter(prefix="/api/audit", tags=["audit"])
+router = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Reading], responses=PROTECTED)
 
 
 class AuditEvent(BaseModel):

@@ -8,7 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, BaseModel, Field
 
-from api.deps import Command, Reader, ServicesDep, committed, found
+from api.auth import PROTECTED, Reading, Reporting
+from api.commands import Command
+from api.deps import Reader, ServicesDep, committed, found
 from api.schemas import Body, JobCreate, Limit, Page
 from domain.job import FINISHED, Job, JobStatus
 from domain.values import ExitCode, Name, Text, Url
@@ -16,7 +18,7 @@ from infra.commands import Committed
 from infra.unit_of_work import UnitOfWork
 from projections.jobs import JobFilter, JobView
 
-router = APIRouter(prefix="/api/dashboard/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/dashboard/jobs", tags=["jobs"], responses=PROTECTED)
 
 
 class JobAccepted(BaseModel):
@@ -48,7 +50,7 @@ def accepted(response: Response, result: Committed[Job]) -> JobAccepted:
     return JobAccepted(job_id=result.aggregate.id, status=result.aggregate.status, seq=result.seq)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Reporting])
 async def create_job(
     body: JobCreate, services: ServicesDep, command: Command, response: Response
 ) -> JobAccepted:
@@ -59,7 +61,7 @@ async def create_job(
     return accepted(response, result)
 
 
-@router.get("")
+@router.get("", dependencies=[Reading])
 async def list_jobs(
     services: Reader,
     flt: Annotated[JobFilter, Query()],
@@ -70,17 +72,17 @@ async def list_jobs(
     return Page(items=items, next_cursor=next_cursor)
 
 
-@router.get("/running")
+@router.get("/running", dependencies=[Reading])
 async def running_jobs(services: Reader) -> list[JobView]:
     return services.views.jobs.list_running()
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", dependencies=[Reading])
 async def get_job(job_id: UUID, services: Reader) -> JobView:
     return found(services.views.jobs.get(str(job_id)), Job.KIND, job_id)
 
 
-@router.patch("/{job_id}/start")
+@router.patch("/{job_id}/start", dependencies=[Reporting])
 async def start_job(
     job_id: UUID, body: JobStart, services: ServicesDep, command: Command, response: Response
 ) -> JobAccepted:
@@ -92,7 +94,7 @@ async def start_job(
     return accepted(response, result)
 
 
-@router.patch("/{job_id}/complete")
+@router.patch("/{job_id}/complete", dependencies=[Reporting])
 async def complete_job(
     job_id: UUID, body: JobComplete, services: ServicesDep, command: Command, response: Response
 ) -> JobAccepted:

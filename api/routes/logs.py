@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.auth import LeaseHolder
+from api.auth import PROTECTED, Reading
+from api.commands import LeaseHolder
 from api.deps import ServicesDep
 from api.routes.queue import LeaseCall
 from api.schemas import Body
@@ -30,7 +31,7 @@ from infra.logs import (
     writer_key,
 )
 
-router = APIRouter(tags=["logs"])
+router = APIRouter(tags=["logs"], responses=PROTECTED)
 KEEPALIVE_S = 15.0
 """An SSE comment this often while a followed job is silent, so proxies keep the stream open."""
 
@@ -83,6 +84,7 @@ async def append_logs(job_id: UUID, body: LogWrite, agent: LeaseHolder, logs: Lo
 
 @router.get(
     "/api/dashboard/jobs/{job_id}/logs",
+    dependencies=[Reading],
     response_model=list[LogLine],
     responses={
         200: {

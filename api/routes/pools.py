@@ -8,14 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from api.deps import Command, Reader, ServicesDep, committed, found
+from api.auth import PROTECTED, Operating, Reading
+from api.commands import Command
+from api.deps import Reader, ServicesDep, committed, found
 from api.schemas import Body
 from domain.agent import Labels
 from domain.pool import Pool, desired_agents
 from domain.queue import PoolName
 from projections.agents import PoolView
 
-router = APIRouter(prefix="/api/pools", tags=["pools"])
+router = APIRouter(prefix="/api/pools", tags=["pools"], responses=PROTECTED)
 Count = Annotated[int, Field(ge=0, le=10_000)]
 
 
@@ -48,7 +50,7 @@ def _pool(services: Reader, name: str) -> PoolView:
     return found(views.pools.get(name, in_use), Pool.KIND, name)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Operating])
 async def create_pool(
     body: PoolRequest, services: ServicesDep, command: Command, response: Response
 ) -> PoolView:
@@ -61,17 +63,17 @@ async def create_pool(
     return _pool(services, body.name)
 
 
-@router.get("")
+@router.get("", dependencies=[Reading])
 async def list_pools(services: Reader) -> list[PoolView]:
     return sorted(services.views.pools.pools.values(), key=lambda p: p.name)
 
 
-@router.get("/{pool}")
+@router.get("/{pool}", dependencies=[Reading])
 async def get_pool(pool: str, services: Reader) -> PoolView:
     return _pool(services, pool)
 
 
-@router.get("/{pool}/scaling")
+@router.get("/{pool}/scaling", dependencies=[Reading])
 async def scaling(pool: str, services: Reader) -> Scaling:
     view = _pool(services, pool)
     idle, busy = services.views.agents.idle_and_busy(pool)

@@ -9,8 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, model_validator
 
-from api.auth import CallingAgent, LeaseHolder, act_for
-from api.deps import SEQ_HEADER, Command, Reader, ServicesDep, committed
+from api.auth import PROTECTED, AgentCaller, Operating, Reading
+from api.commands import Command, LeaseHolder
+from api.deps import SEQ_HEADER, Reader, ServicesDep, committed
 from api.schemas import Body, GitFields
 from domain.job import CompletionReport, FailureReport, Job, JobStatus
 from domain.queue import Label, PoolName, QueueSpec
@@ -19,7 +20,7 @@ from infra.commands import Committed
 from infra.queue import ClaimGrant
 from projections.queue import DeadLetter, LevelStats
 
-router = APIRouter(prefix="/api/queue", tags=["queue"])
+router = APIRouter(prefix="/api/queue", tags=["queue"], responses=PROTECTED)
 
 
 NEW_JOB_FIELDS = frozenset(
@@ -159,7 +160,7 @@ def claim_answer(grant: ClaimGrant) -> ClaimAnswer:
     )
 
 
-@router.post("/jobs", status_code=status.HTTP_201_CREATED)
+@router.post("/jobs", status_code=status.HTTP_201_CREATED, dependencies=[Operating])
 async def enqueue(
     body: EnqueueRequest, services: ServicesDep, command: Command, response: Response
 ) -> Enqueued:
@@ -187,11 +188,11 @@ async def enqueue(
     responses={204: {"description": "No work came within wait_s."}},
 )
 async def claim(
-    body: ClaimRequest, services: ServicesDep, caller: CallingAgent, response: Response
+    body: ClaimRequest, services: ServicesDep, agent: AgentCaller, response: Response
 ) -> ClaimAnswer | Response:
     """Not idempotent: each call asks for new work. A claim whose answer was lost costs its
     attempt when the lease runs out, and the job goes to the next claim."""
-    act_for(caller, body.agent_id)
+    agent.require_agent(body.agent_id)
     grant = await services.queue.claim(body.agent_id, body.pool, body.labels, body.wait_s)
     if grant is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -240,7 +241,7 @@ async def release(
     return answer(response, await agent.services.queue.release(cause, job_id, body.claim_token))
 
 
-@router.post("/jobs/{job_id}/cancel")
+@router.post("/jobs/{job_id}/cancel", dependencies=[Operating])
 async def cancel(
     job_id: UUID,
     services: ServicesDep,
@@ -254,17 +255,17 @@ async def cancel(
     )
 
 
-@router.get("/stats")
+@router.get("/stats", dependencies=[Reading])
 async def stats(services: Reader) -> list[LevelStats]:
     return services.views.queue.stats(datetime.now(UTC))
 
 
-@router.get("/dead-letters")
+@router.get("/dead-letters", dependencies=[Reading])
 async def dead_letters(services: Reader) -> list[DeadLetter]:
     return services.views.queue.dead_letters()
 
 
-@router.post("/dead-letters/{job_id}/retry")
+@router.post("/dead-letters/{job_id}/retry", dependencies=[Operating])
 async def retry_dead_letter(
     job_id: UUID,
     services: ServicesDep,
@@ -283,7 +284,7 @@ class PoolState(BaseModel):
     seq: int
 
 
-@router.post("/pools/{pool}/pause")
+@router.post("/pools/{pool}/pause", dependencies=[Operating])
 async def pause(
     pool: PoolName,
     services: ServicesDep,
@@ -299,7 +300,7 @@ async def pause(
     return PoolState(pool=pool, paused=True, seq=result.seq)
 
 
-@router.post("/pools/{pool}/resume")
+@router.post("/pools/{pool}/resume", dependencies=[Operating])
 async def resume(
     pool: PoolName, services: ServicesDep, command: Command, response: Response
 ) -> PoolState:

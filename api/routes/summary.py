@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
+from api.auth import PROTECTED, Reading
 from api.deps import Reader
 from projections.summary import Summary
 
-router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
+router = APIRouter(
+    prefix="/api/dashboard", tags=["dashboard"], dependencies=[Reading], responses=PROTECTED
+)
 
 
 @router.get("/summary")

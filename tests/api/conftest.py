@@ -14,12 +14,19 @@ from infra.embedded_server import EmbeddedServer
 from infra.services import Services
 from infra.settings import Settings
 
+ADMIN_TOKEN = "jdsvc_test-admin-token-0123456789abcdefghijklmnop"
+
 
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, fresh_server: EmbeddedServer) -> Settings:
     """Override fields per test: `@pytest.mark.parametrize("settings", [{...}], indirect=True)`."""
     overrides: dict[str, Any] = getattr(request, "param", {})
-    return Settings(nats_url=fresh_server.url, snapshot_every=100, **overrides)
+    return Settings(
+        nats_url=fresh_server.url,
+        snapshot_every=100,
+        bootstrap_admin_token=ADMIN_TOKEN,
+        **overrides,
+    )
 
 
 @pytest.fixture
@@ -29,9 +36,13 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield app
 
 
-def http_client(app: FastAPI, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+def http_client(
+    app: FastAPI, raise_app_exceptions: bool = True, token: str | None = ADMIN_TOKEN
+) -> httpx.AsyncClient:
+    """Calls as the bootstrap admin unless given another token (None: no credentials)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
-    return httpx.AsyncClient(transport=transport, base_url="http://jetdeck")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://jetdeck", headers=headers)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from domain.deployment import Deployment, Environment, Outcome
 from domain.errors import UnavailableError
+from domain.identity import Principal, PrincipalKind, Role
 from domain.job import JobStatus
 from infra import deployment_commands
 from infra.codec import decode
@@ -104,11 +105,14 @@ async def test_wait_for_a_sequence_not_yet_written_is_unavailable(services: Serv
         await services.runner.wait_for(5, timeout_s=0.05)
 
 
+DEPLOYER = Principal(PrincipalKind.SERVICE, "release", frozenset({Role.DEPLOYER}))
+
+
 async def test_snapshot_is_saved_while_a_deployment_is_live(services: Services) -> None:
     deployment = await create_deployment(services.commands, "api")
     for env in Environment:
         await deployment_commands.advance(
-            services, cause(f"deployment.{env}"), deployment.id, env, Outcome.SUCCEEDED
+            services, DEPLOYER, cause(f"deployment.{env}"), deployment.id, env, Outcome.SUCCEEDED
         )
     await services.runner.catch_up(5)
     await services.runner.save_snapshot()

@@ -1,0 +1,107 @@
+"""The context every command is built in: who sent it, under which id, in which conversation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from fastapi import Depends, Header
+from pydantic import StringConstraints
+
+from api.auth import AgentCaller, Caller, act_on_lease, registration
+from api.deps import ServicesDep
+from domain.errors import ForbiddenError
+from domain.identity import Principal, PrincipalKind
+from domain.recorded import Cause
+
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+]
+KeyHeader = Annotated[
+    IdempotencyKey | None,
+    Header(
+        alias="Idempotency-Key",
+        description="A retry with the same key returns the first result and appends nothing. "
+        "Keys belong to the caller: the same key from two principals names two commands.",
+    ),
+]
+CorrelationHeader = Annotated[
+    str | None, Header(alias="X-Correlation-Id", min_length=1, max_length=200)
+]
+REGISTRAR = Principal(PrincipalKind.AGENT, "registering")
+"""Scopes registration keys; the registered agent itself is the actor of its events."""
+
+
+class CommandContext:
+    """Who sent a command and under which id; the id is the caller's Idempotency-Key, scoped
+    to the caller, so nobody can squat a key another principal will use."""
+
+    def __init__(self, principal: Principal, key: str | None, correlation_id: str | None) -> None:
+        self.principal = principal
+        self.actor = str(principal)
+        self.key = key
+        self.command_id = f"{self.actor}|{key}" if key else uuid4().hex
+        self.correlation_id = correlation_id or self.command_id
+
+    def cause(self, action: str) -> Cause:
+        return Cause(
+            actor=self.actor,
+            command_id=self.command_id,
+            action=action,
+            correlation_id=self.correlation_id,
+        )
+
+    def new_id(self, action: str) -> UUID:
+        """A retried create with the same key must aim at the same aggregate."""
+        if self.key is None:
+            return uuid4()
+        return uuid5(NAMESPACE_URL, f"jetdeck:{action}:{self.command_id}")
+
+
+async def command_context(
+    principal: Caller, key: KeyHeader = None, correlation: CorrelationHeader = None
+) -> CommandContext:
+    return CommandContext(principal, key, correlation)
+
+
+Command = Annotated[CommandContext, Depends(command_context)]
+
+
+class AgentCall:
+    """An agent's call on a job it leases: who it is, under which command id."""
+
+    def __init__(self, services: ServicesDep, command: Command, agent: AgentCaller) -> None:
+        self.services = services
+        self.command = command
+        self.agent = agent
+
+    def on_lease(self, job_id: UUID, token: str, action: str) -> Cause:
+        """Check the caller holds the claim; the event will name the agent as its actor."""
+        act_on_lease(self.services, self.agent, job_id, token)
+        return self.command.cause(action)
+
+
+LeaseHolder = Annotated[AgentCall, Depends(AgentCall)]
+
+
+class Registration(CommandContext):
+    """A registration: the agent it makes is its principal, and it may be limited to a pool."""
+
+    def __init__(self, pool: str | None, key: str | None, correlation_id: str | None) -> None:
+        super().__init__(REGISTRAR, key, correlation_id)
+        self.pool = pool
+
+    def allow_pool(self, pool: str) -> None:
+        if self.pool is not None and pool != self.pool:
+            raise ForbiddenError(f"this registration is for pool {self.pool!r}, not {pool!r}")
+
+
+async def registration_context(
+    pool: Annotated[str | None, Depends(registration)],
+    key: KeyHeader = None,
+    correlation: CorrelationHeader = None,
+) -> Registration:
+    return Registration(pool, key, correlation)
+
+
+Registrant = Annotated[Registration, Depends(registration_context)]
