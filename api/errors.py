@@ -38,8 +38,15 @@ async def jetdeck_error(_: Request, exc: Exception) -> JSONResponse:
     status = getattr(exc, "status", None)
     if status is not None:
         body["status"] = str(status)
-    headers = {"Retry-After": "1"} if isinstance(exc, UnavailableError) else None
-    return JSONResponse(body, status_code=status_of(exc), headers=headers)
+    return JSONResponse(body, status_code=status_of(exc), headers=_headers(exc))
+
+
+def _headers(exc: JetDeckError) -> dict[str, str] | None:
+    if isinstance(exc, UnavailableError):
+        return {"Retry-After": "1"}
+    if isinstance(exc, UnauthorizedError):
+        return {"WWW-Authenticate": 'Bearer realm="jetdeck"'}
+    return None
 
 
 async def invalid_request(_: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
+from weakref import WeakKeyDictionary
 
 import httpx
 
@@ -29,8 +30,9 @@ from infra.event_store import EventStore
 from infra.layout import QUEUE
 from infra.queue import ClaimGrant, QueueService
 from infra.services import Services, open_services
-from infra.settings import Settings
+from infra.settings import DEV_REGISTRATION_TOKEN, Settings
 from infra.unit_of_work import UnitOfWork
+from tests.tokens import ADMIN_TOKEN
 
 E = TypeVar("E", bound=DomainEvent)
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
@@ -55,8 +57,7 @@ def cause(action: str) -> Cause:
 
 
 def queue_settings(url: str, **overrides: Any) -> Settings:
-    """Agents call without agent tokens here: these tests are about the queue, not agent auth."""
-    return Settings(nats_url=url, agent_auth=False, **overrides)
+    return Settings(nats_url=url, bootstrap_admin_token=ADMIN_TOKEN, **overrides)
 
 
 @asynccontextmanager
@@ -188,18 +189,25 @@ async def post_job(client: httpx.AsyncClient, **fields: Any) -> Any:
 
 @dataclass
 class HttpAgent:
-    """A build agent that speaks the queue's HTTP API and keeps the claim tokens it got."""
+    """A build agent that speaks the queue's HTTP API and keeps the claim tokens it got.
+
+    Its calls carry `agent_token` when it has one (the client's own headers otherwise)."""
 
     client: httpx.AsyncClient
     agent_id: str
     pool: str = "default"
     labels: tuple[str, ...] = ()
     tokens: dict[str, str] = field(default_factory=dict)
+    agent_token: str = ""
+
+    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.agent_token}"} if self.agent_token else None
+        return await self.client.post(path, json=body, headers=headers)
 
     async def claim(self, wait_s: float = 0.0) -> Any:
         """The claim's answer, or None when no job came (204)."""
         body = {"agent_id": self.agent_id, "pool": self.pool, "labels": self.labels}
-        response = await self.client.post(f"{QUEUE_API}/claim", json=body | {"wait_s": wait_s})
+        response = await self.post(f"{QUEUE_API}/claim", body | {"wait_s": wait_s})
         if response.status_code == 204:
             return None
         answer = ok(response)
@@ -217,7 +225,7 @@ class HttpAgent:
     ) -> httpx.Response:
         """POST a lease call (start, heartbeat, complete, fail, release) with a claim token."""
         body["claim_token"] = token or self.tokens[job_id]
-        return await self.client.post(f"{QUEUE_API}/jobs/{job_id}/{action}", json=body)
+        return await self.post(f"{QUEUE_API}/jobs/{job_id}/{action}", body)
 
     async def complete(self, job_id: str) -> httpx.Response:
         return await self.call(job_id, "complete", exit_code=0)
@@ -227,3 +235,26 @@ class HttpAgent:
 
     async def heartbeat(self, job_id: str) -> Any:
         return ok(await self.call(job_id, "heartbeat"))
+
+
+_REGISTERED: WeakKeyDictionary[httpx.AsyncClient, dict[str, HttpAgent]] = WeakKeyDictionary()
+HOST = {"hostname": "build-1", "os": "linux", "arch": "x86_64", "cpu_count": 4, "memory_mb": 8192}
+
+
+async def http_agent(
+    client: httpx.AsyncClient, name: str, pool: str = "default", labels: tuple[str, ...] = ()
+) -> HttpAgent:
+    """The agent called `name` on this client: registered (with the development registration
+    token) and healthy the first time it is asked for, the same agent after that."""
+    known = _REGISTERED.setdefault(client, {})
+    if name not in known:
+        body = {"name": name, "pool": pool, "labels": list(labels), "host": HOST}
+        headers = {"Authorization": f"Bearer {DEV_REGISTRATION_TOKEN}"}
+        answer = ok(await client.post("/api/agents/register", json=body, headers=headers), 201)
+        agent = HttpAgent(
+            client, answer["agent_id"], pool, labels, agent_token=answer["agent_token"]
+        )
+        beat = {"cpu_pct": 5.0, "mem_pct": 5.0, "disk_pct": 5.0}
+        ok(await agent.post(f"/api/agents/{agent.agent_id}/heartbeat", beat))
+        known[name] = agent
+    return known[name]

@@ -13,8 +13,7 @@ from api.app import create_app
 from infra.embedded_server import EmbeddedServer
 from infra.services import Services
 from infra.settings import Settings
-
-ADMIN_TOKEN = "jdsvc_test-admin-token-0123456789abcdefghijklmnop"
+from tests.tokens import ADMIN_TOKEN
 
 
 @pytest.fixture

@@ -78,5 +78,10 @@ async def read(client: httpx.AsyncClient, path: str, after: Any, **params: Any) 
     return ok(await client.get(path, params={"min_seq": after["seq"]} | params))
 
 
+STARTUP_EVENTS = 1
+"""Every test app starts by issuing its bootstrap admin token: one event."""
+
+
 async def message_count(services: Services) -> int:
-    return (await services.stream_state()).messages
+    """The events the test appended, after the app's own startup event."""
+    return (await services.stream_state()).messages - STARTUP_EVENTS

@@ -163,6 +163,7 @@ async def test_a_token_the_api_did_not_sign_gets_401(holder: Holder) -> None:
 
 async def test_a_call_without_the_agent_token_gets_401(holder: Holder) -> None:
     holder.headers = {}
+    holder.client.headers.pop("Authorization")
     assert (await holder.write(chunk("x\n"))).status_code == 401
 
 

@@ -11,7 +11,15 @@ import pytest
 from infra.embedded_server import EmbeddedServer
 from infra.services import Services
 from infra.settings import Settings
-from tests.queue_helpers import QUEUE_API, HttpAgent, ok, post_job, queue_drained, queue_settings
+from tests.queue_helpers import (
+    QUEUE_API,
+    HttpAgent,
+    http_agent,
+    ok,
+    post_job,
+    queue_drained,
+    queue_settings,
+)
 
 
 @pytest.fixture
@@ -20,8 +28,8 @@ def settings(fresh_server: EmbeddedServer) -> Settings:
 
 
 @pytest.fixture
-def agent(client: httpx.AsyncClient) -> HttpAgent:
-    return HttpAgent(client, "agent-1")
+async def agent(client: httpx.AsyncClient) -> HttpAgent:
+    return await http_agent(client, "agent-1")
 
 
 async def dead_letters(client: httpx.AsyncClient, after: dict[str, Any]) -> Any:
@@ -48,7 +56,7 @@ async def test_a_non_retryable_failure_is_dead_lettered_until_an_operator_retrie
     await queue_drained(services)
     retried = ok(await client.post(f"{QUEUE_API}/dead-letters/{job_id}/retry", json={}))
     assert retried["status"] == "queued"
-    second = HttpAgent(client, "agent-2")
+    second = await http_agent(client, "agent-2")
     answer = await second.claim(wait_s=5)
     assert (answer["job"]["job_id"], answer["job"]["attempt"]) == (job_id, 1)
     done = ok(await second.complete(job_id))
@@ -61,8 +69,9 @@ async def test_a_spent_attempt_budget_is_dead_lettered_with_the_history_of_attem
     client: httpx.AsyncClient, services: Services
 ) -> None:
     job_id = (await post_job(client, max_attempts=2))["job_id"]
-    for name in ("agent-1", "agent-2"):
-        agent = HttpAgent(client, name)
+    agents = [await http_agent(client, name) for name in ("agent-1", "agent-2")]
+    one, two = (agent.agent_id for agent in agents)
+    for agent in agents:
         await agent.must_claim(wait_s=5)
         last = ok(await agent.fail(job_id))
     assert last["status"] == "dead_lettered"
@@ -70,11 +79,11 @@ async def test_a_spent_attempt_budget_is_dead_lettered_with_the_history_of_attem
     assert (letter["reason"], letter["attempts"]) == ("attempt budget exhausted: exit 1", 2)
     assert await history(client, job_id, last) == [
         ("queued", None, ""),
-        ("claimed", "agent-1", ""),
-        ("queued", "agent-1", "attempt 1 failed (script): exit 1"),
-        ("claimed", "agent-2", ""),
-        ("queued", "agent-2", "attempt 2 failed (script): exit 1"),
-        ("dead_lettered", "agent-2", "attempt budget exhausted: exit 1"),
+        ("claimed", one, ""),
+        ("queued", one, "attempt 1 failed (script): exit 1"),
+        ("claimed", two, ""),
+        ("queued", two, "attempt 2 failed (script): exit 1"),
+        ("dead_lettered", two, "attempt budget exhausted: exit 1"),
     ]
     await queue_drained(services)
 

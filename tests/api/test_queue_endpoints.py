@@ -15,6 +15,7 @@ from tests.queue_helpers import (
     NEW_JOB,
     QUEUE_API,
     HttpAgent,
+    http_agent,
     ok,
     post_job,
     queue_drained,
@@ -29,8 +30,8 @@ def settings(fresh_server: EmbeddedServer, request: pytest.FixtureRequest) -> Se
 
 
 @pytest.fixture
-def agent(client: httpx.AsyncClient) -> HttpAgent:
-    return HttpAgent(client, "agent-1")
+async def agent(client: httpx.AsyncClient) -> HttpAgent:
+    return await http_agent(client, "agent-1")
 
 
 async def read(client: httpx.AsyncClient, path: str, after: dict[str, Any]) -> Any:
@@ -45,7 +46,7 @@ async def test_a_job_goes_from_enqueue_through_claim_start_heartbeat_to_complete
     queued = ok(response, 201)
     assert (queued["status"], queued["existing"]) == ("queued", False)
     assert response.headers["X-JetDeck-Seq"] == str(queued["seq"])
-    agent = HttpAgent(client, "agent-1", labels=("linux", "arm64"))
+    agent = await http_agent(client, "agent-1", labels=("linux", "arm64"))
     answer = await agent.claim(wait_s=5)
     job = answer["job"]
     assert job["job_id"] == queued["job_id"]
@@ -74,7 +75,8 @@ async def test_an_agent_without_the_labels_a_job_asks_for_does_not_get_it(
 ) -> None:
     await post_job(client, labels=["gpu"])
     assert await agent.claim(wait_s=0.3) is None
-    assert await HttpAgent(client, "agent-gpu", labels=("gpu",)).claim(wait_s=5) is not None
+    gpu = await http_agent(client, "agent-gpu", labels=("gpu",))
+    assert await gpu.claim(wait_s=5) is not None
 
 
 async def test_a_pending_job_is_queued_by_its_id_once(
@@ -114,10 +116,14 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize(("route", "body"), BAD_BODIES)
 async def test_bad_bodies_are_refused_with_422_and_change_nothing(
-    client: httpx.AsyncClient, services: Services, route: str, body: dict[str, Any]
+    agent: HttpAgent, services: Services, route: str, body: dict[str, Any]
 ) -> None:
+    """Claims as the agent they are for, enqueues as the admin."""
     before = await stream_messages(services, EVENTS)
-    response = await client.post(f"{QUEUE_API}/{route}", json=body)
+    if route == "claim":
+        response = await agent.post(f"{QUEUE_API}/claim", body | {"agent_id": agent.agent_id})
+    else:
+        response = await agent.client.post(f"{QUEUE_API}/{route}", json=body)
     assert response.status_code == 422, response.text
     assert await stream_messages(services, EVENTS) == before
 
@@ -128,7 +134,7 @@ async def test_lease_calls_refuse_a_body_without_a_claim_token(
 ) -> None:
     job_id = (await post_job(client))["job_id"]
     await agent.must_claim()
-    response = await client.post(f"{QUEUE_API}/jobs/{job_id}/{action}", json={"exit_code": 0})
+    response = await agent.post(f"{QUEUE_API}/jobs/{job_id}/{action}", {"exit_code": 0})
     assert response.status_code == 422, response.text
 
 
@@ -137,7 +143,7 @@ async def test_stats_report_depth_in_flight_and_dead_letters_per_pool_and_priori
 ) -> None:
     for _ in range(3):
         await post_job(client)
-    gpu = HttpAgent(client, "agent-gpu", pool="gpu")
+    gpu = await http_agent(client, "agent-gpu", pool="gpu")
     doomed = (await post_job(client, pool="gpu", priority="high"))["job_id"]
     await gpu.must_claim()
     ok(await gpu.fail(doomed, retryable=False))
@@ -164,7 +170,7 @@ async def test_a_released_job_goes_to_the_next_agent_without_spending_an_attempt
     await agent.must_claim()
     released = ok(await agent.call(job_id, "release"))
     assert released["status"] == "queued"
-    answer = await HttpAgent(client, "agent-2").claim(wait_s=5)
+    answer = await (await http_agent(client, "agent-2")).claim(wait_s=5)
     assert (answer["job"]["job_id"], answer["job"]["attempt"]) == (job_id, 1)
 
 
@@ -188,7 +194,7 @@ async def test_a_unique_key_answers_with_the_unfinished_job_and_frees_up_when_it
 async def test_a_paused_pool_hands_out_nothing_until_it_is_resumed(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    agent = HttpAgent(client, "agent-1", pool="builds")
+    agent = await http_agent(client, "agent-1", pool="builds")
     job_id = (await post_job(client, pool="builds"))["job_id"]
     paused = ok(await client.post(f"{QUEUE_API}/pools/builds/pause", json={"reason": "freeze"}))
     assert (paused["pool"], paused["paused"]) == ("builds", True)
@@ -203,7 +209,7 @@ async def test_a_claim_from_an_unknown_pool_gets_nothing_and_creates_no_consumer
     client: httpx.AsyncClient, services: Services
 ) -> None:
     await post_job(client)
-    assert await HttpAgent(client, "agent-1", pool="ghost").claim(wait_s=0.3) is None
+    assert await (await http_agent(client, "agent-1", pool="ghost")).claim(wait_s=0.3) is None
     consumers = await services.nc.jetstream().consumers_info(QUEUE)
     names = {c.name for c in consumers}
     assert "q-default-normal" in names
@@ -240,7 +246,7 @@ async def test_a_running_job_learns_it_was_cancelled_from_its_next_heartbeat(
     )
     late = await agent.complete(job_id)
     assert late.status_code == 409, late.text
-    assert await HttpAgent(client, "agent-2").claim(wait_s=0.5) is None
+    assert await (await http_agent(client, "agent-2")).claim(wait_s=0.5) is None
     await queue_drained(services)
 
 

@@ -14,7 +14,14 @@ from infra.layout import EVENTS, LEASES, QUEUE
 from infra.services import Services
 from infra.settings import Settings
 from infra.tokens import Claim
-from tests.queue_helpers import HttpAgent, ok, post_job, queue_settings, stream_messages
+from tests.queue_helpers import (
+    HttpAgent,
+    http_agent,
+    ok,
+    post_job,
+    queue_settings,
+    stream_messages,
+)
 
 LEASE_CALLS: dict[str, dict[str, object]] = {
     "start": {},
@@ -49,7 +56,7 @@ async def refused(
 async def test_the_token_of_a_lost_lease_is_fenced_off_once_the_job_is_claimed_again(
     client: httpx.AsyncClient, services: Services, reclaimer: str
 ) -> None:
-    late, next_agent = HttpAgent(client, "agent-a"), HttpAgent(client, reclaimer)
+    late, next_agent = await http_agent(client, "agent-a"), await http_agent(client, reclaimer)
     job_id = (await post_job(client, lease_s=2))["job_id"]
     await late.must_claim()
     expired = late.tokens[job_id]
@@ -60,23 +67,25 @@ async def test_the_token_of_a_lost_lease_is_fenced_off_once_the_job_is_claimed_a
     done = ok(await next_agent.complete(job_id))
     view = ok(await client.get(f"/api/dashboard/jobs/{job_id}", params={"min_seq": done["seq"]}))
     lost = [h for h in view["history"] if h["event"] == "job.AttemptLost"]
+    a = late.agent_id
     assert [(h["agent_id"], h["reason"]) for h in lost] == [
-        ("agent-a", "attempt 1 lost by agent-a: lease expired")
+        (a, f"attempt 1 lost by {a}: lease expired")
     ]
     claims = [h["agent_id"] for h in view["history"] if h["status"] == "claimed"]
-    assert claims == ["agent-a", reclaimer]
+    assert claims == [a, next_agent.agent_id]
     assert (view["status"], view["attempts"]) == ("success", 2)
 
 
 async def test_a_validly_signed_token_of_another_agent_gets_409(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    holder = HttpAgent(client, "agent-a")
+    holder = await http_agent(client, "agent-a")
     job_id = (await post_job(client))["job_id"]
     await holder.must_claim()
     claim = services.signer.verify(holder.tokens[job_id], Claim)
-    foreign = services.signer.sign(claim.model_copy(update={"agent_id": "agent-z"}))
-    await refused(services, HttpAgent(client, "agent-z"), job_id, 409, foreign)
+    other = await http_agent(client, "agent-z")
+    foreign = services.signer.sign(claim.model_copy(update={"agent_id": other.agent_id}))
+    await refused(services, other, job_id, 409, foreign)
     assert ok(await holder.complete(job_id))["status"] == "success"
 
 
@@ -102,7 +111,7 @@ def garbage(_: str) -> str:
 async def test_a_tampered_token_gets_401(
     client: httpx.AsyncClient, services: Services, mangle: Callable[[str], str]
 ) -> None:
-    agent = HttpAgent(client, "agent-a")
+    agent = await http_agent(client, "agent-a")
     job_id = (await post_job(client))["job_id"]
     await agent.must_claim()
     await refused(services, agent, job_id, 401, mangle(agent.tokens[job_id]))
@@ -112,7 +121,7 @@ async def test_a_tampered_token_gets_401(
 async def test_a_token_for_another_job_gets_403(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    agent = HttpAgent(client, "agent-a")
+    agent = await http_agent(client, "agent-a")
     mine, other = [(await post_job(client))["job_id"] for _ in range(2)]
     await agent.must_claim()
     await agent.must_claim()
