@@ -31,6 +31,28 @@ class Rollback(BaseModel):
     restored_version: str | None
 
 
+class DeploymentChange(BaseModel):
+    """One event of the deployment: who caused it and the status it left."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    at: datetime
+    actor: str
+    event: str
+    status: DeploymentStatus
+
+
+def _change(recorded: RecordedEvent, status: DeploymentStatus) -> DeploymentChange:
+    return DeploymentChange(
+        seq=recorded.seq,
+        at=recorded.at,
+        actor=recorded.cause.actor,
+        event=recorded.type,
+        status=status,
+    )
+
+
 class DeploymentView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -45,6 +67,7 @@ class DeploymentView(BaseModel):
     rollback: Rollback | None = None
     metrics: dict[str, float] = {}
     last_seq: int
+    history: tuple[DeploymentChange, ...] = ()
 
 
 def _stage(view: DeploymentView, env: Environment, **changes: Any) -> dict[Environment, StageTimes]:
@@ -78,6 +101,7 @@ def evolve(view: DeploymentView | None, recorded: RecordedEvent) -> DeploymentVi
                 git=e.git,
                 created_at=e.timestamp,
                 last_seq=recorded.seq,
+                history=(_change(recorded, DeploymentStatus.PENDING),),
             )
         case _ if view is None:
             return None
@@ -109,7 +133,10 @@ def evolve(view: DeploymentView | None, recorded: RecordedEvent) -> DeploymentVi
             update = {"status": DeploymentStatus.LIVE, "superseded_by": None}
         case _:
             return view
-    return view.model_copy(update=update | {"last_seq": recorded.seq})
+    change = _change(recorded, update.get("status", view.status))
+    return view.model_copy(
+        update=update | {"last_seq": recorded.seq, "history": (*view.history, change)}
+    )
 
 
 LIVE_IN = {

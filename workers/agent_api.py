@@ -168,6 +168,8 @@ class AgentApi:
     ) -> list[Instruction]:
         body = dict(metrics) | {"running_jobs": running_jobs}
         answer = (await self._post(f"/api/agents/{self.agent_id}/heartbeat", body)).json()
+        if renewed := answer.get("agent_token"):  # tokens expire; each beat hands out a fresh one
+            self._auth = {"Authorization": f"Bearer {renewed}"}
         return [
             Instruction(str(i["action"]), i.get("job_id")) for i in answer.get("instructions", [])
         ]

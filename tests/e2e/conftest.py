@@ -20,12 +20,14 @@ import httpx
 import pytest
 
 from infra.embedded_server import EmbeddedServer, free_port
+from tests.tokens import ADMIN_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRATION_TOKEN = "e2e-registration-token-0123456789"
 START_WITHIN_S = 30.0
 API_ENV = {
     "JETDECK_REGISTRATION_TOKEN": REGISTRATION_TOKEN,
+    "JETDECK_BOOTSTRAP_ADMIN_TOKEN": ADMIN_TOKEN,
     # Agents beat every second, so drain and cancel instructions arrive soon; a busy test host
     # must neither make them unhealthy nor offline, which would take their jobs away.
     "JETDECK_HEALTH__HEARTBEAT_INTERVAL_S": "1",
@@ -126,7 +128,8 @@ async def api(
 
 @pytest.fixture
 async def client(api: Api) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(base_url=api.url, timeout=30, headers=headers) as client:
         yield client
 
 

@@ -20,7 +20,17 @@ from infra.connection import connect
 from infra.embedded_server import EmbeddedServer, free_port
 from infra.event_store import EventStore
 from tests.e2e.conftest import Api, _wait_until_serving, spawn
-from tests.queue_helpers import NEW_JOB, QUEUE_API, events, eventually, job_log, per_job
+from tests.queue_helpers import (
+    NEW_JOB,
+    QUEUE_API,
+    HttpAgent,
+    events,
+    eventually,
+    http_agent,
+    job_log,
+    per_job,
+)
+from tests.tokens import ADMIN_TOKEN
 
 JOBS = 200
 AGENTS = 6
@@ -39,7 +49,7 @@ class RestartableApi:
         self.env = {
             "JETDECK_NATS_URL": nats_url,
             "JETDECK_QUEUE_ACK_WAIT_S": "3",
-            "JETDECK_AGENT_AUTH": "false",
+            "JETDECK_BOOTSTRAP_ADMIN_TOKEN": ADMIN_TOKEN,
         }
         self.runs: list[Api] = []
 
@@ -64,12 +74,13 @@ async def api(fresh_server: EmbeddedServer, tmp_path: Path) -> AsyncIterator[Res
 
 
 async def post_until_answered(
-    client: httpx.AsyncClient, path: str, key: str, body: dict[str, Any]
+    client: httpx.AsyncClient, path: str, key: str, body: dict[str, Any], token: str = ADMIN_TOKEN
 ) -> httpx.Response:
     """Retry through the outage with the same Idempotency-Key until the API answers."""
+    headers = {"Idempotency-Key": key, "Authorization": f"Bearer {token}"}
     while True:
         try:
-            response = await client.post(path, json=body, headers={"Idempotency-Key": key})
+            response = await client.post(path, json=body, headers=headers)
         except httpx.TransportError:
             response = None
         if response is not None and response.status_code < 500:
@@ -96,26 +107,26 @@ class Agents:
     holding: set[str] = field(default_factory=set)
     done: set[str] = field(default_factory=set)
 
-    async def work(self, agent_id: str) -> None:
-        body = {"agent_id": agent_id, "wait_s": 1}
+    async def work(self, agent: HttpAgent) -> None:
+        body = {"agent_id": agent.agent_id, "wait_s": 1}
         while True:
             try:
-                response = await self.client.post(f"{QUEUE_API}/claim", json=body)
+                response = await agent.post(f"{QUEUE_API}/claim", body)
             except httpx.TransportError:
                 response = None
             if response is not None and response.status_code == 200:
-                await self.run(response.json())
+                await self.run(response.json(), agent.agent_token)
             elif response is None or response.status_code != 204:
                 await asyncio.sleep(0.1)  # the API is down or starting
 
-    async def run(self, answer: dict[str, Any]) -> None:
+    async def run(self, answer: dict[str, Any], token: str) -> None:
         """A report refused with 409 lost its lease meanwhile: the job went to another agent."""
         job_id, attempt = answer["job"]["job_id"], answer["job"]["attempt"]
         self.holding.add(job_id)
         await asyncio.sleep(0.1)
         report = {"claim_token": answer["claim_token"], "exit_code": 0}
         path, key = f"{QUEUE_API}/jobs/{job_id}/complete", f"complete-{job_id}-{attempt}"
-        if (await post_until_answered(self.client, path, key, report)).status_code == 200:
+        if (await post_until_answered(self.client, path, key, report, token)).status_code == 200:
             self.done.add(job_id)
         self.holding.discard(job_id)
 
@@ -126,8 +137,9 @@ async def test_sigkill_of_the_api_under_load_loses_no_job_and_doubles_none(
     accepted: Accepted = {}
     async with httpx.AsyncClient(base_url=api.url, timeout=10) as client:
         agents = Agents(client)
+        fleet = [await http_agent(client, f"agent-{n}") for n in range(AGENTS)]
         producer = asyncio.create_task(produce(client, accepted))
-        workers = [asyncio.create_task(agents.work(f"agent-{n}")) for n in range(AGENTS)]
+        workers = [asyncio.create_task(agents.work(agent)) for agent in fleet]
 
         async def mid_load() -> bool:
             return len(accepted) >= JOBS // 3 and bool(agents.holding)

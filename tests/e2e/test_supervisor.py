@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -51,6 +52,12 @@ async def test_ctrl_c_stops_everything_and_the_data_survives_a_restart(tmp_path:
     supervisor = await start(tmp_path, api_port, nats_port)
     async with httpx.AsyncClient(base_url=base) as client:
         await healthy(client)
+        assert (await client.post("/api/dashboard/jobs", json=JOB)).status_code == 401
+        token_file = tmp_path / "admin-token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        assert token.startswith("jdsvc_")
+        client.headers["Authorization"] = f"Bearer {token}"
         children = psutil.Process(supervisor.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
         for part in (
@@ -69,6 +76,7 @@ async def test_ctrl_c_stops_everything_and_the_data_survives_a_restart(tmp_path:
         try:
             await healthy(client)
             assert (await client.get(f"/api/dashboard/jobs/{job_id}")).status_code == 200
+            assert token_file.read_text().strip() == token
         finally:
             again.send_signal(signal.SIGINT)
             await asyncio.wait_for(again.wait(), 60)

@@ -31,7 +31,7 @@ def cause(action: str) -> Cause:
 
 @pytest.fixture
 async def services(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
-    found = await open_services(Settings(nats_url=fresh_server.url, agent_auth=False), "test")
+    found = await open_services(Settings(nats_url=fresh_server.url), "test")
     yield found
     await found.close()
 

@@ -25,11 +25,9 @@ from workers.gateway import create_app
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
 
 
-@pytest.fixture(params=[False], ids=["open"])
-async def services(
-    fresh_server: EmbeddedServer, request: pytest.FixtureRequest
-) -> AsyncIterator[Services]:
-    settings = Settings(nats_url=fresh_server.url, agent_auth=request.param)
+@pytest.fixture
+async def services(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
+    settings = Settings(nats_url=fresh_server.url)
     found = await open_services(settings, "test")
     async with create_app(settings):
         yield found
@@ -56,28 +54,32 @@ async def enqueue(services: Services) -> str:
     return str(result.aggregate.id)
 
 
-async def test_claim_and_complete_over_nats_record_the_queue_events(
+async def test_claim_and_complete_over_nats_record_the_queue_events_in_the_agents_name(
     services: Services, nc: Client
 ) -> None:
     job_id = await enqueue(services)
-    granted = await ask(nc, "claim", {"agent_id": "native-1", "wait_s": 5})
+    agent_id, token = await register(services, "native-1")
+    claim = {"agent_id": agent_id, "wait_s": 5, "agent_token": token}
+    granted = await ask(nc, "claim", claim)
     assert granted["status"] == 200
     assert granted["job"]["job_id"] == job_id
-    done = await ask(
-        nc, "complete", {"job_id": job_id, "claim_token": granted["claim_token"], "exit_code": 0}
-    )
+    lease = {"job_id": job_id, "claim_token": granted["claim_token"], "agent_token": token}
+    done = await ask(nc, "complete", lease | {"exit_code": 0})
     assert done["job_status"] == JobStatus.SUCCESS
     history = await load_history(services.store, Job.KIND, UUID(job_id))
     assert [r.type for r in history] == ["job.Created", "job.Claimed", "job.Completed"]
     claimed = history[1].event
     assert isinstance(claimed, Job.Claimed)
-    assert claimed.agent_id == "native-1"
+    assert claimed.agent_id == agent_id
+    assert [r.cause.actor for r in history] == ["test", f"agent:{agent_id}", f"agent:{agent_id}"]
 
 
 async def test_an_empty_queue_answers_204(services: Services, nc: Client) -> None:
     await enqueue(services)
-    await ask(nc, "claim", {"agent_id": "a", "wait_s": 5})
-    assert (await ask(nc, "claim", {"agent_id": "b", "wait_s": 0.2}))["status"] == 204
+    (a, token_a), (b, token_b) = await register(services, "a"), await register(services, "b")
+    await ask(nc, "claim", {"agent_id": a, "wait_s": 5, "agent_token": token_a})
+    empty = await ask(nc, "claim", {"agent_id": b, "wait_s": 0.2, "agent_token": token_b})
+    assert empty["status"] == 204
 
 
 @pytest.mark.parametrize(
@@ -123,7 +125,6 @@ async def beat(services: Services, agent_id: str) -> None:
     await services.agents.heartbeat(agent_id, metrics, ())
 
 
-@pytest.mark.parametrize("services", [True], ids=["agent-auth"], indirect=True)
 async def test_native_calls_need_the_agents_token_and_act_only_for_it(
     services: Services, nc: Client
 ) -> None:
