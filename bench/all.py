@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bench import (
+    auth_cost,
     claim_latency,
     command_path,
     heartbeats,
@@ -25,6 +26,7 @@ BENCHES: list[Callable[[bool], Awaitable[list[Figure]]]] = [
     heartbeats.run,
     queue_throughput.run,
     claim_latency.run,
+    auth_cost.run,
 ]
 
 
