@@ -8,17 +8,40 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import agents, audit, deployments, health, jobs, logs, pools, queue, summary
+from api.login import Logins, Transports
+from api.login_state import LoginStateMiddleware
+from api.routes import (
+    access,
+    agents,
+    audit,
+    deployments,
+    health,
+    jobs,
+    login,
+    logs,
+    pools,
+    queue,
+    summary,
+    token_exchange,
+    trust,
+)
+from infra.jwks import HttpFactory
 from infra.services import open_services
 from infra.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    http: HttpFactory | None = None,
+    login_transports: Transports | None = None,
+) -> FastAPI:
+    """`http` makes the clients that fetch OIDC issuers' keys (tests: an issuer in process);
+    `login_transports` carry authlib's calls to login providers (tests: a fake GitHub)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await open_services(settings, "jetdeck-api")
+        app.state.services = await open_services(settings, "jetdeck-api", http)
         await app.state.services.access.bootstrap(settings)
         try:
             yield
@@ -36,6 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (jobs, deployments, summary, queue, logs, agents, pools, audit, health):
+    app.state.logins = Logins(settings, login_transports)
+    app.add_middleware(LoginStateMiddleware, secure=settings.secure_cookies)
+    routers = (jobs, deployments, summary, queue, logs, agents, pools, audit, access, health)
+    for module in (*routers, token_exchange, trust, login):
         app.include_router(module.router)
     return app

@@ -1,6 +1,8 @@
 """Who is calling, and whether they may: every route but the public ones depends on `allow`.
 
-`Authorization: Bearer` carries a service token, an agent token or a session token. The
+`Authorization: Bearer` carries a service token, an agent token or a session token; a browser
+sends its session in the `__Host-jetdeck_session` cookie instead, and since a browser sends that
+with any site's request, a write it authenticates must also carry the session's CSRF token. The
 permissions a route needs appear in the OpenAPI document as the scopes of its security
 requirement, so the document itself says who may call what.
 """
@@ -11,14 +13,22 @@ import hmac
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from fastapi import Depends, Request, Security
+from fastapi.security import (
+    APIKeyCookie,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    SecurityScopes,
+)
 from pydantic import BaseModel
 
 from api.deps import ServicesDep
-from domain.errors import UnauthorizedError
+from domain.errors import ForbiddenError, UnauthorizedError
 from domain.identity import ANONYMOUS, Permission, Principal
 from infra.authn import INVALID_CREDENTIALS
+from infra.services import Services
+from infra.sessions import Session
+from infra.workload_identity import REGISTRATION_PREFIX
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -26,6 +36,16 @@ bearer = HTTPBearer(
     description="A service token (`jdsvc_…`), an agent token (`jdagt_…`) or a session token.",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+SESSION_COOKIE = "__Host-jetdeck_session"
+CSRF_HEADER = "X-CSRF-Token"
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    auto_error=False,
+    description=f"The browser's login session; a write also needs its `{CSRF_HEADER}` header.",
+)
+SessionCookie = Annotated[str | None, Security(session_cookie)]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ErrorBody(BaseModel):
@@ -40,12 +60,37 @@ PROTECTED: dict[int | str, dict[str, Any]] = {
 """The answers every protected route may give, for the routers' OpenAPI responses."""
 
 
-async def authenticated(services: ServicesDep, credentials: Credentials) -> Principal:
+async def authenticated(
+    request: Request, services: ServicesDep, credentials: Credentials, cookie: SessionCookie
+) -> Principal:
     if credentials is not None:
         return await services.authn.principal(credentials.credentials)
+    if cookie is not None:
+        session = await _cookie_session(request, services, cookie)
+        return services.access.user(session.record.email)
     if services.settings.anonymous_read:
         return ANONYMOUS
     raise UnauthorizedError(INVALID_CREDENTIALS)
+
+
+async def current_session(
+    request: Request, services: ServicesDep, credentials: Credentials, cookie: SessionCookie
+) -> Session:
+    """The login session calling, by a `jdses_` bearer or by the cookie."""
+    if credentials is not None:
+        return await services.authn.session(credentials.credentials)
+    if cookie is not None:
+        return await _cookie_session(request, services, cookie)
+    raise UnauthorizedError(INVALID_CREDENTIALS)
+
+
+async def _cookie_session(request: Request, services: Services, cookie: str) -> Session:
+    session = await services.authn.session(cookie)
+    if request.method not in SAFE_METHODS:
+        given = request.headers.get(CSRF_HEADER, "").encode()
+        if not hmac.compare_digest(given, session.record.csrf.encode()):
+            raise ForbiddenError(f"a write with the session cookie needs its {CSRF_HEADER} header")
+    return session
 
 
 async def _permitted(scopes: SecurityScopes, principal: Caller) -> Principal:
@@ -57,6 +102,7 @@ async def _permitted(scopes: SecurityScopes, principal: Caller) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(authenticated)]
+CurrentSession = Annotated[Session, Depends(current_session)]
 
 
 def allow(*permissions: Permission) -> Any:
@@ -74,11 +120,14 @@ AgentCaller = Annotated[Principal, allow(Permission.AGENT)]
 
 
 async def registration(services: ServicesDep, credentials: Credentials) -> str | None:
-    """Who may register an agent: the holder of the registration token, in any pool.
+    """Who may register an agent: the holder of the registration token, in any pool, or of a
+    registration from `POST /api/auth/token`, in its trust policy's pool.
     Returns the pool the registration is limited to (None: any)."""
+    given = credentials.credentials if credentials else ""
+    if given.startswith(REGISTRATION_PREFIX):
+        return await services.workload.registration_pool(given)
     expected = services.settings.registration_token.encode()
-    given = credentials.credentials.encode() if credentials else b""
-    if not hmac.compare_digest(given, expected):
+    if not hmac.compare_digest(given.encode(), expected):
         raise UnauthorizedError(INVALID_CREDENTIALS)
     return None
 

@@ -23,11 +23,14 @@ from fastapi import FastAPI
 from api.app import create_app
 from bench.common import Figure, median, nats_server, parse_args, print_figure, run_main
 from domain.identity import Principal, PrincipalKind, Role
+from infra.services import Services
+from infra.sessions import LoginIdentity
 from infra.settings import Settings
 
 NAME = "auth cost"
 ADMIN_TOKEN = "jdsvc_bench-admin-token-0123456789abcdefghijklmno"
 ADMIN = Principal(PrincipalKind.SERVICE, "admin", frozenset({Role.ADMIN}))
+VIEWER = LoginIdentity(provider="bench", subject="bench-viewer", email="viewer@example.com")
 BLOCK = 100
 
 
@@ -80,13 +83,24 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def _cases(client: httpx.AsyncClient, settings: Settings) -> list[Case]:
+async def _session(client: httpx.AsyncClient, services: Services) -> tuple[str, Principal]:
+    """A logged-in viewer's session token, and the user principal it authenticates as."""
+    principal = f"{PrincipalKind.USER}:{VIEWER.email}"
+    grant = {"role": Role.VIEWER.value}
+    roles = f"/api/auth/users/{principal}/roles"
+    response = await client.post(roles, json=grant, headers=_bearer(ADMIN_TOKEN))
+    assert response.status_code == 200, response.text
+    return await services.sessions.create(VIEWER), services.access.user(VIEWER.email)
+
+
+async def _cases(client: httpx.AsyncClient, settings: Settings, services: Services) -> list[Case]:
     host = {"hostname": "h", "os": "linux", "arch": "x86_64", "cpu_count": 1, "memory_mb": 64}
     body = {"name": "bench", "host": host}
     auth = _bearer(settings.registration_token)
     answer = (await client.post("/api/agents/register", json=body, headers=auth)).json()
     agent_id, agent_token = answer["agent_id"], answer["agent_token"]
     beat = {"cpu_pct": 1.0, "mem_pct": 1.0, "disk_pct": 1.0}
+    session_token, user = await _session(client, services)
     return [
         Case(
             "service token, GET summary",
@@ -102,6 +116,11 @@ async def _cases(client: httpx.AsyncClient, settings: Settings) -> list[Case]:
                 headers=_bearer(agent_token),
             ),
             Principal(PrincipalKind.AGENT, agent_id),
+        ),
+        Case(
+            "session token, GET summary",
+            client.build_request("GET", "/api/dashboard/summary", headers=_bearer(session_token)),
+            user,
         ),
     ]
 
@@ -119,7 +138,7 @@ async def run(quick: bool) -> list[Figure]:
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
-                    for case in await _cases(client, settings):
+                    for case in await _cases(client, settings, app.state.services):
                         figure = await case.compare(app, client, blocks)
                         print_figure(figure)
                         cost = figure.ours - figure.raw

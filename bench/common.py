@@ -36,7 +36,7 @@ from domain.values import GitContext
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer, free_port, server_binary
 from infra.event_store import EventStore, Outgoing, _headers
-from infra.layout import EVENTS, ensure_layout
+from infra.layout import EVENTS, apply_layout
 from infra.runtime import tune_gc
 from infra.unit_of_work import UnitOfWork
 
@@ -55,13 +55,24 @@ METADATA = {"pipeline": "build-and-test", "runner": "linux-x64", "trigger": "pus
 # --- the nats-server and connections -------------------------------------------------------
 
 
+class BenchServer(EmbeddedServer):
+    """Raw baselines declare streams of their own, so every connection of a benchmark, ours and
+    raw alike, uses the layout credential: both sides pay the same for permissions (nothing)."""
+
+    @property
+    def url(self) -> str:
+        return self.admin_url
+
+
 @asynccontextmanager
 async def nats_server() -> AsyncIterator[EmbeddedServer]:
-    """A fresh JetStream server from the wheel, on a free port, with its store in a temp dir."""
+    """A fresh JetStream server from the wheel, on a free port, with its store in a temp dir and
+    JetDeck's layout declared."""
     with tempfile.TemporaryDirectory(prefix="jetdeck-bench-") as tmp:
-        server = EmbeddedServer(Path(tmp) / "nats", free_port())
+        server = BenchServer(Path(tmp) / "nats", free_port())
         await server.start()
         try:
+            await apply_layout(server.url, None, replicas=1)
             yield server
         finally:
             await server.stop()
@@ -74,10 +85,9 @@ def server_pid(server: EmbeddedServer) -> int:
 
 @asynccontextmanager
 async def connected(url: str, name: str) -> AsyncIterator[Client]:
-    """JetDeck's own connection settings, with the EVENTS layout declared."""
+    """JetDeck's own connection settings."""
     nc = await connect(url, name)
     try:
-        await ensure_layout(nc.jetstream(), replicas=1)
         yield nc
     finally:
         await nc.close()

@@ -8,9 +8,10 @@ from domain.deployment import Deployment
 from domain.job import Job
 from domain.model import Aggregate, DomainEvent
 from domain.pool import Pool
+from domain.trust import TrustPolicy
 
 AGGREGATES: dict[str, type[Aggregate]] = {
-    cls.KIND: cls for cls in (Job, Deployment, Agent, Pool, RoleSet, ServiceToken)
+    cls.KIND: cls for cls in (Job, Deployment, Agent, Pool, RoleSet, ServiceToken, TrustPolicy)
 }
 
 

@@ -9,6 +9,10 @@ import sysconfig
 from pathlib import Path
 
 from domain.errors import UnavailableError
+from infra.nats_auth import Logins, load_logins, write_server_config
+from infra.settings import Login
+
+READY = b"Server is ready"
 
 
 def server_binary() -> Path:
@@ -27,44 +31,90 @@ def free_port() -> int:
 
 
 class EmbeddedServer:
-    """A JetStream-enabled nats-server on loopback with its store under `store_dir`."""
+    """A JetStream-enabled nats-server on loopback with its store under `store_dir`, and beside
+    it its users (`auth/`, made at the first start) and its log (`nats-server.log`).
+
+    No connection without one of the users' passwords.
+    """
 
     def __init__(self, store_dir: Path, port: int) -> None:
         self.store_dir = store_dir
         self.port = port
         self.process: asyncio.subprocess.Process | None = None
+        self._logins: Logins | None = None
+
+    @property
+    def address(self) -> str:
+        """Where the server listens, with no credential: what may be logged."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def logins(self) -> Logins:
+        if self._logins is None:
+            raise UnavailableError("the server's users are read or made when it starts")
+        return self._logins
+
+    def url_for(self, login: Login) -> str:
+        """A URL carrying `login`, which nats-py reads as user and password."""
+        return f"nats://{login.user}:{login.password}@127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        """The runtime credential's URL, what JetDeck's processes connect with."""
+        return self.url_for(self.logins.runtime)
+
+    @property
+    def admin_url(self) -> str:
+        """The layout credential's URL, for the layout step alone."""
+        return self.url_for(self.logins.admin)
+
+    @property
+    def log_path(self) -> Path:
+        return self.store_dir / "nats-server.log"
 
     async def start(self, timeout_s: float = 10.0) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        args = ["-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
-        self.process = await asyncio.create_subprocess_exec(
-            str(server_binary()),
-            *args,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C stops JetDeck first; the server stops last
-        )
-        await self._wait_until_listening(timeout_s)
+        auth_dir = self.store_dir / "auth"
+        self._logins = load_logins(auth_dir)
+        config = write_server_config(auth_dir, self._logins)
+        args = ["-c", str(config), "-a", "127.0.0.1", "-p", str(self.port)]
+        args += ["-js", "-sd", str(self.store_dir)]
+        with self.log_path.open("ab") as log:
+            log_start = log.tell()
+            self.process = await asyncio.create_subprocess_exec(
+                str(server_binary()),
+                *args,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C stops JetDeck first; the server stops last
+            )
+        await self._wait_until_ready(log_start, timeout_s)
 
-    async def _wait_until_listening(self, timeout_s: float) -> None:
+    async def _wait_until_ready(self, log_start: int, timeout_s: float) -> None:
+        """Until the server logs that it is ready. Not until the port accepts a connection:
+        another process holding the port would accept it while ours exits."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
             if self.process is not None and self.process.returncode is not None:
-                raise UnavailableError(f"nats-server exited with {self.process.returncode}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
-        raise UnavailableError(f"nats-server did not listen on {self.port} in {timeout_s}s")
+                raise UnavailableError(
+                    f"nats-server exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if READY in self._log_since(log_start):
+                return
+            await asyncio.sleep(0.05)
+        raise UnavailableError(
+            f"nats-server was not ready on {self.port} in {timeout_s}s:\n{self.log_tail()}"
+        )
+
+    def _log_since(self, offset: int) -> bytes:
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read()
+
+    def log_tail(self, lines: int = 20) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
 
     async def stop(self) -> None:
         if self.process is None or self.process.returncode is not None:

@@ -1,13 +1,18 @@
-"""The JetStream layout, declared once and applied idempotently at start."""
+"""The JetStream layout: one list of streams and buckets, which the layout step declares
+idempotently over the layout credential, and which every other process only checks."""
 
 from __future__ import annotations
 
+from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
+    KeyValueConfig,
+    ObjectStoreConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -16,7 +21,10 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError as JsNotFoundError
 
+from domain.errors import UnavailableError
 from domain.queue import Priority
+from infra.connection import connect
+from infra.settings import Login
 
 EVENTS = "EVENTS"
 EVENT_SUBJECTS = "ev.>"
@@ -26,6 +34,10 @@ LEASES = "LEASES"
 HEARTBEATS = "HEARTBEATS"
 LOGS = "LOGS"
 CONFIG_BUCKET = "jetdeck-config"
+SESSIONS_BUCKET = "jetdeck-sessions"
+"""Login sessions by the SHA-256 of their id; each key's TTL is its idle timeout."""
+JTI_BUCKET = "jetdeck-oidc-jti"
+"""The ids of the OIDC tokens exchanged, each kept until its token expires: no replay."""
 QUEUED_EVENTS = "ev.job.*.queued.*.*"
 """`ev.job.<id>.queued.<pool>.<priority>`: the server copies these into QUEUE."""
 
@@ -137,11 +149,81 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.update_stream(config)
 
 
+Declaration = StreamConfig | KeyValueConfig | ObjectStoreConfig
+
+
+def declarations(replicas: int) -> list[Declaration]:
+    """Everything JetDeck needs, in the order it is declared: QUEUE sources EVENTS."""
+    return [
+        events_stream(replicas),
+        queue_stream(replicas),
+        liveness_stream(LEASES, "lease.>", replicas),  # TTL: a job's lease
+        liveness_stream(HEARTBEATS, "hb.>", replicas),  # TTL: until offline
+        logs_stream(replicas),
+        ObjectStoreConfig(bucket=SNAPSHOTS),
+        KeyValueConfig(bucket=CONFIG_BUCKET),
+        # No bucket TTL, which would cap every key's own; no direct gets, which a follower may
+        # answer before it has seen a logout.
+        KeyValueConfig(bucket=SESSIONS_BUCKET, replicas=replicas, direct=False),
+        KeyValueConfig(bucket=JTI_BUCKET, history=1),  # per-key TTLs: `create(msg_ttl=)`
+    ]
+
+
+def stream_name(declaration: Declaration) -> str:
+    if isinstance(declaration, KeyValueConfig):
+        return f"KV_{declaration.bucket}"
+    if isinstance(declaration, ObjectStoreConfig):
+        return f"OBJ_{declaration.bucket}"
+    assert declaration.name is not None
+    return declaration.name
+
+
+async def declare(js: JetStreamContext, declaration: Declaration) -> None:
+    if isinstance(declaration, KeyValueConfig):
+        await js.create_key_value(declaration)
+    elif isinstance(declaration, ObjectStoreConfig):
+        assert declaration.bucket is not None
+        await js.create_object_store(declaration.bucket, declaration)
+    else:
+        await ensure_stream(js, declaration)
+
+
 async def ensure_layout(js: JetStreamContext, replicas: int) -> None:
-    await ensure_stream(js, events_stream(replicas))
-    await ensure_stream(js, queue_stream(replicas))
-    await ensure_stream(js, liveness_stream(LEASES, "lease.>", replicas))  # TTL: a job's lease
-    await ensure_stream(js, liveness_stream(HEARTBEATS, "hb.>", replicas))  # TTL: until offline
-    await ensure_stream(js, logs_stream(replicas))
-    await js.create_object_store(SNAPSHOTS)
-    await js.create_key_value(bucket=CONFIG_BUCKET)
+    for declaration in declarations(replicas):
+        await declare(js, declaration)
+
+
+async def apply_layout(url: str, login: Login | None, replicas: int) -> None:
+    """The layout step, over a connection of its own that lives no longer than it.
+
+    A credential that may not create streams gets no error from the server, only a timeout or
+    at times "no responders" (the violation goes to the connection's error callback, which
+    logs it)."""
+    nc = await connect(url, "jetdeck-layout", login)
+    try:
+        await ensure_layout(nc.jetstream(), replicas)
+    except (TimeoutError, NoRespondersError) as exc:
+        raise UnavailableError(
+            "the layout step got no answer: may its credential (JETDECK_NATS_ADMIN_USER) "
+            "create streams?"
+        ) from exc
+    finally:
+        await nc.close()
+
+
+async def check_layout(js: JetStreamContext, replicas: int) -> None:
+    """What every other process does instead of declaring, which its credential may not."""
+    missing: list[str] = []
+    for declaration in declarations(replicas):
+        name = stream_name(declaration)
+        try:
+            await js.stream_info(name)
+        except JsNotFoundError:
+            missing.append(name)
+        except (NatsError, TimeoutError) as exc:
+            raise UnavailableError(f"stream {name} did not answer: {exc!r}") from exc
+    if missing:
+        raise UnavailableError(
+            f"missing {', '.join(missing)}: run the layout step first "
+            "(`make run` does; else `python -m workers.layout` with the layout credential)"
+        )

@@ -11,6 +11,7 @@ from projections.deployments import DeploymentBoard
 from projections.jobs import JobBoard
 from projections.queue import QueueBoard
 from projections.summary import JobStats
+from projections.trust import TrustBoard
 
 
 @dataclass
@@ -22,6 +23,7 @@ class ReadModels:
     agents: AgentBoard = field(default_factory=AgentBoard)
     pools: PoolBoard = field(default_factory=PoolBoard)
     access: AccessBoard = field(default_factory=AccessBoard)
+    trust: TrustBoard = field(default_factory=TrustBoard)
 
     def all(self) -> list[ReadModel]:
         return [
@@ -32,4 +34,5 @@ class ReadModels:
             self.agents,
             self.pools,
             self.access,
+            self.trust,
         ]

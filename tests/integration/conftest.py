@@ -1,4 +1,4 @@
-"""Infra against a real nats-server: a connection with the layout declared, and the event store."""
+"""Infra against a real nats-server (its layout declared): a connection, and the event store."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
-from infra.layout import ensure_layout
 
 
 @pytest.fixture
 async def nc(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
     client = await connect(fresh_server.url, "jetdeck-test")
-    await ensure_layout(client.jetstream(), replicas=1)
     yield client
     await client.close()
 

@@ -1,0 +1,24 @@
+"""The layout step on its own: `python -m workers.layout` declares JetDeck's streams and buckets
+on JETDECK_NATS_URL as the layout user (JETDECK_NATS_ADMIN_USER and _PASSWORD), then exits.
+
+`make run` takes this step itself. A deployment on a cluster of its own runs it before the API and
+the workers, at the first start and at every upgrade; they only check that it was taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from infra.layout import apply_layout
+from infra.settings import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    asyncio.run(apply_layout(settings.server_url, settings.layout_login, settings.replicas))
+
+
+if __name__ == "__main__":
+    main()
