@@ -45,7 +45,7 @@ from bench.common import (
     run_main,
     server_pid,
 )
-from bench.http_post import Run, api_process
+from bench.http_post import ADMIN_HEADERS, Run, api_process
 from domain.agent import Metrics
 from domain.health import HealthPolicy
 from infra.settings import Settings
@@ -133,7 +133,7 @@ async def clients(base: str, count: int) -> AsyncIterator[list[httpx.AsyncClient
     async with AsyncExitStack() as stack:
         yield [
             await stack.enter_async_context(
-                httpx.AsyncClient(base_url=base, limits=limits, timeout=30)
+                httpx.AsyncClient(base_url=base, limits=limits, timeout=30, headers=ADMIN_HEADERS)
             )
             for _ in range(count)
         ]

@@ -54,6 +54,9 @@ BODY = {
     "git_author": GIT.author,
     "metadata": METADATA,
 }
+ADMIN_TOKEN = "jdsvc_bench-admin-token-0123456789abcdefghijklmno"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+"""The API's bootstrap admin token: the benches' clients call with it unless they are agents."""
 START_TIMEOUT_S = 60.0
 CLIENTS = 16
 CONNECTIONS_PER_CLIENT = 8
@@ -121,6 +124,7 @@ async def api_process(nats_url: str) -> AsyncIterator[tuple[str, int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JETDECK_")}
     env["JETDECK_NATS_URL"] = nats_url
+    env["JETDECK_BOOTSTRAP_ADMIN_TOKEN"] = ADMIN_TOKEN
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"),
@@ -173,7 +177,7 @@ async def clients(base: str) -> AsyncIterator[Iterator[httpx.AsyncClient]]:
     async with AsyncExitStack() as stack:
         pool = [
             await stack.enter_async_context(
-                httpx.AsyncClient(base_url=base, timeout=30, limits=limits)
+                httpx.AsyncClient(base_url=base, timeout=30, limits=limits, headers=ADMIN_HEADERS)
             )
             for _ in range(CLIENTS)
         ]
