@@ -4,10 +4,14 @@ in order, and the data survives a restart."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import stat
 import sys
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -35,6 +39,21 @@ async def start(data: Path, api_port: int, nats_port: int) -> asyncio.subprocess
     )
 
 
+@asynccontextmanager
+async def supervised(data: Path, api_port: int, nats_port: int) -> AsyncIterator[Process]:
+    """The supervisor; whatever the test does, nothing it started outlives the test."""
+    process = await start(data, api_port, nats_port)
+    tree = psutil.Process(process.pid)
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            for child in [*tree.children(recursive=True), tree]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+            await process.wait()
+
+
 async def healthy(client: httpx.AsyncClient) -> None:
     for _ in range(200):
         try:
@@ -49,8 +68,10 @@ async def healthy(client: httpx.AsyncClient) -> None:
 async def test_ctrl_c_stops_everything_and_the_data_survives_a_restart(tmp_path: Path) -> None:
     api_port, nats_port = free_port(), free_port()
     base = f"http://127.0.0.1:{api_port}"
-    supervisor = await start(tmp_path, api_port, nats_port)
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with (
+        supervised(tmp_path, api_port, nats_port) as supervisor,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
         await healthy(client)
         assert (await client.post("/api/dashboard/jobs", json=JOB)).status_code == 401
         token_file = tmp_path / "admin-token"
@@ -72,11 +93,9 @@ async def test_ctrl_c_stops_everything_and_the_data_survives_a_restart(tmp_path:
         assert await asyncio.wait_for(supervisor.wait(), 60) == 0
         _, alive = psutil.wait_procs(children, timeout=10)
         assert alive == []
-        again = await start(tmp_path, api_port, nats_port)
-        try:
+        async with supervised(tmp_path, api_port, nats_port) as again:
             await healthy(client)
             assert (await client.get(f"/api/dashboard/jobs/{job_id}")).status_code == 200
             assert token_file.read_text().strip() == token
-        finally:
             again.send_signal(signal.SIGINT)
-            await asyncio.wait_for(again.wait(), 60)
+            assert await asyncio.wait_for(again.wait(), 60) == 0
