@@ -73,6 +73,9 @@ async def authenticated(
     raise UnauthorizedError(INVALID_CREDENTIALS)
 
 
+Caller = Annotated[Principal, Depends(authenticated)]
+
+
 async def current_session(
     request: Request, services: ServicesDep, credentials: Credentials, cookie: SessionCookie
 ) -> Session:
@@ -101,7 +104,6 @@ async def _permitted(scopes: SecurityScopes, principal: Caller) -> Principal:
     return principal
 
 
-Caller = Annotated[Principal, Depends(authenticated)]
 CurrentSession = Annotated[Session, Depends(current_session)]
 
 

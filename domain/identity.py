@@ -6,7 +6,6 @@ Every command is caused by one principal, recorded as the `actor` of the events 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -110,7 +109,3 @@ def parse_principal(text: str) -> tuple[PrincipalKind, str]:
     if not sep or not name or kind not in {k.value for k in granted}:
         raise ValidationError(f"principal must be user:<email> or service:<name>, got {text!r}")
     return PrincipalKind(kind), name
-
-
-def roles_of(values: Iterable[str]) -> frozenset[Role]:
-    return frozenset(Role(value) for value in values)
