@@ -15,6 +15,7 @@ from api.routes import (
     agents,
     audit,
     deployments,
+    events,
     health,
     jobs,
     login,
@@ -41,7 +42,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await open_services(settings, "jetdeck-api", http)
+        app.state.services = await open_services(
+            settings, "jetdeck-api", http, snapshots=settings.write_snapshots
+        )
         await app.state.services.access.bootstrap(settings)
         try:
             yield
@@ -61,7 +64,19 @@ def create_app(
     errors.install(app)
     app.state.logins = Logins(settings, login_transports)
     app.add_middleware(LoginStateMiddleware, secure=settings.secure_cookies)
-    routers = (jobs, deployments, summary, queue, logs, agents, pools, audit, access, health)
+    routers = (
+        jobs,
+        deployments,
+        summary,
+        queue,
+        logs,
+        agents,
+        pools,
+        audit,
+        events,
+        access,
+        health,
+    )
     for module in (*routers, token_exchange, trust, login):
         app.include_router(module.router)
     return app

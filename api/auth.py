@@ -10,6 +10,7 @@ requirement, so the document itself says who may call what.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -121,17 +122,28 @@ AgentCaller = Annotated[Principal, allow(Permission.AGENT)]
 """A build agent calling for itself."""
 
 
-async def registration(services: ServicesDep, credentials: Credentials) -> str | None:
+@dataclass(frozen=True)
+class Registrar:
+    """Who vouches for a new agent, and the pool it is limited to (None: any)."""
+
+    name: str
+    pool: str | None
+
+
+SHARED_REGISTRAR = Registrar("registration-token", None)
+
+
+async def registration(services: ServicesDep, credentials: Credentials) -> Registrar:
     """Who may register an agent: the holder of the registration token, in any pool, or of a
-    registration from `POST /api/auth/token`, in its trust policy's pool.
-    Returns the pool the registration is limited to (None: any)."""
+    registration from `POST /api/auth/token`, in its trust policy's pool."""
     given = credentials.credentials if credentials else ""
     if given.startswith(REGISTRATION_PREFIX):
-        return await services.workload.registration_pool(given)
-    expected = services.settings.registration_token.encode()
+        grant = await services.workload.registration_grant(given)
+        return Registrar(grant.registrar, grant.pool)
+    expected = services.settings.registration_token.get_secret_value().encode()
     if not hmac.compare_digest(given.encode(), expected):
         raise UnauthorizedError(INVALID_CREDENTIALS)
-    return None
+    return SHARED_REGISTRAR
 
 
 def act_on_lease(services: ServicesDep, agent: Principal, job_id: UUID, token: str) -> None:

@@ -8,7 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from fastapi import Depends, Header
 from pydantic import StringConstraints
 
-from api.auth import AgentCaller, Caller, act_on_lease, registration
+from api.auth import AgentCaller, Caller, Registrar, act_on_lease, registration
 from api.deps import ServicesDep
 from domain.errors import ForbiddenError
 from domain.identity import Principal, PrincipalKind
@@ -28,8 +28,6 @@ KeyHeader = Annotated[
 CorrelationHeader = Annotated[
     str | None, Header(alias="X-Correlation-Id", min_length=1, max_length=200)
 ]
-REGISTRAR = Principal(PrincipalKind.AGENT, "registering")
-"""Scopes registration keys; the registered agent itself is the actor of its events."""
 
 
 class CommandContext:
@@ -85,11 +83,15 @@ LeaseHolder = Annotated[AgentCall, Depends(AgentCall)]
 
 
 class Registration(CommandContext):
-    """A registration: the agent it makes is its principal, and it may be limited to a pool."""
+    """A registration: the agent it makes is its actor, and its command id names the registrar,
+    so the log says who vouched and keys are shared with no other registrar."""
 
-    def __init__(self, pool: str | None, key: str | None, correlation_id: str | None) -> None:
-        super().__init__(REGISTRAR, key, correlation_id)
-        self.pool = pool
+    def __init__(self, registrar: Registrar, key: str | None, correlation_id: str | None) -> None:
+        super().__init__(Principal(PrincipalKind.SYSTEM, registrar.name), key, correlation_id)
+        self.pool = registrar.pool
+        if key is None:
+            self.command_id = f"{self.actor}|{uuid4().hex}"
+            self.correlation_id = correlation_id or self.command_id
 
     def allow_pool(self, pool: str) -> None:
         if self.pool is not None and pool != self.pool:
@@ -97,11 +99,11 @@ class Registration(CommandContext):
 
 
 async def registration_context(
-    pool: Annotated[str | None, Depends(registration)],
+    registrar: Annotated[Registrar, Depends(registration)],
     key: KeyHeader = None,
     correlation: CorrelationHeader = None,
 ) -> Registration:
-    return Registration(pool, key, correlation)
+    return Registration(registrar, key, correlation)
 
 
 Registrant = Annotated[Registration, Depends(registration_context)]

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from domain.errors import NotFoundError
 from domain.model import Aggregate
 from infra.commands import Committed
 from infra.services import Services
+from infra.time_travel import seq_at
 
 SEQ_HEADER = "X-JetDeck-Seq"
+AS_OF_HEADER = "X-JetDeck-As-Of-Seq"
+AS_OF = (
+    "Answer with the state as it stood at this point of the log: an ISO 8601 time with its zone "
+    "(the events committed before it; a future time gives the present state) or a stream "
+    f"sequence (inclusive; beyond the last one is a 422). The answer's `{AS_OF_HEADER}` header "
+    "names the sequence used."
+)
 
 
 # Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` in its
@@ -26,14 +37,41 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 async def read_after(
     services: ServicesDep,
+    response: Response,
     min_seq: Annotated[
         int | None,
         Query(ge=0, description="Wait until the read models include this stream sequence."),
     ] = None,
+    as_of: Annotated[str | None, Query(max_length=64, description=AS_OF)] = None,
 ) -> Services:
     if min_seq is not None:
         await services.runner.wait_for(min_seq, services.settings.read_wait_s)
-    return services
+    if as_of is None:
+        return services
+    seq = await as_of_seq(services, as_of)
+    response.headers[AS_OF_HEADER] = str(seq)
+    return replace(services, views=await services.past.at(seq), as_of_seq=seq)
+
+
+async def as_of_seq(services: Services, as_of: str) -> int:
+    """The sequence `as_of` names; a bad value is a 422 like any other bad query parameter."""
+    if as_of.isdigit():
+        seq = int(as_of)
+        last = (await services.stream_state()).last_seq
+        if seq > last:
+            raise _bad_as_of(f"sequence {seq} is beyond the log, which ends at {last}")
+        return seq
+    try:
+        when = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise _bad_as_of("neither a stream sequence nor an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise _bad_as_of("a time needs its zone, e.g. 2026-11-21T14:03Z")
+    return await seq_at(services.nc, when)
+
+
+def _bad_as_of(msg: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("query", "as_of"), "msg": msg}])
 
 
 Reader = Annotated[Services, Depends(read_after)]

@@ -16,12 +16,16 @@ from bench import (
     http_post,
     projection_rebuild,
     queue_throughput,
+    time_travel,
+    verify,
 )
 from bench.common import Figure, machine, markdown_table, parse_args, run_main
 
 BENCHES: list[Callable[[bool], Awaitable[list[Figure]]]] = [
     command_path.run,
     projection_rebuild.run,
+    verify.run,
+    time_travel.run,
     http_post.run,
     heartbeats.run,
     queue_throughput.run,

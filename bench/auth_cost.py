@@ -96,7 +96,7 @@ async def _session(client: httpx.AsyncClient, services: Services) -> tuple[str, 
 async def _cases(client: httpx.AsyncClient, settings: Settings, services: Services) -> list[Case]:
     host = {"hostname": "h", "os": "linux", "arch": "x86_64", "cpu_count": 1, "memory_mb": 64}
     body = {"name": "bench", "host": host}
-    auth = _bearer(settings.registration_token)
+    auth = _bearer(settings.registration_token.get_secret_value())
     answer = (await client.post("/api/agents/register", json=body, headers=auth)).json()
     agent_id, agent_token = answer["agent_id"], answer["agent_token"]
     beat = {"cpu_pct": 1.0, "mem_pct": 1.0, "disk_pct": 1.0}

@@ -191,7 +191,8 @@ class RawClaimer:
 async def fill_raw(nc: Client, levels: list[Priority]) -> RawClaimer:
     """The same jobs as raw messages, each level's payload the size of a real Queued event."""
     store, js = EventStore(nc), nc.jetstream()
-    payloads = {level: queued_messages(store, level)[-1].payload for level in Priority}
+    key = await store.key()
+    payloads = {level: queued_messages(store, level, key)[-1].payload for level in Priority}
     await fresh_raw_queue(js, PRIORITY_ORDER)
     await publish_raw(js, [(level, payloads[level]) for level in levels])
     claimer = RawClaimer(nc)

@@ -92,7 +92,7 @@ async def measure(url: str, size: Size, meter: CpuMeter) -> tuple[Series, Series
         await create_jobs(runner, CALLERS)  # warm up imports, caches and the connection
         expected = await last_seq(nc) + 2 * size.jobs * size.rounds
         for _ in range(size.rounds):
-            messages = created_job_messages(store, size.jobs)
+            messages = created_job_messages(store, size.jobs, await store.key())
             await raw.round(publish_raw(nc, messages))
             await ours.round(timed(lambda: create_jobs(runner, size.jobs)))
         if await last_seq(nc) != expected:

@@ -110,13 +110,13 @@ def new_job() -> Job:
     return Job.create(uuid4(), "build", GIT, METADATA)
 
 
-def created_job_messages(store: EventStore, count: int) -> list[Outgoing]:
+def created_job_messages(store: EventStore, count: int, key: bytes) -> list[Outgoing]:
     """What the command path appends for `count` job creates: one message each, new subjects."""
     messages: list[Outgoing] = []
     for _ in range(count):
         uow = UnitOfWork(store, new_cause("job.create"))
         uow.add(new_job())
-        messages.extend(p.message for p in uow.outgoing())
+        messages.extend(p.message for p in uow.outgoing(key))
     return messages
 
 

@@ -48,7 +48,7 @@ from bench.common import (
 from bench.http_post import ADMIN_HEADERS, Run, api_process
 from domain.agent import Metrics
 from domain.health import HealthPolicy
-from infra.settings import Settings
+from infra.settings import DEV_REGISTRATION_TOKEN
 
 NAME = "agent heartbeats"
 METRICS = Metrics(cpu_pct=20.0, mem_pct=35.0, disk_pct=50.0, running_jobs=0)
@@ -58,7 +58,7 @@ POLICY = HealthPolicy()
 TTL = {"Nats-TTL": f"{math.ceil(POLICY.heartbeat_interval_s * POLICY.offline_after_intervals)}s"}
 """What `AgentService.heartbeat` puts on each beat, so the raw side writes the same message."""
 RAW_PAYLOAD = orjson.dumps({"metrics": METRICS.model_dump(), "running_jobs": ()})
-REGISTRATION = Settings.model_fields["registration_token"].default
+REGISTRATION = DEV_REGISTRATION_TOKEN
 Send = Callable[[int], Awaitable[None]]
 
 

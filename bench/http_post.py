@@ -108,7 +108,8 @@ async def drive(size: Size, send: Callable[[], Awaitable[object]], meter: CpuMet
 async def raw_run(url: str, size: Size, meter: CpuMeter) -> Run:
     async with connected(url, "bench-http-raw") as nc:
         js = nc.jetstream()
-        messages = created_job_messages(EventStore(nc), size.warmup + size.requests)
+        store = EventStore(nc)
+        messages = created_job_messages(store, size.warmup + size.requests, await store.key())
         pending = iter(messages)
 
         async def send() -> None:

@@ -57,6 +57,7 @@ from domain.errors import UnavailableError
 from domain.job import Job, JobStatus
 from domain.model import Aggregate
 from domain.recorded import chain_hash
+from infra.codec import content_of
 from infra.connection import connect
 from infra.event_store import EventStore, Outgoing
 from infra.layout import EVENT_SUBJECTS, EVENTS
@@ -149,16 +150,16 @@ def rng_uuid(rng: random.Random) -> UUID:
     return UUID(int=rng.getrandbits(128), version=4)
 
 
-def record(store: EventStore, script: Script, seq: int, step: Step | None) -> Outgoing:
+def record(store: EventStore, key: bytes, script: Script, seq: int, step: Step | None) -> Outgoing:
     """Run one command on the script's aggregate and return the one message it appends."""
     uow = UnitOfWork(store, new_cause("bench"))
     uow.tracked[script.tracked.aggregate.id] = script.tracked
     if step is not None:
         step(script.tracked.aggregate)
-    (pending,) = uow.outgoing()
+    (pending,) = uow.outgoing(key)
     message = pending.message
     script.tracked.last_seq = seq
-    script.tracked.last_hash = chain_hash(message.subject, message.payload)
+    script.tracked.last_hash = chain_hash(message.subject, content_of(message.payload))
     return message
 
 
@@ -176,7 +177,9 @@ class Counts:
             self.deployments += 1
 
 
-def generate(store: EventStore, total: int, seed: int = 7) -> tuple[list[Outgoing], Counts]:
+def generate(
+    store: EventStore, key: bytes, total: int, seed: int = 7
+) -> tuple[list[Outgoing], Counts]:
     """`total` single-event commands over many interleaved aggregates, in stream order."""
     rng = random.Random(seed)
     active: list[Script] = []
@@ -186,7 +189,7 @@ def generate(store: EventStore, total: int, seed: int = 7) -> tuple[list[Outgoin
         if len(active) < IN_FLIGHT:
             script = new_script(rng, len(out))
             counts.add(script.tracked.aggregate)
-            out.append(record(store, script, len(out) + 1, None))
+            out.append(record(store, key, script, len(out) + 1, None))
             active.append(script)
             continue
         i = rng.randrange(len(active))
@@ -195,7 +198,7 @@ def generate(store: EventStore, total: int, seed: int = 7) -> tuple[list[Outgoin
             active[i] = active[-1]
             active.pop()
             continue
-        out.append(record(store, script, len(out) + 1, script.steps.pop(0)))
+        out.append(record(store, key, script, len(out) + 1, script.steps.pop(0)))
     return out, counts
 
 
@@ -263,7 +266,7 @@ async def rebuild(url: str, last: int, snapshot_every: int, cap_s: float) -> Reb
     """A ProjectionRunner on fresh read models, timed until it applied `last` or `cap_s` ran out."""
     nc = await connect(url, "bench-rebuild")
     views = ReadModels()
-    runner = ProjectionRunner(nc, views.all(), snapshot_every)
+    runner = ProjectionRunner(nc, views.all(), snapshot_every, await EventStore(nc).key())
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
@@ -288,7 +291,8 @@ def check(result: Rebuild, counts: Counts) -> None:
 
 async def filled(url: str, size: Size) -> Counts:
     async with connected(url, "bench-fill") as nc:
-        messages, counts = generate(EventStore(nc), size.events)
+        store = EventStore(nc)
+        messages, counts = generate(store, await store.key(), size.events)
         seconds = await fill(nc, messages)
     mean = sum(len(m.payload) for m in messages) / len(messages)
     headers = len(store_headers(messages[-1]))

@@ -72,19 +72,20 @@ async def enqueue_jobs(
     await asyncio.gather(*(caller() for _ in range(callers)))
 
 
-def queued_messages(store: EventStore, priority: Priority) -> list[Outgoing]:
+def queued_messages(store: EventStore, priority: Priority, key: bytes) -> list[Outgoing]:
     """What `enqueue` appends for one job: one Created event that carries the queue spec."""
     uow = UnitOfWork(store, new_cause("job.enqueue"))
     uow.add(Job.create(uuid4(), "build", GIT, METADATA, spec(priority)))
-    return [p.message for p in uow.outgoing()]
+    return [p.message for p in uow.outgoing(key)]
 
 
 async def preload(nc: Client, store: EventStore, priorities: Iterable[Priority]) -> None:
     """Fast setup: each job's event pipelined with the store's headers, as `enqueue` writes
     it, so the server copies every one into QUEUE as usual."""
     js = nc.jetstream()
+    key = await store.key()
     for priority in priorities:
-        for message in queued_messages(store, priority):
+        for message in queued_messages(store, priority, key):
             await js.publish_async(message.subject, message.payload, headers=store_headers(message))
     await js.publish_async_completed()
 

@@ -318,7 +318,8 @@ async def run(quick: bool) -> list[Figure]:
     async with nats_server() as server:
         nc = await connect(server.url, "bench-queue-raw")
         try:
-            raw = Raw(nc, queued_messages(EventStore(nc), LEVEL)[-1].payload)
+            store = EventStore(nc)
+            raw = Raw(nc, queued_messages(store, LEVEL, await store.key())[-1].payload)
             await native_rounds(server, raw, size, runs)
             await http_rounds(server, raw, size, runs)
         finally:

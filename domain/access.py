@@ -19,6 +19,7 @@ from domain.model import Aggregate
 from domain.values import Name, Text
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+PrincipalName = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 ServiceNames = Annotated[tuple[Name, ...], Field(max_length=100)]
 
 
@@ -32,7 +33,7 @@ class RoleSet(Aggregate):
     id: UUID
 
     class Created(Aggregate.Created):
-        principal: Name
+        principal: PrincipalName
 
     class Granted(Aggregate.Event):
         role: Role
@@ -41,7 +42,7 @@ class RoleSet(Aggregate):
         role: Role
 
     @event(Created)
-    def __init__(self, principal: Name) -> None:
+    def __init__(self, principal: PrincipalName) -> None:
         self.principal = principal
         self.roles: set[Role] = set()
 

@@ -10,7 +10,8 @@
   x UnauthorizedError           401
   x ForbiddenError              403
   x UnavailableError            503, the event store or a read model cannot answer now
-    + UndecodableEventError     503, the log holds a message that is not a JetDeck event
+    + UndecodableEventError     the log holds a message that is not a JetDeck event: quarantined
+      + ForgedEventError        its MAC does not hold: not written by a JetDeck process
 """
 
 from __future__ import annotations
@@ -72,5 +73,9 @@ class UnavailableError(JetDeckError):
 
 
 class UndecodableEventError(UnavailableError):
-    """A message on the event subjects that is not a JetDeck event; read models skip it, but a
-    command cannot decide on a history it cannot read."""
+    """A message on the event subjects that is not a JetDeck event; loaders and read models
+    quarantine it (skip and report) and go on from the last good event."""
+
+
+class ForgedEventError(UndecodableEventError):
+    """An event whose MAC does not hold: someone without the writer key published it."""

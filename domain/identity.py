@@ -102,10 +102,15 @@ def system(worker: str) -> Principal:
 ANONYMOUS = Principal(PrincipalKind.ANONYMOUS, "")
 
 
-def parse_principal(text: str) -> tuple[PrincipalKind, str]:
-    """`user:<email>`, `service:<name>`, `agent:<id>`: the names roles are granted to."""
-    kind, sep, name = text.partition(":")
-    granted = {PrincipalKind.USER, PrincipalKind.SERVICE}
-    if not sep or not name or kind not in {k.value for k in granted}:
-        raise ValidationError(f"principal must be user:<email> or service:<name>, got {text!r}")
-    return PrincipalKind(kind), name
+MAX_EMAIL = 254
+
+
+def user_principal(text: str) -> str:
+    """`user:<email>`, the one kind of principal roles are granted to (a service's roles are its
+    token's), normalized as logins spell it: emails compare case-insensitively."""
+    kind, _, email = text.strip().partition(":")
+    email = email.lower()
+    valid = kind == PrincipalKind.USER and "@" in email and len(email) <= MAX_EMAIL
+    if not valid or any(c.isspace() for c in email):
+        raise ValidationError(f"roles are granted to user:<email>, not to {text!r}")
+    return f"{PrincipalKind.USER}:{email}"

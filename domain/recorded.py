@@ -22,9 +22,10 @@ GENESIS = "0" * 64
 """What the first event of an aggregate names as the hash before it."""
 
 
-def chain_hash(subject: str, payload: bytes) -> str:
-    """An event's link in its aggregate's hash chain: SHA-256 of its subject and stored bytes."""
-    return hashlib.sha256(subject.encode() + b"\n" + payload).hexdigest()
+def chain_hash(subject: str, content: bytes) -> str:
+    """An event's link in its aggregate's hash chain: SHA-256 of its subject and its content
+    (the stored bytes without the MAC's seal, so a re-sealed log keeps its hashes)."""
+    return hashlib.sha256(subject.encode() + b"\n" + content).hexdigest()
 
 
 class RecordedEvent(NamedTuple):
@@ -39,6 +40,7 @@ class RecordedEvent(NamedTuple):
     cause: Cause
     prev: str
     payload: bytes
+    """The content: the stored payload without its seal."""
 
     @property
     def at(self) -> datetime:

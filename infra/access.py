@@ -11,12 +11,13 @@ import hashlib
 import logging
 import os
 import secrets
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid5
 
 from domain.access import RoleSet, ServiceToken, role_set_id
-from domain.errors import NotFoundError, UnauthorizedError
+from domain.errors import ConcurrencyError, NotFoundError, UnauthorizedError
 from domain.identity import Principal, PrincipalKind, Role, system
 from domain.recorded import Cause
 from infra.commands import CommandRunner, Committed
@@ -28,6 +29,7 @@ from projections.access import TokenView
 
 SERVICE_PREFIX = "jdsvc_"
 BOOTSTRAP_NAME = "admin"
+BOOTSTRAPPER = str(system("bootstrap"))
 log = logging.getLogger(__name__)
 
 
@@ -112,30 +114,58 @@ class AccessService:
         return found
 
     async def bootstrap(self, settings: Settings) -> None:
-        """Make sure an admin token exists: the configured one, or one made and written once."""
-        configured = settings.bootstrap_admin_token
+        """Make sure an admin token exists: the configured one; else the one in the data
+        directory's `admin-token`; else, on a log that never had one, a new one written there.
+
+        Replicas starting together agree: the token's id follows from its hash, the file is
+        created exclusively, and a lost race finds the winner's token."""
         path = settings.data_dir / "admin-token"
-        if configured is None and path.exists():
+        if settings.bootstrap_admin_token is not None:
+            secret = settings.bootstrap_admin_token.get_secret_value()
+        elif path.exists():
+            secret = path.read_text().strip()
+        elif self._bootstrapped():
+            log.info("an admin token was made before; %s is not here to say which", path)
             return
-        secret = configured.get_secret_value() if configured else new_secret(SERVICE_PREFIX)
-        if self.views.access.token_by_hash(sha256(secret)) is not None:
-            return
+        else:
+            secret = _claim_file(path, new_secret(SERVICE_PREFIX))
+            _announce(path, secret)
+        if self.views.access.token_by_hash(sha256(secret)) is None:
+            await self._issue_bootstrap(secret, settings.read_wait_s)
+
+    def _bootstrapped(self) -> bool:
+        return any(t.created_by == BOOTSTRAPPER for t in self.views.access.tokens.values())
+
+    async def _issue_bootstrap(self, secret: str, wait_s: float) -> None:
         token_id = uuid5(UUID(int=0), f"jetdeck:bootstrap:{sha256(secret)}")
-        cause = Cause(str(system("bootstrap")), uuid4().hex, "token.issue", token_id.hex)
-        result, _ = await self.issue(
-            cause, token_id, BOOTSTRAP_NAME, frozenset({Role.ADMIN}), None, None, secret
-        )
-        await self.runner.wait_for(result.seq, settings.read_wait_s)
-        if configured is None:
-            _write_secret(path, secret)
-            print(f"JetDeck admin token (shown once, also in {path}): {secret}", flush=True)
+        cause = Cause(BOOTSTRAPPER, f"bootstrap:{token_id.hex}", "token.issue", token_id.hex)
+        admin = frozenset({Role.ADMIN})
+        try:
+            result, _ = await self.issue(cause, token_id, BOOTSTRAP_NAME, admin, None, None, secret)
+        except ConcurrencyError:  # another replica issued it first
+            await self.runner.catch_up(wait_s)
+            return
+        await self.runner.wait_for(result.seq, wait_s)
 
 
-def _write_secret(path: Path, secret: str) -> None:
+def _claim_file(path: Path, secret: str) -> str:
+    """Write `secret` to a new file (0600); if another process got there first, its secret."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as out:
         out.write(secret + "\n")
+    return secret
+
+
+def _announce(path: Path, secret: str) -> None:
+    """Once, on the terminal of whoever ran `make run`; a log collector gets the path only."""
+    if sys.stdout.isatty():
+        print(f"JetDeck admin token (shown once, also in {path}): {secret}", flush=True)
+    else:
+        print(f"JetDeck admin token written to {path}", flush=True)
 
 
 def utcnow() -> datetime:

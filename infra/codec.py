@@ -1,22 +1,63 @@
-"""Stored form of an event: one JSON envelope, hash-chained to the aggregate's previous event.
+"""Stored form of an event: one JSON envelope, hash-chained to the aggregate's previous event
+and sealed with a MAC.
 
 Everything an event needs lives in the payload, not in headers: nats-py parses every header of
 every message on replay, so headers cost replay speed (research: replay.md).
+
+Stored payload = the content (the envelope's JSON object) with its closing brace replaced by the
+fixed-length seal `,"mac":"<64 hex>"}`. The MAC is HMAC-SHA256(writer key, subject "\n"
+content) and the chain hash is SHA-256(subject "\n" content): the hash leaves the MAC out, so a
+log re-sealed under another writer key keeps every event hash and checkpoint root.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import orjson
 
 from domain.catalog import EVENT_NAMES, EVENT_TYPES
-from domain.errors import UndecodableEventError
+from domain.errors import ForgedEventError, UndecodableEventError
 from domain.model import DomainEvent, upcast
 from domain.recorded import Cause, RecordedEvent
 
+SEAL_HEAD = b',"mac":"'
+SEAL_LENGTH = len(SEAL_HEAD) + 64 + 2
+"""`,"mac":"` + 64 hex digits + `"}`: what sealing adds in place of the closing brace."""
+
+
+def mac(subject: str, content: bytes, key: bytes) -> str:
+    return hmac.digest(key, subject.encode() + b"\n" + content, hashlib.sha256).hex()
+
+
+def sealed(payload: bytes) -> bool:
+    return payload[-SEAL_LENGTH : 8 - SEAL_LENGTH] == SEAL_HEAD and payload[-2:] == b'"}'
+
+
+def seal(subject: str, content: bytes, key: bytes) -> bytes:
+    """The stored payload: the content with the MAC as its last member."""
+    if content[-1:] != b"}":
+        raise ValueError("only a JSON object can be sealed")
+    return content[:-1] + SEAL_HEAD + mac(subject, content, key).encode() + b'"}'
+
+
+def content_of(payload: bytes) -> bytes:
+    """What the chain hash and the MAC cover: the payload without its seal, if it has one."""
+    return payload[:-SEAL_LENGTH] + b"}" if sealed(payload) else payload
+
+
+def authentic(subject: str, payload: bytes, key: bytes) -> bool:
+    """The payload is sealed, and its MAC is the writer key's over this subject and content."""
+    if not sealed(payload):
+        return False
+    found = payload[-66:-2].decode("ascii", "replace")
+    return hmac.compare_digest(mac(subject, content_of(payload), key), found)
+
 
 def encode(event: DomainEvent, cause: Cause, prev: str) -> bytes:
+    """The content, not yet sealed (`seal` adds the MAC once the subject is known)."""
     return orjson.dumps(
         {
             "type": EVENT_NAMES[type(event)],
@@ -31,7 +72,12 @@ def encode(event: DomainEvent, cause: Cause, prev: str) -> bytes:
     )
 
 
-def decode(seq: int, subject: str, payload: bytes) -> RecordedEvent:
+def decode(seq: int, subject: str, payload: bytes, key: bytes | None = None) -> RecordedEvent:
+    """The event as recorded; with `key`, only if its MAC holds (ForgedEventError otherwise).
+
+    Without a key nothing is authenticated: for tests and tools that hold no writer key."""
+    if key is not None and not authentic(subject, payload, key):
+        raise ForgedEventError(f"event {seq} on {subject}: its MAC does not hold")
     try:
         envelope: dict[str, Any] = orjson.loads(payload)
         name = envelope["type"]
@@ -48,7 +94,15 @@ def decode(seq: int, subject: str, payload: bytes) -> RecordedEvent:
             raise ValueError(f"a {name} event on a {kind} subject")
         # Positional: replays build one per event, and keywords cost a third more here.
         return RecordedEvent(
-            seq, subject, kind, aggregate_id, name, event, cause, envelope["prev"], payload
+            seq,
+            subject,
+            kind,
+            aggregate_id,
+            name,
+            event,
+            cause,
+            envelope["prev"],
+            content_of(payload),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UndecodableEventError(f"event {seq} on {subject}: {exc}") from exc

@@ -20,6 +20,7 @@ from nats.js.errors import APIError, NoStreamResponseError
 from domain.errors import UnavailableError
 from infra.layout import EVENTS
 from infra.replies import Replies
+from infra.tokens import event_writer_key
 
 WRONG_LAST_SEQUENCE = frozenset({10071, 10164})
 """R1 answers 10071, R3 also 10164 while another write to the subject is in flight."""
@@ -53,12 +54,26 @@ class StoredMessage(NamedTuple):
 
 
 class EventStore:
-    def __init__(self, nc: Client, stream: str = EVENTS, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        stream: str = EVENTS,
+        timeout_s: float = 5.0,
+        writer_key: bytes | None = None,
+    ) -> None:
         self.nc = nc
         self.js = nc.jetstream(timeout=timeout_s)
         self.stream = stream
         self.timeout_s = timeout_s
         self.replies = Replies(nc)
+        self._writer_key = writer_key
+
+    async def key(self) -> bytes:
+        """The writer key that seals and authenticates events: the one given, else the one kept
+        in the config bucket (read once)."""
+        if self._writer_key is None:
+            self._writer_key = await event_writer_key(self.js, None)
+        return self._writer_key
 
     async def append(self, messages: list[Outgoing], attempts: int = 3) -> int:
         """Append all or nothing; returns the last sequence. Transient failures retry as is."""

@@ -33,6 +33,9 @@ QUEUE = "QUEUE"
 LEASES = "LEASES"
 HEARTBEATS = "HEARTBEATS"
 LOGS = "LOGS"
+AUDIT = "AUDIT"
+CHECKPOINT_SUBJECT = "audit.checkpoint.EVENTS"
+"""Signed checkpoints of EVENTS (infra.checkpoints), written by `workers.checkpointer`."""
 CONFIG_BUCKET = "jetdeck-config"
 SESSIONS_BUCKET = "jetdeck-sessions"
 """Login sessions by the SHA-256 of their id; each key's TTL is its idle timeout."""
@@ -113,6 +116,21 @@ def logs_stream(replicas: int) -> StreamConfig:
     )
 
 
+def audit_stream(replicas: int) -> StreamConfig:
+    """Signed checkpoints: kept forever, never deleted or purged (deleting the whole stream stays
+    possible for the admin credential; verification then finds no checkpoint to hold)."""
+    return StreamConfig(
+        name=AUDIT,
+        subjects=["audit.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        deny_delete=True,
+        deny_purge=True,
+        allow_direct=True,
+    )
+
+
 def queue_subject(pool: str, priority: Priority, job_id: str = "*") -> str:
     return f"q.{pool}.{priority.value}.{job_id}"
 
@@ -160,6 +178,7 @@ def declarations(replicas: int) -> list[Declaration]:
         liveness_stream(LEASES, "lease.>", replicas),  # TTL: a job's lease
         liveness_stream(HEARTBEATS, "hb.>", replicas),  # TTL: until offline
         logs_stream(replicas),
+        audit_stream(replicas),
         ObjectStoreConfig(bucket=SNAPSHOTS),
         KeyValueConfig(bucket=CONFIG_BUCKET),
         # No bucket TTL, which would cap every key's own; no direct gets, which a follower may

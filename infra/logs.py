@@ -210,9 +210,11 @@ class JobEnd:
     stored events, whatever happened before it started.
     """
 
-    def __init__(self, nc: Client, job_id: UUID) -> None:
+    def __init__(self, nc: Client, job_id: UUID, writer_key: bytes | None = None) -> None:
+        """With `writer_key`, a forged ending (its MAC does not hold) ends nothing."""
         self.js = nc.jetstream()
         self.job_id = job_id
+        self.writer_key = writer_key
         self.ended = asyncio.Event()
         self.status: JobStatus | None = None
         self._sub: JetStreamContext.PushSubscription | None = None
@@ -241,7 +243,7 @@ class JobEnd:
 
     async def _on_event(self, msg: Msg) -> None:
         try:
-            recorded = decode(msg.metadata.sequence.stream, msg.subject, msg.data)
+            recorded = decode(msg.metadata.sequence.stream, msg.subject, msg.data, self.writer_key)
         except UndecodableEventError:
             return
         status = ending_status(recorded.event)

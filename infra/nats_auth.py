@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import bcrypt
 
-from infra.layout import EVENTS, LEASES, QUEUE, SNAPSHOTS
+from infra.layout import AUDIT, EVENTS, LEASES, QUEUE, SNAPSHOTS
 from infra.settings import Login
 
 ADMIN = "admin"
@@ -35,6 +35,7 @@ RUNTIME_PUBLISH = [
     "hb.>",
     "log.>",
     "jetdeck.>",
+    "audit.>",
     "$KV.>",
     "$O.>",
     "$JS.ACK.>",
@@ -54,6 +55,7 @@ RUNTIME_DENY = [
     "$JS.API.STREAM.UPDATE.>",
     "$JS.API.STREAM.DELETE.>",
     f"$JS.API.STREAM.PURGE.{EVENTS}",
+    f"$JS.API.STREAM.PURGE.{AUDIT}",
 ]
 """Already outside the allow list; a deny wins over any allow, so these hold if it ever widens."""
 RUNTIME_SUBSCRIBE = ["_INBOX.>", "ev.>", "jetdeck.>"]

@@ -2,7 +2,8 @@
 
 One ordered push consumer with a callback (5x faster than fetch/next_msg in nats-py) applies each
 event to every read model. Snapshots go to the object store keyed by the code version of the read
-models, so a code change never loads a picture an older reducer drew.
+models, so a code change never loads a picture an older reducer drew, and by the sequence they
+cover, so a past state (`infra.time_travel`) starts from the nearest one below it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import hashlib
 import heapq
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,15 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import ObjectNotFoundError
 
 import domain
 import projections
 from domain.errors import UnavailableError, UndecodableEventError
 from infra.codec import decode
-from infra.layout import EVENT_SUBJECTS, EVENTS, SNAPSHOTS
+from infra.layout import EVENT_SUBJECTS, EVENTS
 from infra.nats_errors import unavailable_on_failure
+from infra.quarantine import Quarantine
+from infra.snapshots import Snapshots
 from projections.base import ReadModel
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,25 @@ def stream_seq(msg: Msg) -> int:
 
 
 class ProjectionRunner:
-    def __init__(self, nc: Client, models: Sequence[ReadModel], snapshot_every: int) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        models: Sequence[ReadModel],
+        snapshot_every: int,
+        writer_key: bytes | None = None,
+        *,
+        keep_every: int | None = None,
+        until: int | None = None,
+    ) -> None:
+        """Without `writer_key` events are decoded but not authenticated.
+
+        With `keep_every` this runner writes snapshots, keeping one per that many events; only
+        one process should (docs/architecture.md). With `until` it stops at that sequence: a
+        past state, started from the nearest snapshot at or below it.
+        """
         self.nc = nc
+        self.writer_key = writer_key
+        self.quarantine = Quarantine()
         self.js = nc.jetstream()
         self.models = list(models)
         self.snapshot_every = snapshot_every
@@ -64,18 +84,18 @@ class ProjectionRunner:
         self.faults = 0
         self.snapshot_seq = 0
         self.version = code_version()
+        self.snapshots = Snapshots(self.js, self.version)
+        self.keep_every = keep_every
+        self.until = sys.maxsize if until is None else until
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         """A heap of (sequence, ticket, future): the event loop checks only its head."""
         self._ticket = 0
         self._sub: Any = None
         self._snapshotting: asyncio.Task[None] | None = None
 
-    @property
-    def snapshot_name(self) -> str:
-        return f"read-models-{self.version}"
-
-    async def start(self) -> None:
-        await self._load_snapshot()
+    async def start(self, from_snapshot: bool = True) -> None:
+        if from_snapshot:
+            await self._load_snapshot()
         self._sub = await self.js.subscribe(
             EVENT_SUBJECTS,
             stream=EVENTS,
@@ -97,13 +117,14 @@ class ProjectionRunner:
 
     async def _on_message(self, msg: Msg) -> None:
         seq = stream_seq(msg)
-        if seq <= self.position:
+        if seq <= self.position or seq > self.until:
             return
         try:
-            recorded = decode(seq, msg.subject, msg.data)
+            recorded = decode(seq, msg.subject, msg.data, self.writer_key)
         except UndecodableEventError as exc:
             self.skipped += 1
-            log.warning("read models skip %s", exc)
+            self.quarantine.add(seq, msg.subject, str(exc))
+            log.warning("read models quarantine %s", exc)
         else:
             for model in self.models:
                 try:
@@ -113,7 +134,11 @@ class ProjectionRunner:
                     log.exception("read model %s failed on event %d", model.name, seq)
         self.position = seq
         self._wake()
-        if seq - self.snapshot_seq >= self.snapshot_every and self._snapshotting is None:
+        if (
+            self.keep_every is not None
+            and seq - self.snapshot_seq >= self.snapshot_every
+            and self._snapshotting is None
+        ):
             self._snapshotting = asyncio.create_task(self._save_snapshot())
 
     def _wake(self) -> None:
@@ -143,8 +168,9 @@ class ProjectionRunner:
         await self.wait_for(info.state.last_seq, timeout_s)
 
     def picture(self) -> bytes:
+        models = {m.name: m.dump() for m in self.models}
         return orjson.dumps(
-            {"seq": self.position, "models": {m.name: m.dump() for m in self.models}}
+            {"seq": self.position, "models": models, "quarantine": self.quarantine.dump()}
         )
 
     async def _save_snapshot(self) -> None:
@@ -152,9 +178,9 @@ class ProjectionRunner:
         # event; and no failure of a snapshot may stop the read models, hence the broad except.
         self.snapshot_seq = self.position
         try:
-            data = self.picture()
-            store = await self.js.object_store(SNAPSHOTS)
-            await store.put(self.snapshot_name, data)
+            await self.snapshots.save(self.snapshot_seq, self.picture())
+            if self.keep_every is not None:
+                await self.snapshots.prune(self.keep_every)
         except Exception:
             log.exception("snapshot at %d failed; the read models keep running", self.snapshot_seq)
         finally:
@@ -164,13 +190,11 @@ class ProjectionRunner:
         await self._save_snapshot()
 
     async def _load_snapshot(self) -> None:
-        store = await self.js.object_store(SNAPSHOTS)
-        try:
-            found = await store.get(self.snapshot_name)
-        except ObjectNotFoundError:
+        data = await self.snapshots.load_nearest(self.until)
+        if data is None:
             return
-        assert found.data is not None
-        picture = orjson.loads(found.data)
+        picture = orjson.loads(data)
         for model in self.models:
             model.restore(picture["models"][model.name])
+        self.quarantine.restore(picture["quarantine"])
         self.position = self.snapshot_seq = picture["seq"]

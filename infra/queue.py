@@ -48,8 +48,10 @@ from infra.layout import LEASES, QUEUE, QUEUED_EVENTS, consumer_name, queue_cons
 from infra.nats_errors import unavailable_on_failure
 from infra.projection_runner import ProjectionRunner
 from infra.puller import pull_one
+from infra.quarantine import Quarantine
 from infra.read_models import ReadModels
 from infra.settings import Settings
+from infra.tickets import reject_if_foreign
 from infra.tokens import Claim, Signer
 from infra.unit_of_work import UnitOfWork, fold, load_history
 
@@ -110,6 +112,8 @@ class QueueService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._arrivals: dict[str, asyncio.Event] = {}
         self._wake_sub: Subscription | None = None
+        self.rejected = Quarantine()
+        """Tickets terminated for not being JetDeck job tickets (QUEUE sequences)."""
 
     async def open(self) -> None:
         self._wake_sub = await self.nc.subscribe(QUEUED_EVENTS, cb=self._on_queued)
@@ -273,11 +277,12 @@ class QueueService:
 
     async def _offer(self, msg: Msg, agent_id: str, labels: frozenset[str]) -> ClaimGrant | None:
         """Try to claim the job behind one delivered ticket, or put the ticket where it belongs."""
-        try:
-            job_id = UUID(msg.subject.rsplit(".", 1)[-1])
-        except ValueError:
-            await self._settle(msg.reply, b"+TERM not a job ticket")
+        term = reject_if_foreign(msg, await self.commands.store.key(), self.rejected)
+        if term is not None:
+            log.warning("queue terminates ticket %s: %s", msg.subject, term.decode())
+            await self._settle(msg.reply, term)
             return None
+        job_id = UUID(msg.subject.rsplit(".", 1)[-1])
         claim_id = f"claim:{msg.reply}"
         cause = Cause(f"{PrincipalKind.AGENT}:{agent_id}", claim_id, "job.claim", claim_id)
 

@@ -27,7 +27,8 @@ from infra.read_models import ReadModels
 from infra.runtime import tune_gc
 from infra.sessions import SessionStore
 from infra.settings import Settings
-from infra.tokens import Signer, shared_secret
+from infra.time_travel import PastViews
+from infra.tokens import Signer, event_writer_key, shared_secret
 from infra.trust_policies import TrustPolicyService
 from infra.workload_identity import WorkloadIdentity
 
@@ -51,6 +52,14 @@ class Services:
     sessions: SessionStore
     trust: TrustPolicyService
     workload: WorkloadIdentity
+    past: PastViews
+    as_of_seq: int | None = None
+    """Set when `views` is a past state (`?as_of=`): the sequence it covers."""
+
+    @property
+    def position(self) -> int:
+        """The sequence `views` cover."""
+        return self.runner.position if self.as_of_seq is None else self.as_of_seq
 
     @property
     def connected(self) -> bool:
@@ -64,6 +73,7 @@ class Services:
         return info.state
 
     async def close(self) -> None:
+        self.past.close()
         await self.sessions.stop()
         await self.lease_monitor.stop()
         await self.queue.close()
@@ -74,20 +84,28 @@ class Services:
             await self.nc.close()
 
 
-async def open_services(settings: Settings, name: str, http: HttpFactory | None = None) -> Services:
-    """Connect, check the layout, restore the read models and catch them up.
+async def open_services(
+    settings: Settings, name: str, http: HttpFactory | None = None, snapshots: bool = False
+) -> Services:
+    """Connect, check the layout, restore the read models and catch them up. With `snapshots`
+    this process also writes the read models' snapshots (only the API process does).
 
     `http` makes the clients that fetch OIDC issuers' keys; tests serve an issuer in process."""
     tune_gc()
     nc = await connect(settings.server_url, name, settings.nats_login)
     await check_layout(nc.jetstream(), settings.replicas)
-    store = EventStore(nc)
+    writer_key = await event_writer_key(nc.jetstream(), settings.writer_key)
+    store = EventStore(nc, writer_key=writer_key)
     views = ReadModels()
-    runner = ProjectionRunner(nc, views.all(), settings.snapshot_every)
+    keep_every = settings.snapshot_keep_every if snapshots else None
+    runner = ProjectionRunner(
+        nc, views.all(), settings.snapshot_every, writer_key, keep_every=keep_every
+    )
     await runner.start()
     await runner.catch_up(timeout_s=300)
     commands = CommandRunner(store, settings.append_retries)
-    signer = Signer(await shared_secret(nc.jetstream(), settings.token_secret))
+    configured = settings.token_secret.get_secret_value() if settings.token_secret else None
+    signer = Signer(await shared_secret(nc.jetstream(), configured))
     queue = QueueService(nc, commands, runner, views, signer, settings)
     await queue.open()
     agents = AgentService(nc, commands, runner, views, queue, signer, settings)
@@ -120,4 +138,5 @@ async def open_services(settings: Settings, name: str, http: HttpFactory | None 
         sessions=sessions,
         trust=TrustPolicyService(commands),
         workload=workload,
+        past=PastViews(nc, writer_key, settings.as_of_cache),
     )

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
     snapshot_every: Annotated[int, Field(ge=100)] = 10_000
     """Events between two snapshots of the read models."""
+    snapshot_keep_every: Annotated[int, Field(ge=100)] = 20_000
+    """Snapshots kept: the newest in each run of this many events, so a past state (`as_of`)
+    replays at most about this many events after its snapshot."""
+    write_snapshots: bool = True
+    """Whether this API process writes the snapshots; workers never do. With several API
+    replicas, leave it on in one of them."""
+    as_of_cache: Annotated[int, Field(ge=1, le=64)] = 4
+    """Past states (`as_of`) each API process keeps, least recently used dropped first."""
     read_wait_s: Annotated[float, Field(gt=0, le=30)] = 5.0
     """How long a read with `min_seq` may wait for the read models."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
@@ -103,14 +111,26 @@ class Settings(BaseSettings):
     retry_base_s: Annotated[float, Field(gt=0)] = 1.0
     retry_cap_s: Annotated[float, Field(gt=0)] = 300.0
     retry_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
-    registration_token: Annotated[str, Field(min_length=16)] = DEV_REGISTRATION_TOKEN
+    registration_token: Annotated[SecretStr, Field(min_length=16)] = SecretStr(
+        DEV_REGISTRATION_TOKEN
+    )
     """Agents present it to register. Set your own outside development."""
     health: HealthPolicy = HealthPolicy()
     """Agent health thresholds, e.g. JETDECK_HEALTH__DEGRADED_PCT=80."""
-    token_secret: Annotated[str, Field(min_length=32)] | None = None
+    token_secret: Annotated[SecretStr, Field(min_length=32)] | None = None
     """Signs claim and agent tokens; unset, one is made once and kept in NATS for every replica."""
+    writer_key: Annotated[str, Field(min_length=32)] | None = None
+    """Seals every event (a MAC in its payload); unset, one is made once and kept in NATS. Only
+    JetDeck's processes may hold it: whoever does can write events that pass as JetDeck's."""
+    checkpoint_key: SecretStr | None = None
+    """The Ed25519 key that signs checkpoints, as base64 of its 32-byte seed; unset, one is made
+    at the first start into `<data_dir>/audit/checkpoint.key`."""
+    checkpoint_every: Annotated[int, Field(ge=1)] = 10_000
+    """Events between two signed checkpoints at most."""
+    checkpoint_interval_s: Annotated[float, Field(gt=0)] = 300.0
+    """Seconds between two signed checkpoints at most, while events arrive."""
     agent_token_ttl_s: Annotated[int, Field(ge=60, le=30 * 86400)] = 86400
-    """An agent token's lifetime; heartbeats hand out a fresh one once half of it has passed."""
+    """An agent token's lifetime; every heartbeat answers with a fresh one."""
     bootstrap_admin_token: SecretStr | None = None
     """The admin token to create; unset, one is made once into `<data_dir>/admin-token`."""
     anonymous_read: bool = False
@@ -135,7 +155,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_development_secrets_off_loopback(self) -> Settings:
-        if not is_loopback(self.api_host) and self.registration_token == DEV_REGISTRATION_TOKEN:
+        registration = self.registration_token.get_secret_value()
+        if not is_loopback(self.api_host) and registration == DEV_REGISTRATION_TOKEN:
             raise ValueError(
                 f"JETDECK_API_HOST={self.api_host} is reachable from other machines, but "
                 "JETDECK_REGISTRATION_TOKEN is the development default: set a secret of your own"

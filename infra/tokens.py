@@ -18,10 +18,13 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyWrongLastSequenceError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from domain.errors import UnauthorizedError
+from domain.errors import UnauthorizedError, UnavailableError
 from infra.layout import CONFIG_BUCKET
 
 T = TypeVar("T", bound=BaseModel)
+SECRET_BYTES = 32
+WRITER_KEY = "writer-key"
+"""The writer key's name in the config bucket."""
 
 
 class Claim(BaseModel):
@@ -82,11 +85,23 @@ class Signer:
 
 async def shared_secret(js: JetStreamContext, configured: str | None) -> bytes:
     """The configured secret, else one generated once and kept in the config bucket."""
+    return await config_secret(js, "token-secret", configured)
+
+
+async def event_writer_key(js: JetStreamContext, configured: str | None) -> bytes:
+    """The key that seals every event (infra.codec); like the token secret, the `agent` user
+    cannot read it."""
+    return await config_secret(js, WRITER_KEY, configured)
+
+
+async def config_secret(js: JetStreamContext, name: str, configured: str | None) -> bytes:
     if configured:
         return configured.encode()
     kv = await js.key_value(CONFIG_BUCKET)
     with contextlib.suppress(KeyWrongLastSequenceError):  # another process made it first
-        await kv.create("token-secret", secrets.token_bytes(32))
-    entry = await kv.get("token-secret")
-    assert entry.value is not None
+        await kv.create(name, secrets.token_bytes(SECRET_BYTES))
+    entry = await kv.get(name)
+    if entry.value is None or len(entry.value) != SECRET_BYTES:
+        # only JetDeck wrote it, as 32 random bytes: anything else means someone else did
+        raise UnavailableError(f"{CONFIG_BUCKET}/{name} is not a secret JetDeck made; refusing it")
     return entry.value

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 from uuid import UUID
 
 from domain.catalog import EVENT_NAMES
-from domain.errors import IdempotencyKeyReusedError, NotFoundError
+from domain.errors import IdempotencyKeyReusedError, NotFoundError, UndecodableEventError
 from domain.model import Aggregate, DomainEvent
 from domain.recorded import GENESIS, Cause, RecordedEvent, chain_hash
-from infra.codec import decode, encode
-from infra.event_store import AppendConflictError, EventStore, Outgoing
+from infra.codec import content_of, decode, encode, seal
+from infra.event_store import AppendConflictError, EventStore, Outgoing, StoredMessage
 from infra.layout import aggregate_filter, event_subject
 
 A = TypeVar("A", bound=Aggregate)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,7 +52,7 @@ class Pending(NamedTuple):
             event=self.event,
             cause=cause,
             prev=self.prev,
-            payload=self.message.payload,
+            payload=content_of(self.message.payload),
         )
 
 
@@ -63,9 +65,37 @@ class AlreadyDoneError(Exception):
         self.first_action = first_action
 
 
-async def load_history(store: EventStore, kind: str, aggregate_id: UUID) -> list[RecordedEvent]:
+class Loaded(NamedTuple):
+    history: list[RecordedEvent]
+    """The good events; one that fails to decode or authenticate is quarantined (skipped: the
+    read models record it), so the aggregate goes on from its last good event."""
+    last_seq: int
+    """The subject's real last sequence, quarantined events included: what an append expects."""
+
+
+async def read_aggregate(store: EventStore, kind: str, aggregate_id: UUID) -> Loaded:
     messages = await store.load(aggregate_filter(kind, str(aggregate_id)))
-    return [decode(m.seq, m.subject, m.payload) for m in messages]
+    key = await store.key()
+    return Loaded([r for r in map(_good(key), messages) if r is not None], _last_seq(messages))
+
+
+def _last_seq(messages: list[StoredMessage]) -> int:
+    return messages[-1].seq if messages else 0
+
+
+def _good(key: bytes) -> Callable[[StoredMessage], RecordedEvent | None]:
+    def good(m: StoredMessage) -> RecordedEvent | None:
+        try:
+            return decode(m.seq, m.subject, m.payload, key)
+        except UndecodableEventError as exc:
+            log.warning("aggregate loader quarantines %s", exc)
+            return None
+
+    return good
+
+
+async def load_history(store: EventStore, kind: str, aggregate_id: UUID) -> list[RecordedEvent]:
+    return (await read_aggregate(store, kind, aggregate_id)).history
 
 
 def fold(history: list[RecordedEvent]) -> Aggregate:
@@ -132,12 +162,13 @@ class UnitOfWork:
             return found
         history = self.cache.get(aggregate_id)
         if history is None:
-            history = await load_history(self.store, cls.KIND, aggregate_id)
+            history, last_seq = await read_aggregate(self.store, cls.KIND, aggregate_id)
         else:
             self.cached.add(aggregate_id)
+            last_seq = history[-1].seq if history else 0
         if not history:
             raise NotFoundError(cls.KIND, str(aggregate_id))
-        tracked = Tracked(fold(history), history[-1].seq, history[-1].hash, history)
+        tracked = Tracked(fold(history), last_seq, history[-1].hash, history)
         self._raise_if_already_done(tracked)
         self.tracked[aggregate_id] = tracked
         assert isinstance(tracked.aggregate, cls)
@@ -160,8 +191,9 @@ class UnitOfWork:
         upto = tracked.history[: mine[-1] + 1]
         raise AlreadyDoneError(Tracked(fold(upto), upto[-1].seq, upto[-1].hash, upto), first_action)
 
-    def outgoing(self) -> list[Pending]:
-        """Every recorded event as the message that stores it, hash-chained per aggregate."""
+    def outgoing(self, writer_key: bytes) -> list[Pending]:
+        """Every recorded event as the message that stores it, hash-chained per aggregate and
+        sealed with the writer key."""
         pending: list[Pending] = []
         for aggregate_id, tracked in self.tracked.items():
             kind, key = type(tracked.aggregate).KIND, str(aggregate_id)
@@ -169,22 +201,22 @@ class UnitOfWork:
             for n, event in enumerate(tracked.aggregate.collect_events()):
                 assert isinstance(event, DomainEvent)
                 subject = event_subject(kind, key, event.subject_token())
-                payload = encode(event, self.cause, prev)
+                content = encode(event, self.cause, prev)
                 first = n == 0
                 message = Outgoing(
                     subject,
-                    payload,
+                    seal(subject, content, writer_key),
                     f"{self.cause.command_id}:{key}:{event.originator_version}",
                     tracked.last_seq if first else None,
                     aggregate_filter(kind, key) if first else None,
                 )
                 pending.append(Pending(aggregate_id, message, event, prev))
-                prev = chain_hash(subject, payload)
+                prev = chain_hash(subject, content)
         return pending
 
     async def commit(self) -> int | None:
         """Append everything recorded; None when the command recorded nothing."""
-        pending = self.outgoing()
+        pending = self.outgoing(await self.store.key())
         if not pending:
             return None
         try:

@@ -51,6 +51,13 @@ class RegistrationGrant(BaseModel):
     seq: int
     """The policy's last event when the grant was made; any later change voids the grant."""
     expires_at: float
+    exchanged: str
+    """Which exchange made it (a hash of the OIDC token's issuer and id): registrations under
+    one grant share their idempotency keys with nobody else, and the log says who vouched."""
+
+    @property
+    def registrar(self) -> str:
+        return f"trust-policy:{self.policy_id}:{self.exchanged}"
 
 
 class Grant(NamedTuple):
@@ -86,12 +93,12 @@ class WorkloadIdentity:
             log.info("workload token refused: %s", exc)
             raise UnauthorizedError(INVALID_CREDENTIALS) from None
         log.info("workload token admitted by trust policy %s", policy.policy_id)
-        return self._grant(policy)
+        return self._grant(policy, claims)
 
-    async def registration_pool(self, secret: str) -> str:
-        """The pool a `jdreg_` token may register agents in."""
+    async def registration_grant(self, secret: str) -> RegistrationGrant:
+        """What a `jdreg_` token allows: registering agents in one pool."""
         try:
-            return await self._pool(secret.removeprefix(REGISTRATION_PREFIX))
+            return await self._checked(secret.removeprefix(REGISTRATION_PREFIX))
         except UnauthorizedError as exc:
             log.debug("registration refused: %s", exc)
             raise UnauthorizedError(INVALID_CREDENTIALS) from None
@@ -137,7 +144,7 @@ class WorkloadIdentity:
     async def _first_use(self, claims: dict[str, Any]) -> None:
         """Record the token's id until it expires; a second use finds it (atomically, across
         replicas: the server refuses a create of a key that exists)."""
-        key = hashlib.sha256(f"{claims['iss']}\n{claims['jti']}".encode()).hexdigest()
+        key = _token_key(claims)
         lives_s = math.ceil(claims["exp"] + self.settings.leeway_s - time.time()) + JTI_MARGIN_S
         with unavailable_on_failure("recording the token id"):
             try:
@@ -145,17 +152,18 @@ class WorkloadIdentity:
             except KeyWrongLastSequenceError:
                 raise UnauthorizedError("token replayed") from None
 
-    def _grant(self, policy: TrustPolicyView) -> Grant:
+    def _grant(self, policy: TrustPolicyView, claims: dict[str, Any]) -> Grant:
         ttl = self.settings.registration_ttl_s
         grant = RegistrationGrant(
             pool=policy.pool,
             policy_id=policy.policy_id,
             seq=policy.last_seq,
             expires_at=time.time() + ttl,
+            exchanged=_token_key(claims)[:16],
         )
         return Grant(REGISTRATION_PREFIX + self.signer.sign(grant), ttl)
 
-    async def _pool(self, secret: str) -> str:
+    async def _checked(self, secret: str) -> RegistrationGrant:
         grant = self.signer.verify(secret, RegistrationGrant)
         if grant.expires_at <= time.time():
             raise UnauthorizedError(f"registration of policy {grant.policy_id} expired")
@@ -163,7 +171,11 @@ class WorkloadIdentity:
         policy = self.views.trust.get(grant.policy_id)
         if policy is None or policy.last_seq != grant.seq:
             raise UnauthorizedError(f"policy {grant.policy_id} changed or was deleted")
-        return grant.pool
+        return grant
+
+
+def _token_key(claims: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{claims['iss']}\n{claims['jti']}".encode()).hexdigest()
 
 
 def _key_id(token: str) -> str:

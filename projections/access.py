@@ -69,6 +69,10 @@ class AccessBoard:
     def users(self) -> dict[str, frozenset[Role]]:
         return {p: frozenset(roles) for p, roles in sorted(self.roles.items())}
 
+    def active_token_named(self, name: str) -> bool:
+        """Names are principals (`service:<name>`): two live tokens must not share one."""
+        return any(t.name == name and not t.revoked for t in self.tokens.values())
+
     def token_by_hash(self, sha256: str) -> TokenView | None:
         token_id = self.by_hash.get(sha256)
         return None if token_id is None else self.tokens[token_id]

@@ -19,6 +19,8 @@ from infra.codec import decode, encode
 from infra.embedded_server import EmbeddedServer, free_port
 from infra.event_store import StoredMessage
 from infra.layout import apply_layout, event_subject
+from tests.golden import CAPTURE
+from tests.golden.capture import capture_missing
 
 
 async def laid_out_server(store_dir: Path) -> EmbeddedServer:
@@ -40,6 +42,8 @@ async def fresh_server(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
     """A server of the test's own, for tests that count every event in the stream."""
     server = await laid_out_server(tmp_path / "nats")
     yield server
+    if CAPTURE:
+        await capture_missing(server.url)
     await server.stop()
 
 

@@ -55,6 +55,7 @@ class Agent:
         self.claiming = True
         self.interval_s = config.heartbeat_s
         self.exit_code = 0
+        self._registration: str | None = None
         self._shutting_down = False
         self._stopping = asyncio.Event()
         """Set when the claiming stops, so waits between retries end early."""
@@ -104,13 +105,17 @@ class Agent:
         return False
 
     async def _registration_credential(self) -> str:
+        """The registration token, or a registration exchanged for the OIDC token once: an OIDC
+        token is accepted once, so a retried registration reuses what the exchange gave."""
         if self.config.id_token_file is None:
             return self.config.registration_token
-        try:
-            id_token = self.config.id_token_file.read_text().strip()
-        except OSError as exc:
-            raise TransientError(f"reading {self.config.id_token_file}: {exc}") from exc
-        return await self.api.exchange(id_token)
+        if self._registration is None:
+            try:
+                id_token = self.config.id_token_file.read_text().strip()
+            except OSError as exc:
+                raise TransientError(f"reading {self.config.id_token_file}: {exc}") from exc
+            self._registration = await self.api.exchange(id_token)
+        return self._registration
 
     async def _heartbeats(self) -> None:
         while True:

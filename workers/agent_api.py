@@ -119,6 +119,7 @@ class AgentApi:
         self.client = client or httpx.AsyncClient(base_url=base_url, timeout=30.0)
         self.agent_id = ""
         self._auth: dict[str, str] = {}
+        self._registration_key = f"register-{uuid.uuid4().hex}"
 
     async def __aenter__(self) -> AgentApi:
         return self
@@ -168,8 +169,11 @@ class AgentApi:
         return token
 
     async def register(self, registration_token: str, body: dict[str, Any]) -> Registration:
+        """Retries carry the same key, so a registration whose answer was lost is not made
+        twice."""
         auth = {"Authorization": f"Bearer {registration_token}"}
-        answer = (await self._post("/api/agents/register", body, auth=auth)).json()
+        path, key = "/api/agents/register", self._registration_key
+        answer = (await self._post(path, body, auth=auth, key=key)).json()
         self.agent_id = str(answer["agent_id"])
         self._auth = {"Authorization": f"Bearer {answer['agent_token']}"}
         interval = answer.get("heartbeat_interval_s")

@@ -57,12 +57,14 @@ async def remove_stale_ticket(nc: Client, job: Job, dead_at_seq: int) -> bool:
     return True
 
 
-async def handle_dead_letter(nc: Client, seq: int, subject: str, payload: bytes) -> None:
-    recorded = decode(seq, subject, payload)
+async def handle_dead_letter(store: EventStore, seq: int, subject: str, payload: bytes) -> None:
+    """A forged dead letter (its MAC does not hold) is refused like an undecodable one."""
+    nc = store.nc
+    recorded = decode(seq, subject, payload, await store.key())
     event = recorded.event
     if not isinstance(event, Job.DeadLettered):
         return
-    history = await load_history(EventStore(nc), Job.KIND, UUID(recorded.aggregate_id))
+    history = await load_history(store, Job.KIND, UUID(recorded.aggregate_id))
     job = fold([r for r in history if r.seq <= seq])
     assert isinstance(job, Job)
     removed = await remove_stale_ticket(nc, job, seq)
@@ -79,6 +81,14 @@ async def handle_dead_letter(nc: Client, seq: int, subject: str, payload: bytes)
 def create_app(settings: Settings | None = None) -> FastStream:
     settings = settings or Settings()
     broker = NatsBroker(settings.server_urls, security=broker_security(settings.nats_login))
+    key = settings.writer_key.encode() if settings.writer_key else None
+    held: list[EventStore] = []
+
+    def store() -> EventStore:
+        """Made once the broker is connected, and kept, so the writer key is read once."""
+        if not held:
+            held.append(EventStore(broker.connection, writer_key=key))
+        return held[0]
 
     @broker.subscriber(
         "ev.job.*.deadlettered",
@@ -93,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
         raw = msg.raw_message
         seq = raw.metadata.sequence.stream
         try:
-            await handle_dead_letter(broker.connection, seq, raw.subject, raw.data)
+            await handle_dead_letter(store(), seq, raw.subject, raw.data)
         except UndecodableEventError as exc:
             log.warning("dead-letter handler skips %s", exc)
         except (UnavailableError, NatsError, TimeoutError) as exc:

@@ -32,10 +32,13 @@ from domain.recorded import Cause
 from infra.authn import INVALID_CREDENTIALS
 from infra.commands import Committed
 from infra.connection import broker_security
+from infra.nats_auth import AGENT_INBOX
 from infra.services import Services, open_services
 from infra.settings import Settings
 
 SUBJECTS = "jetdeck.queue.*"
+REPLY_PREFIXES = (f"{AGENT_INBOX}.", "_INBOX.")
+"""Native agents' inboxes, and those of JetDeck's own processes (nats-py's default prefix)."""
 CONCURRENCY = 256
 log = logging.getLogger(__name__)
 Reply = dict[str, Any]
@@ -151,8 +154,11 @@ async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
         return {"status": 404, "error": "UnknownOperation", "detail": f"no operation {operation!r}"}
     try:
         return await handler(services, body)
-    except (ValidationError, orjson.JSONDecodeError) as exc:
-        return {"status": 422, "error": "ValidationError", "detail": str(exc)}
+    except orjson.JSONDecodeError as exc:
+        return {"status": 422, "error": "ValidationError", "detail": f"not JSON: {exc}"}
+    except ValidationError as exc:  # named, never echoed: a request carries the agent's token
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return {"status": 422, "error": "ValidationError", "detail": detail}
     except JetDeckError as exc:
         return {"status": status_of(exc), "error": type(exc).__name__, "detail": str(exc)}
     except (NatsError, TimeoutError) as exc:
@@ -168,10 +174,19 @@ def create_app(settings: Settings | None = None) -> FastStream:
     state: dict[str, Services] = {}
 
     # Claims long-poll for up to 30 s; one handler at a time would hold every other call back.
-    @broker.subscriber(SUBJECTS, queue="jetdeck-gateway", max_workers=CONCURRENCY)
-    async def gateway(msg: NatsMessage) -> Reply:
-        operation = msg.raw_message.subject.rsplit(".", 1)[-1]
-        return await dispatch(state["services"], operation, msg.body)
+    # Replies are sent by hand: the gateway publishes as JetDeck's own NATS user, so answering
+    # to whatever reply subject a caller names would let an agent write anywhere (a KV key, a
+    # stream API subject); only inboxes are answered.
+    @broker.subscriber(SUBJECTS, queue="jetdeck-gateway", max_workers=CONCURRENCY, no_reply=True)
+    async def gateway(msg: NatsMessage) -> None:
+        raw = msg.raw_message
+        if not raw.reply.startswith(REPLY_PREFIXES):
+            log.warning(
+                "native request on %s with reply subject %r ignored", raw.subject, raw.reply
+            )
+            return
+        operation = raw.subject.rsplit(".", 1)[-1]
+        await raw.respond(orjson.dumps(await dispatch(state["services"], operation, msg.body)))
 
     app = FastStream(broker)
 

@@ -24,7 +24,12 @@ from infra.embedded_server import EmbeddedServer
 from infra.layout import apply_layout
 from infra.settings import Settings
 
-WORKERS: list[str] = ["workers.gateway", "workers.health_monitor", "workers.dead_letters"]
+WORKERS: list[str] = [
+    "workers.gateway",
+    "workers.health_monitor",
+    "workers.dead_letters",
+    "workers.checkpointer",
+]
 """Modules run as `python -m <module>` beside the API."""
 
 log = logging.getLogger("jetdeck")

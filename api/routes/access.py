@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from api.auth import PROTECTED, Administering
 from api.commands import Command
@@ -15,7 +15,7 @@ from api.deps import ServicesDep, committed
 from api.schemas import Body
 from domain.access import ServiceNames
 from domain.errors import ValidationError as DomainValidationError
-from domain.identity import Role, parse_principal
+from domain.identity import Role, user_principal
 from domain.values import Name, Text
 from projections.access import TokenView
 
@@ -32,15 +32,17 @@ def _future(value: datetime | None) -> datetime | None:
 
 def _granted_principal(value: str) -> str:
     try:
-        parse_principal(value)
+        return user_principal(value)
     except DomainValidationError as exc:
         raise ValueError(str(exc)) from None
-    return value
 
+
+SERVICE_ROLES = frozenset({Role.VIEWER, Role.REPORTER, Role.DEPLOYER})
+"""What a token limited to some services may hold: the rest is not about services."""
 
 PrincipalPath = Annotated[
     str,
-    Path(max_length=320, description="`user:<email>` or `service:<name>`"),
+    Path(max_length=300, description="`user:<email>`; a service's roles are its token's"),
     AfterValidator(_granted_principal),
 ]
 
@@ -52,6 +54,12 @@ class TokenRequest(Body):
     service_names: ServiceNames | None = None
     """When set, the token touches only these services' deployments."""
     expires_at: Annotated[datetime | None, AfterValidator(_future)] = None
+
+    @model_validator(mode="after")
+    def _limited_tokens_only_report_and_deploy(self) -> TokenRequest:
+        if self.service_names is not None and not self.roles <= SERVICE_ROLES:
+            raise ValueError("a token limited to services may hold only viewer, reporter, deployer")
+        return self
 
 
 class IssuedToken(TokenView):
@@ -79,6 +87,8 @@ async def issue_token(
     body: TokenRequest, services: ServicesDep, command: Command, response: Response
 ) -> IssuedToken:
     names = None if body.service_names is None else frozenset(body.service_names)
+    if services.views.access.active_token_named(body.name):
+        raise DomainValidationError(f"a token named {body.name!r} is active: revoke it first")
     result, secret = await services.access.issue(
         command.cause("token.issue"),
         command.new_id("token.issue"),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import PROTECTED, AgentCaller, Operating, Reading
 from api.commands import Command, Registrant
-from api.deps import Reader, ServicesDep, committed, found
+from api.deps import SEQ_HEADER, Reader, ServicesDep, committed, found
 from api.schemas import Body
 from domain.agent import Agent, AgentStatus, HostInfo, Labels, Metrics
 from domain.health import Percent
@@ -118,7 +118,7 @@ async def register(
         body.host,
         body.slots,
     )
-    response.headers["X-JetDeck-Seq"] = str(done.seq)
+    response.headers[SEQ_HEADER] = str(done.seq)
     return Registered(
         agent_id=done.agent.id,
         agent_token=done.token,

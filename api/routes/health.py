@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from api.deps import ServicesDep
 from domain.errors import UnavailableError
+from infra.quarantine import Quarantine
 
 router = APIRouter(prefix="/api", tags=["health"])
 
@@ -25,6 +26,12 @@ class Health(BaseModel):
     projection_lag: int | None
     skipped_events: int
     read_model_faults: int
+    quarantined_events: int
+    """Messages on `ev.>` that failed to decode or authenticate: `GET /api/audit/quarantine`."""
+    last_quarantined_seq: int
+    rejected_tickets: int
+    """QUEUE tickets terminated for not being JetDeck job tickets."""
+    alarms: list[str]
 
 
 @router.get("/health")
@@ -39,6 +46,7 @@ async def health(services: ServicesDep, response: Response) -> Health:
     if not ok:
         response.status_code = 503
     position = services.runner.position
+    quarantine, rejected = services.runner.quarantine, services.queue.rejected
     return Health(
         status="ok" if ok else "degraded",
         nats_connected=services.connected,
@@ -47,4 +55,24 @@ async def health(services: ServicesDep, response: Response) -> Health:
         projection_lag=stream.last_seq - position if stream else None,
         skipped_events=services.runner.skipped,
         read_model_faults=services.runner.faults,
+        quarantined_events=quarantine.count,
+        last_quarantined_seq=quarantine.last_seq,
+        rejected_tickets=rejected.count,
+        alarms=alarms(quarantine, rejected),
     )
+
+
+def alarms(quarantine: Quarantine, rejected: Quarantine) -> list[str]:
+    """Forgery or foreign writers on the log: the service still answers, an operator must look."""
+    found: list[str] = []
+    if quarantine.count:
+        found.append(
+            f"{quarantine.count} events quarantined (failed to decode or authenticate), "
+            f"last at seq {quarantine.last_seq}"
+        )
+    if rejected.count:
+        found.append(
+            f"{rejected.count} queue tickets terminated as foreign, last at QUEUE seq "
+            f"{rejected.last_seq}"
+        )
+    return found

@@ -141,7 +141,7 @@ Renderer = Callable[[AsyncIterator[Item]], AsyncIterator[bytes]]
 async def _followed(
     services: ServicesDep, logs: LogStore, job_id: UUID, after: int
 ) -> AsyncIterator[Item]:
-    async with JobEnd(services.nc, job_id) as end:
+    async with JobEnd(services.nc, job_id, services.runner.writer_key) as end:
         for chunk in await logs.read(str(job_id), after):
             yield chunk
             after = chunk.seq

@@ -19,5 +19,5 @@ router = APIRouter(
 async def summary(services: Reader) -> Summary:
     views = services.views
     return views.stats.summary(
-        datetime.now(UTC), views.deployments.live_versions(), services.runner.position
+        datetime.now(UTC), views.deployments.live_versions(), services.position
     )

@@ -66,7 +66,7 @@ class Fleet:
     ) -> tuple[Agent, Any]:
         """A new agent, still registering, and the registration's answer."""
         body = {"name": name, "pool": pool, "labels": list(labels), "version": "1.0", "host": HOST}
-        token = self.services.settings.registration_token
+        token = self.services.settings.registration_token.get_secret_value()
         client = await self.stack.enter_async_context(http_client(self.app))
         answer = ok(await client.post(f"{AGENTS}/register", json=body, headers=bearer(token)), 201)
         client.headers.update(bearer(answer["agent_token"]))

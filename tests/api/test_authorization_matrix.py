@@ -74,6 +74,8 @@ WHO_MAY: dict[str, object] = {
     "GET /api/pools/{pool}": READ,
     "GET /api/pools/{pool}/scaling": READ,
     "GET /api/audit/{aggregate}/{aggregate_id}": READ,
+    "GET /api/audit/quarantine": READ,
+    "GET /api/events/asyncapi.json": READ,
     "POST /api/auth/tokens": ADMIN,
     "GET /api/auth/tokens": ADMIN,
     "DELETE /api/auth/tokens/{token_id}": ADMIN,
@@ -95,7 +97,14 @@ WHO_MAY: dict[str, object] = {
     "GET /api/auth/callback/{provider}": PUBLIC,
     "GET /api/health": PUBLIC,
 }
-REFUSED_CREDENTIALS = ("none", "garbage", "expired", "revoked")
+GARBAGE = {
+    "garbage": "jdsvc_not-a-real-token",
+    "garbage agent token": "jdagt_bm90.c2lnbmVk",
+    "garbage session": "jdses_not-a-session",
+    "garbage registration": "jdreg_bm90.c2lnbmVk",
+    "unprefixed": "admin",
+}
+REFUSED_CREDENTIALS = ("none", *GARBAGE, "expired", "revoked")
 ROLE_CALLERS = {
     "viewer": Role.VIEWER,
     "reporter": Role.REPORTER,
@@ -148,7 +157,7 @@ class Callers:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.tokens: dict[str, str | None] = {"none": None, "garbage": "jdsvc_not-a-real-token"}
+        self.tokens: dict[str, str | None] = {"none": None, **GARBAGE}
 
     async def service(self, name: str, roles: set[Role], **options: Any) -> str:
         issued = await self.services.access.issue(

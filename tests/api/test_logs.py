@@ -65,7 +65,7 @@ class Holder:
 
 async def register(client: httpx.AsyncClient, settings: Settings) -> tuple[str, dict[str, str]]:
     body = {"name": f"agent-{uuid4().hex[:6]}", "host": HOST}
-    auth = {"Authorization": f"Bearer {settings.registration_token}"}
+    auth = {"Authorization": f"Bearer {settings.registration_token.get_secret_value()}"}
     answer = ok(await client.post("/api/agents/register", json=body, headers=auth), 201)
     agent_id, headers = answer["agent_id"], {"Authorization": f"Bearer {answer['agent_token']}"}
     beat = {"cpu_pct": 1, "mem_pct": 1, "disk_pct": 1}  # a registered agent works once it beats

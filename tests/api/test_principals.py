@@ -116,12 +116,49 @@ async def test_roles_granted_and_revoked_are_audited_events(client: httpx.AsyncC
     )
 
 
-@pytest.mark.parametrize("principal", ["carol@example.com", "agent:x", "user:", "root:admin"])
-async def test_roles_go_only_to_users_and_services(
-    client: httpx.AsyncClient, principal: str
-) -> None:
+@pytest.mark.parametrize(
+    "principal",
+    [
+        "carol@example.com",
+        "agent:x",
+        "service:ci",
+        "user:",
+        "root:admin",
+        "user:carol smith@example.com",
+        "user:" + "c" * 250 + "@example.com",
+    ],
+)
+async def test_roles_go_only_to_users(client: httpx.AsyncClient, principal: str) -> None:
+    """A service's roles are its token's; a role granted to `service:` would change nothing."""
     response = await client.post(f"/api/auth/users/{principal}/roles", json={"role": "admin"})
     assert response.status_code == 422, response.text
+
+
+async def test_a_user_principal_is_spelled_one_way_so_a_revoke_undoes_the_grant(
+    client: httpx.AsyncClient,
+) -> None:
+    spelled = "user:Alice@Example.COM%20"
+    granted = ok(await client.post(f"/api/auth/users/{spelled}/roles", json={"role": "admin"}))
+    assert (granted["principal"], granted["roles"]) == ("user:alice@example.com", ["admin"])
+    revoked = ok(
+        await client.request("DELETE", "/api/auth/users/user:ALICE@example.com/roles/admin")
+    )
+    assert revoked["roles"] == []
+    assert ok(await client.get("/api/auth/users/user:alice@example.com/roles"))["roles"] == []
+
+
+async def test_the_access_aggregates_audit_is_for_admins_and_never_shows_a_hash(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    issued = await issue(client, "ci-viewer", "viewer")
+    trail = ok(await client.get(f"/api/audit/token/{issued['token_id']}"))
+    assert "sha256" not in trail["events"][0]["data"]
+    assert trail["events"][0]["data"]["name"] == "ci-viewer"
+    async with http_client(app, token=issued["token"]) as viewer:
+        refused = await viewer.get(f"/api/audit/token/{issued['token_id']}")
+        assert refused.status_code == 403
+        job = await create_job(client)
+        ok(await viewer.get(f"/api/audit/job/{job['job_id']}"))
 
 
 async def test_an_agent_token_renews_through_heartbeats_and_dies_with_deregistration(
@@ -133,7 +170,10 @@ async def test_an_agent_token_renews_through_heartbeats_and_dies_with_deregistra
     answer = ok(await agent.post(f"/api/agents/{agent.agent_id}/heartbeat", beat))
     renewed = services.signer.verify(answer["agent_token"].removeprefix("jdagt_"), AgentIdentity)
     assert renewed.agent_id == agent.agent_id
-    assert renewed.expires_at >= first.expires_at
+    assert renewed.expires_at > time.time() + services.settings.agent_token_ttl_s / 2
+    assert first.expires_at > time.time()  # the first still works: a lost answer costs nothing
+    agent.agent_token = answer["agent_token"]
+    ok(await agent.post(f"/api/agents/{agent.agent_id}/heartbeat", beat))
     ok(await client.request("DELETE", f"/api/agents/{agent.agent_id}"))
     for token in (agent.agent_token, answer["agent_token"]):
         agent.agent_token = token

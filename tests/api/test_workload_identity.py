@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from api.app import create_app
 from infra.authn import INVALID_CREDENTIALS
 from infra.services import Services
 from infra.settings import Settings
+from infra.unit_of_work import load_history
 from tests.api.conftest import http_client
 from tests.api.helpers import ok
 from tests.api.test_agents_support import AGENTS, HOST, bearer
@@ -228,3 +230,21 @@ async def test_the_reference_agent_registers_through_workload_identity(
     assert found.token.startswith("jdagt_")
     beat = {"cpu_pct": 1.0, "mem_pct": 1.0, "disk_pct": 1.0}
     assert await agent.heartbeat(beat, []) == []
+
+
+async def test_an_idempotency_key_under_one_registrar_never_answers_for_another(
+    anonymous: httpx.AsyncClient, services: Services, policy: dict[str, Any]
+) -> None:
+    """A grant's holder reusing a key the shared-token holder used gets an agent of its own."""
+    body = {"name": "a", "pool": "default", "host": HOST}
+    key = {"Idempotency-Key": "k1"}
+    shared = bearer(services.settings.registration_token.get_secret_value())
+    first = ok(await anonymous.post(f"{AGENTS}/register", json=body, headers=shared | key), 201)
+    grant = ok(await exchange(anonymous, sign(claims())))["access_token"]
+    mine = body | {"pool": policy["pool"]}
+    second = await anonymous.post(f"{AGENTS}/register", json=mine, headers=bearer(grant) | key)
+    assert ok(second, 201)["agent_id"] != first["agent_id"]
+    agent_id = second.json()["agent_id"]
+    [registered] = await load_history(services.store, "agent", UUID(agent_id))
+    assert registered.cause.actor == f"agent:{agent_id}"
+    assert registered.cause.command_id.startswith(f"system:trust-policy:{policy['policy_id']}:")

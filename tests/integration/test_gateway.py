@@ -142,3 +142,19 @@ async def test_native_calls_need_the_agents_token_and_act_only_for_it(
     again = await ask(nc, "start", lease | {"agent_token": token_a, "idempotency_key": "s-1"})
     assert started == again
     assert started["job_status"] == JobStatus.RUNNING
+
+
+@pytest.mark.parametrize("reply", ["$KV.jetdeck-config.token-secret", "ev.job.x.created"])
+async def test_a_reply_subject_that_is_not_an_inbox_gets_no_answer_written(
+    services: Services, nc: Client, reply: str
+) -> None:
+    """The gateway publishes as JetDeck's own user: a caller must not choose where it writes."""
+    config = await services.nc.jetstream().key_value("jetdeck-config")
+    secret = (await config.get("token-secret")).value
+    before = (await services.stream_state()).last_seq
+    await nc.publish("jetdeck.queue.launch", b"{}", reply=reply)
+    await nc.publish("jetdeck.queue.claim", b"{}", reply=reply)
+    answered = await ask(nc, "launch", {})  # a real inbox still gets its answer, after those
+    assert answered["status"] == 404
+    assert (await config.get("token-secret")).value == secret
+    assert (await services.stream_state()).last_seq == before

@@ -70,7 +70,7 @@ def dumps(services: Services) -> dict[str, Any]:
 
 
 async def test_restart_loads_the_snapshot_then_the_tail(settings: Settings) -> None:
-    first = await open_services(settings, "before-restart")
+    first = await open_services(settings, "before-restart", snapshots=True)
     await write(first, jobs=80)
     await first.runner.catch_up(10)
     await first.runner.stop()  # waits for an automatic snapshot in flight

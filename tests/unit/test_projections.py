@@ -413,6 +413,7 @@ def test_restored_job_board_answers_queries_like_the_original() -> None:
     restored.restore(snapshot_of(original))
     assert pages(restored, JobFilter(), 2) == pages(original, JobFilter(), 2)
     assert labels(restored.list_running()) == labels(original.list_running()) == "running"
+    assert [restored.get(i) for i in original.jobs] == [original.get(i) for i in original.jobs]
 
 
 def test_restored_deployment_board_answers_queries_like_the_original() -> None:

@@ -1,0 +1,128 @@
+"""Rebuild and `?as_of=` against raw callback replays of the same EVENTS stream.
+
+The stream is filled as in bench.projection_rebuild (realistic, hash-chained, sealed events).
+
+* rebuild: `infra.time_travel.rebuild` (discard the snapshots, replay everything, save one);
+  raw: an ordered push consumer with a counting callback over the whole stream. Events/s.
+* as_of: the real API under uvicorn (it starts with an empty snapshot bucket, so it writes the
+  snapshots a long-running API would have), asked `GET /api/dashboard/summary?as_of=<seq>` at
+  points spread over the stream: cold (first time each point) and cached (asked again).
+  Raw: a counting replay of events 1..seq for the same points. p95 latency.
+
+    python -m bench.time_travel [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from bench.common import (
+    CpuMeter,
+    Figure,
+    Series,
+    connected,
+    median,
+    nats_server,
+    parse_args,
+    percentile,
+    print_figure,
+    run_main,
+    runs_text,
+)
+from bench.http_post import ADMIN_HEADERS, api_process
+from bench.projection_rebuild import FULL, QUICK, Size, filled, raw_replay
+from infra.time_travel import rebuild
+
+NAME = "time travel"
+POINTS = 12
+"""`as_of` points, spread evenly over the stream (none on a snapshot on purpose)."""
+CACHED_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class AsOf:
+    cold: list[float]
+    cached: list[float]
+    raw: list[float]
+
+
+def points(events: int) -> list[int]:
+    step = events // (POINTS + 1)
+    return [step * (i + 1) + 137 for i in range(POINTS)]
+
+
+async def rebuild_seconds(url: str) -> float:
+    async with connected(url, "bench-time-travel") as nc:
+        started = time.perf_counter()
+        covered = await rebuild(nc)
+        seconds = time.perf_counter() - started
+    print(f"  rebuild covered {covered:,} events in {seconds:.2f} s")
+    return seconds
+
+
+async def as_of(url: str, size: Size) -> AsOf:
+    """Latencies in seconds of ours (cold, cached) and of a raw replay to the same points."""
+    cold: list[float] = []
+    cached: list[float] = []
+    async with (
+        api_process(url) as (base, _),
+        httpx.AsyncClient(base_url=base, headers=ADMIN_HEADERS, timeout=120) as client,
+    ):
+
+        async def ask(seq: int) -> float:
+            started = time.perf_counter()
+            answer = await client.get("/api/dashboard/summary", params={"as_of": seq})
+            answer.raise_for_status()
+            return time.perf_counter() - started
+
+        for seq in points(size.events):
+            cold.append(await ask(seq))
+        for _ in range(CACHED_ROUNDS):
+            for seq in points(size.events)[-4:]:  # the API keeps the last 4 (as_of_cache)
+                cached.append(await ask(seq))
+    raw = [await raw_replay(url, seq) for seq in points(size.events)]
+    return AsOf(cold, cached, raw)
+
+
+def ms(values: list[float]) -> str:
+    return runs_text([v * 1000 for v in values])
+
+
+async def run(quick: bool) -> list[Figure]:
+    size = QUICK if quick else FULL
+    print(f"{NAME}: {size.events:,} events, rebuild x {size.rounds}, as_of at {POINTS} points")
+    async with nats_server() as server:
+        await filled(server.url, size)
+        meter = CpuMeter({"bench process": os.getpid()})
+        ours, raw = Series(size.events, meter), Series(size.events, meter)
+        for _ in range(size.rounds):
+            await raw.round(raw_replay(server.url, size.events))
+            await ours.round(rebuild_seconds(server.url))
+        past = await as_of(server.url, size)
+    print(f"  rebuild rounds: ours {runs_text(ours.rates)}  raw {runs_text(raw.rates)}")
+    print(f"  as_of ms: cold {ms(past.cold)}")
+    print(f"            cached {ms(past.cached)}")
+    print(f"            raw replay to the point {ms(past.raw)}")
+    raw_p95 = percentile(past.raw, 95) * 1000
+    figures = [
+        Figure(NAME, "rebuild events/s", median(ours.rates), median(raw.rates), True, ">= 0.5"),
+        Figure(
+            NAME, "as_of p95 ms, cold", percentile(past.cold, 95) * 1000, raw_p95, False, "< 1 s"
+        ),
+        Figure(NAME, "as_of p95 ms, cached", percentile(past.cached, 95) * 1000, raw_p95, False),
+    ]
+    for figure in figures:
+        print_figure(figure)
+    return figures
+
+
+def main() -> None:
+    run_main(run(parse_args(__doc__ or NAME).quick))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""`jetdeck`: the operator's command line (typer + rich), talking to NATS directly."""

@@ -1,0 +1,106 @@
+"""Pictures of the read models in the SNAPSHOTS object store, one object per (code version, seq).
+
+Several snapshots per code version let a past state ("as of") start from the nearest picture at
+or below it instead of from the first event. Names sort by sequence within a version.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
+
+from infra.layout import SNAPSHOTS
+
+PREFIX = "read-models-"
+_NAME = re.compile(rf"{PREFIX}(?P<version>[0-9a-f]+)-(?P<seq>\d+)")
+
+
+@dataclass(frozen=True, order=True)
+class SnapshotName:
+    version: str
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{PREFIX}{self.version}-{self.seq:012d}"
+
+    @classmethod
+    def parse(cls, name: str) -> SnapshotName | None:
+        found = _NAME.fullmatch(name)
+        return None if found is None else cls(found["version"], int(found["seq"]))
+
+
+class Snapshots:
+    def __init__(self, js: JetStreamContext, version: str) -> None:
+        self.js = js
+        self.version = version
+        self._store: ObjectStore | None = None
+
+    async def store(self) -> ObjectStore:
+        if self._store is None:
+            self._store = await self.js.object_store(SNAPSHOTS)
+        return self._store
+
+    async def names(self) -> list[SnapshotName]:
+        """Every read-model snapshot in the bucket, of any code version, oldest first."""
+        store = await self.store()
+        try:
+            infos = await store.list(ignore_deletes=True)
+        except NotFoundError:  # nats-py's answer for an empty bucket
+            return []
+        found = (SnapshotName.parse(info.name) for info in infos if info.name)
+        return sorted(name for name in found if name is not None)
+
+    async def load_nearest(self, seq: int) -> bytes | None:
+        """The newest picture of this code version covering at most `seq`, if any."""
+        fit = [n for n in await self.names() if n.version == self.version and n.seq <= seq]
+        for name in reversed(fit):
+            try:
+                found = await (await self.store()).get(str(name))
+            except NotFoundError:  # pruned since the listing: the next older one will do
+                continue
+            assert found.data is not None
+            return found.data
+        return None
+
+    async def save(self, seq: int, data: bytes) -> SnapshotName:
+        name = SnapshotName(self.version, seq)
+        await (await self.store()).put(str(name), data)
+        return name
+
+    async def prune(self, spacing: int) -> None:
+        """Keep this version's newest snapshot in each run of `spacing` sequences.
+
+        So a past state is at most about `spacing` events from a picture, and the bucket grows
+        by one object per `spacing` events. Other code versions are left alone: a replica of the
+        previous release may still start from them during a rolling upgrade.
+        """
+        mine = [n for n in await self.names() if n.version == self.version]
+        newest: dict[int, SnapshotName] = {}
+        for name in mine:  # oldest first, so the last one of a run wins
+            newest[name.seq // spacing] = name
+        keep = set(newest.values())
+        for name in mine:
+            if name not in keep:
+                await self.delete(name)
+
+    async def discard(self) -> int:
+        """Delete every read-model snapshot of every code version; returns how many."""
+        names = await self.names()
+        for name in names:
+            await self.delete(name)
+        return len(names)
+
+    async def delete(self, name: SnapshotName) -> None:
+        """Remove the object's chunks and then its metadata, tombstone included."""
+        store = await self.store()
+        try:
+            await store.delete(str(name))
+        except NotFoundError:  # another writer pruned it first
+            return
+        encoded = base64.urlsafe_b64encode(str(name).encode()).decode()
+        await self.js.purge_stream(f"OBJ_{SNAPSHOTS}", subject=f"$O.{SNAPSHOTS}.M.{encoded}")

@@ -1,0 +1,134 @@
+"""Past states and rebuilds on a real server, checked against a fresh fold of the log cut there."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.job import JobStatus
+from infra.codec import decode
+from infra.embedded_server import EmbeddedServer
+from infra.projection_runner import ProjectionRunner
+from infra.read_models import ReadModels
+from infra.services import Services, open_services
+from infra.settings import Settings
+from infra.snapshots import SnapshotName
+from infra.time_travel import NEVER, read_models_at, rebuild, seq_at
+from tests.integration.helpers import complete_job, create_job, start_job
+
+EVENTS_PER_JOB = 3
+
+
+@pytest.fixture
+async def services(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
+    # Snapshots only when a test takes one, so where they fall does not depend on timing.
+    settings = Settings(nats_url=fresh_server.url, snapshot_every=NEVER, snapshot_keep_every=100)
+    opened = await open_services(settings, "time-travel-test", snapshots=True)
+    yield opened
+    await opened.close()
+
+
+async def write_jobs(services: Services, jobs: int, snapshots: int = 0) -> None:
+    """`jobs` lifecycles, in `snapshots + 1` rounds with a snapshot after each but the last."""
+    for _ in range(snapshots):
+        await write_jobs(services, jobs // (snapshots + 1))
+        await services.runner.save_snapshot()
+    jobs -= snapshots * (jobs // (snapshots + 1))
+
+    async def lifecycle(n: int) -> None:
+        job_id = (await create_job(services.commands)).aggregate.id
+        await start_job(services.commands, job_id)
+        await complete_job(services.commands, job_id, [JobStatus.SUCCESS, JobStatus.FAILED][n % 2])
+
+    await asyncio.gather(*(lifecycle(n) for n in range(jobs)))
+    await services.runner.catch_up(10)
+
+
+async def cut_at(services: Services, seq: int) -> dict[str, Any]:
+    """A fresh fold of events 1..seq, no snapshot involved."""
+    views = ReadModels()
+    for message in await services.store.load("ev.>"):
+        if message.seq > seq:
+            break
+        recorded = decode(message.seq, message.subject, message.payload, services.runner.writer_key)
+        for model in views.all():
+            model.apply(recorded)
+    return dumps(views)
+
+
+def dumps(views: ReadModels) -> dict[str, Any]:
+    return {model.name: model.dump() for model in views.all()}
+
+
+async def snapshot_seqs(services: Services) -> list[int]:
+    names = await services.runner.snapshots.names()
+    return [n.seq for n in names if n.version == services.runner.version]
+
+
+async def test_a_past_state_equals_the_log_cut_there(services: Services) -> None:
+    await write_jobs(services, jobs=100, snapshots=3)
+    kept = await snapshot_seqs(services)
+    assert len(kept) >= 2, kept
+    last = services.runner.position
+    points = {0, 1, 42, kept[0], kept[0] + 7, kept[-1], last - 1, last}
+    for seq in sorted(points):
+        reported: list[int] = []
+        views = await read_models_at(services.nc, seq, reported.append)
+        assert dumps(views) == await cut_at(services, seq), seq
+        assert reported[-1:] in ([], [seq])
+
+
+async def test_a_past_state_starts_from_the_snapshot_below_it(services: Services) -> None:
+    await write_jobs(services, jobs=20)
+    await services.runner.snapshots.discard()
+    # A deliberately empty picture at 30: a state above it that shows no job from 1..30 came
+    # from this snapshot plus the tail, not from a full replay.
+    blank = ProjectionRunner(services.nc, ReadModels().all(), NEVER, services.runner.writer_key)
+    blank.position = 30
+    await services.runner.snapshots.save(30, blank.picture())
+    tail = [m for m in await services.store.load("ev.>") if 30 < m.seq <= 45]
+    created = {m.subject.split(".")[2] for m in tail if m.subject.endswith(".created")}
+    assert set((await read_models_at(services.nc, 45)).jobs.jobs) == created
+    assert dumps(await read_models_at(services.nc, 29)) == await cut_at(services, 29)
+
+
+async def test_pruning_keeps_one_snapshot_per_spacing(services: Services) -> None:
+    await write_jobs(services, jobs=120, snapshots=8)
+    kept = await snapshot_seqs(services)
+    assert len({seq // 100 for seq in kept}) == len(kept), kept
+
+
+async def test_seq_at_resolves_a_time_between_two_writes(services: Services) -> None:
+    assert await seq_at(services.nc, datetime.now(UTC)) == 0
+    first = await create_job(services.commands)
+    between = datetime.now(UTC)
+    await asyncio.sleep(0)  # the stream's clock moves on; no fixed wait needed
+    second = await create_job(services.commands)
+    assert await seq_at(services.nc, between) == first.seq
+    assert await seq_at(services.nc, between - timedelta(days=1)) == 0
+    assert await seq_at(services.nc, datetime.now(UTC) + timedelta(days=1)) == second.seq
+    with pytest.raises(ValueError, match="time zone"):
+        await seq_at(services.nc, datetime.now())
+
+
+async def test_rebuild_discards_snapshots_and_gives_the_same_answers(services: Services) -> None:
+    await write_jobs(services, jobs=60, snapshots=2)
+    before = {seq: dumps(await read_models_at(services.nc, seq)) for seq in (55, 130, 180)}
+    assert await snapshot_seqs(services)
+    reported: list[int] = []
+    covered = await rebuild(services.nc, reported.append)
+    assert covered == services.runner.position == reported[-1]
+    names = await services.runner.snapshots.names()
+    assert names == [SnapshotName(services.runner.version, covered)]
+    for seq, state in before.items():
+        assert dumps(await read_models_at(services.nc, seq)) == state
+    assert dumps(await read_models_at(services.nc, covered)) == dumps(services.views)
+
+
+async def test_a_sequence_beyond_the_log_is_refused(services: Services) -> None:
+    with pytest.raises(ValueError, match="ends at 0"):
+        await read_models_at(services.nc, 1)
