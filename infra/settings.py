@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     """An agent token's lifetime; every heartbeat answers with a fresh one."""
     bootstrap_admin_token: SecretStr | None = None
     """The admin token to create; unset, one is made once into `<data_dir>/admin-token`."""
+    restore_from: Path | None = None
+    """`make run` only: an export (`jetdeck export`) to import into the empty store at start,
+    before the API or any worker writes to it."""
     anonymous_read: bool = False
     """Let callers with no credentials read (never write)."""
     public_url: str | None = None

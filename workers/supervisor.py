@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 import uvicorn
 from pydantic import SecretStr
@@ -44,9 +45,10 @@ async def run(settings: Settings) -> None:
         settings = embedded(settings, server)
     try:
         await apply_layout(settings.server_url, settings.layout_login, settings.replicas)
-        await serve(
-            settings.model_copy(update={"nats_admin_user": None, "nats_admin_password": None})
-        )
+        runtime = settings.model_copy(update={"nats_admin_user": None, "nats_admin_password": None})
+        if settings.restore_from is not None:
+            await restore(runtime, settings.restore_from)
+        await serve(runtime)
     finally:
         if server is not None:
             await server.stop()
@@ -75,6 +77,16 @@ def worker_env(settings: Settings) -> dict[str, str]:
     if login is not None:
         env |= {"JETDECK_NATS_USER": login.user, "JETDECK_NATS_PASSWORD": login.password}
     return env
+
+
+async def restore(settings: Settings, backup: Path) -> None:
+    """`jetdeck import` of `backup`, before anything else can write to the store."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli", "import", str(backup), env=worker_env(settings)
+    )
+    if await process.wait() != 0:
+        raise SystemExit(f"restoring {backup} failed (see above); nothing was started")
+    log.info("restored %s", backup)
 
 
 async def serve(settings: Settings) -> None:

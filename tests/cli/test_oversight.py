@@ -9,13 +9,17 @@ from pathlib import Path
 import httpx
 import nats
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from infra.checkpoints import public_key_text, signing_key
 from infra.codec import content_of, seal
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
+from infra.verify import writer_key
 from tests.api.helpers import complete_job, create_job, go_live, start_job
 from tests.cli.conftest import jetdeck
+from tests.queue_helpers import eventually
+from workers.checkpointer import Checkpointer
 
 
 async def test_verify_passes_a_clean_log_and_fails_a_forged_one(
@@ -98,3 +102,32 @@ async def test_rebuild_writes_a_snapshot_of_the_whole_log(
         orjson.loads(built.stdout)["snapshot_seq"]
         == orjson.loads(last.stdout.splitlines()[-1])["seq"]
     )
+
+
+async def test_verify_checks_the_checkpoints_against_the_public_key_the_auditor_trusts(
+    client: httpx.AsyncClient, fresh_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    await create_job(client)
+    signer = signing_key(tmp_path, None)
+    nc = await nats.connect(fresh_server.url)
+    last = (await nc.jetstream().stream_info("EVENTS")).state.last_seq
+    checkpointer = Checkpointer(nc, signer, await writer_key(nc), 10_000, 3600)
+    await checkpointer.start()
+
+    async def caught_up() -> bool:
+        return checkpointer.position == last
+
+    await eventually(caught_up, 10, "the checkpointer read the log")
+    assert await checkpointer.write() is not None
+    await checkpointer.stop()
+    await nc.close()
+    args = ("audit", "verify", "--nats-url", fresh_server.url, "--data-dir", tmp_path / "none")
+    trusted = public_key_text(signer.public_key())
+    good = await jetdeck(*args, "--public-key", trusted, "--json")
+    assert good.exit_code == 0, good.output
+    assert orjson.loads(good.stdout)["checkpoints"] == 1
+    impostor = public_key_text(Ed25519PrivateKey.generate().public_key())
+    bad = await jetdeck(*args, "--public-key", impostor, "--json")
+    assert bad.exit_code == 1
+    assert {f["kind"] for f in orjson.loads(bad.stdout)["findings"]} == {"checkpoint-signature"}
+    assert (await jetdeck(*args, "--public-key", "ed25519:not-a-key")).exit_code == 2
