@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +38,7 @@ from infra.layout import CHECKPOINT_SUBJECT, EVENT_SUBJECTS, EVENTS
 from infra.projection_runner import stream_seq
 from infra.settings import Settings
 from infra.tokens import event_writer_key
+from workers.process import run_worker, until_signalled
 
 log = logging.getLogger(__name__)
 
@@ -164,21 +164,15 @@ async def run(settings: Settings) -> None:
     nc = await connect(settings.server_url, "jetdeck-checkpointer", settings.nats_login)
     checkpointer = await open_checkpointer(settings, nc)
     await checkpointer.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         await checkpointer.stop()
         await nc.drain()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(Settings()))
+    run_worker(run)
 
 
 if __name__ == "__main__":

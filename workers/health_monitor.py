@@ -6,35 +6,25 @@ as the API; `make run` starts it beside the API.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import signal
-
 from infra.health_monitor import HealthMonitor
 from infra.services import open_services
 from infra.settings import Settings
+from workers.process import run_worker, until_signalled
 
 
 async def run(settings: Settings) -> None:
     services = await open_services(settings, "jetdeck-health-monitor")
     monitor = HealthMonitor(services.nc, services.agents)
     await monitor.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         await monitor.stop()
         await services.close()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(Settings()))
+    run_worker(run)
 
 
 if __name__ == "__main__":
