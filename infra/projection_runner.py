@@ -56,6 +56,13 @@ def stream_seq(msg: Msg) -> int:
     return msg.metadata.sequence.stream
 
 
+def pending(msg: Msg) -> int:
+    """How many messages the stream held after this one when it was delivered (0 when the ack
+    subject does not say): the distance to the end of a catch-up."""
+    last = msg.reply.rsplit(".", 1)[-1]
+    return int(last) if msg.reply.startswith("$JS.ACK.") and last.isdigit() else 0
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -90,6 +97,7 @@ class ProjectionRunner:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         """A heap of (sequence, ticket, future): the event loop checks only its head."""
         self._ticket = 0
+        self._routes: dict[str, list[ReadModel]] = {}
         self._sub: Any = None
         self._snapshotting: asyncio.Task[None] | None = None
 
@@ -126,7 +134,8 @@ class ProjectionRunner:
             self.quarantine.add(seq, msg.subject, str(exc))
             log.warning("read models quarantine %s", exc)
         else:
-            for model in self.models:
+            routes = self._routes.get(recorded.kind)
+            for model in self._route(recorded.kind) if routes is None else routes:
                 try:
                     model.apply(recorded)
                 except Exception:  # a reducer's bug must not stop the other read models
@@ -134,12 +143,27 @@ class ProjectionRunner:
                     log.exception("read model %s failed on event %d", model.name, seq)
         self.position = seq
         self._wake()
-        if (
-            self.keep_every is not None
-            and seq - self.snapshot_seq >= self.snapshot_every
-            and self._snapshotting is None
-        ):
-            self._snapshotting = asyncio.create_task(self._save_snapshot())
+        if self._snapshot_due(seq, msg):
+            await self._snapshot_in_background()
+
+    def _route(self, kind: str) -> list[ReadModel]:
+        """The read models an event of `kind` can change: most see few kinds, and skipping the
+        others saves a call each per event on replay."""
+        self._routes[kind] = [m for m in self.models if kind in m.kinds]
+        return self._routes[kind]
+
+    def _snapshot_due(self, seq: int, msg: Msg) -> bool:
+        """Every `snapshot_every` events, except while catching up when the next one would fall
+        in the same run of `keep_every` events: pruning keeps only the newest picture of a run,
+        so this one would be deleted at once, and a picture of a large log stalls the replay for
+        a while (docs/architecture.md, Time travel)."""
+        if self.keep_every is None:
+            return False
+        if seq - self.snapshot_seq < self.snapshot_every:
+            return False
+        following = seq + self.snapshot_every
+        reachable = min(self.until, seq + pending(msg))
+        return following > reachable or following // self.keep_every != seq // self.keep_every
 
     def _wake(self) -> None:
         waiters = self._waiters
@@ -173,21 +197,31 @@ class ProjectionRunner:
             {"seq": self.position, "models": models, "quarantine": self.quarantine.dump()}
         )
 
-    async def _save_snapshot(self) -> None:
+    async def _snapshot_in_background(self) -> None:
+        """The picture now, at this event (the models change with the next one); the upload in a
+        task, which overlaps the replay. Waiting first for the previous upload holds at most two
+        pictures in memory; it only delays a replay whose uploads fall behind it."""
+        if self._snapshotting is not None:
+            # Shielded: unsubscribing cancels this callback, which must not cancel the upload.
+            await asyncio.shield(self._snapshotting)
+        self.snapshot_seq = self.position
+        self._snapshotting = asyncio.create_task(self._save(self.snapshot_seq, self.picture()))
+
+    async def _save(self, seq: int, picture: bytes) -> None:
         # Counted as taken even if it fails, so a failure costs one try per interval, not one per
         # event; and no failure of a snapshot may stop the read models, hence the broad except.
-        self.snapshot_seq = self.position
         try:
-            await self.snapshots.save(self.snapshot_seq, self.picture())
+            await self.snapshots.save(seq, picture)
             if self.keep_every is not None:
                 await self.snapshots.prune(self.keep_every)
         except Exception:
-            log.exception("snapshot at %d failed; the read models keep running", self.snapshot_seq)
+            log.exception("snapshot at %d failed; the read models keep running", seq)
         finally:
             self._snapshotting = None
 
     async def save_snapshot(self) -> None:
-        await self._save_snapshot()
+        self.snapshot_seq = self.position
+        await self._save(self.snapshot_seq, self.picture())
 
     async def _load_snapshot(self) -> None:
         data = await self.snapshots.load_nearest(self.until)

@@ -7,16 +7,21 @@ or below it instead of from the first event. Names sort by sequence within a ver
 from __future__ import annotations
 
 import base64
+import io
 import re
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
+from nats.js.api import ObjectMeta, ObjectMetaOptions
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
 from infra.layout import SNAPSHOTS
 
 PREFIX = "read-models-"
+CHUNKED = ObjectMeta(options=ObjectMetaOptions(max_chunk_size=512 * 1024))
+"""Four times nats-py's default chunk: a save awaits one acknowledgement per chunk, and a replay
+running alongside delays each of them. Half the default max_payload of a server (1 MB)."""
 _NAME = re.compile(rf"{PREFIX}(?P<version>[0-9a-f]+)-(?P<seq>\d+)")
 
 
@@ -59,17 +64,19 @@ class Snapshots:
         """The newest picture of this code version covering at most `seq`, if any."""
         fit = [n for n in await self.names() if n.version == self.version and n.seq <= seq]
         for name in reversed(fit):
+            # Into a buffer: without one nats-py appends each chunk to a bytes object, which
+            # copies the whole picture so far per chunk (seconds for a picture of 60 MB).
+            buffer = io.BytesIO()
             try:
-                found = await (await self.store()).get(str(name))
+                await (await self.store()).get(str(name), writeinto=buffer)
             except NotFoundError:  # pruned since the listing: the next older one will do
                 continue
-            assert found.data is not None
-            return found.data
+            return buffer.getvalue()
         return None
 
     async def save(self, seq: int, data: bytes) -> SnapshotName:
         name = SnapshotName(self.version, seq)
-        await (await self.store()).put(str(name), data)
+        await (await self.store()).put(str(name), data, meta=CHUNKED)
         return name
 
     async def prune(self, spacing: int) -> None:

@@ -86,13 +86,28 @@ async def read_models_at(
 
 
 async def rebuild(
-    nc: Client, progress: Progress | None = None, *, writer_key: bytes | None = None
+    nc: Client,
+    progress: Progress | None = None,
+    *,
+    writer_key: bytes | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Discard every snapshot, replay the whole log, save a fresh snapshot; returns the sequence
-    it covers. Running processes keep their read models; the next to start loads this one."""
+    it covers. Running processes keep their read models; the next to start loads this one.
+
+    Snapshots are saved along the way as the API saves them (`snapshot_every`, pruned to one per
+    `snapshot_keep_every`), so a past state afterwards starts near its point, not at event 1."""
     key = writer_key or await _writer_key(nc)
+    settings = settings or Settings()
     target = await last_seq(nc)
-    runner = ProjectionRunner(nc, ReadModels().all(), NEVER, key, until=target)
+    runner = ProjectionRunner(
+        nc,
+        ReadModels().all(),
+        settings.snapshot_every,
+        key,
+        keep_every=settings.snapshot_keep_every,
+        until=target,
+    )
     await runner.snapshots.discard()
     try:
         await runner.start(from_snapshot=False)
@@ -100,6 +115,7 @@ async def rebuild(
     finally:
         await runner.stop()
     await runner.snapshots.save(runner.position, runner.picture())
+    await runner.snapshots.prune(settings.snapshot_keep_every)
     return runner.position
 
 

@@ -30,6 +30,7 @@ class TokenView(BaseModel):
 
 class AccessBoard:
     name: ClassVar[str] = "access"
+    kinds: ClassVar[frozenset[str]] = frozenset({RoleSet.KIND, ServiceToken.KIND})
 
     def __init__(self) -> None:
         self.roles: dict[str, set[Role]] = {}

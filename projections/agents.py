@@ -78,6 +78,7 @@ def evolve(view: AgentView | None, recorded: RecordedEvent) -> AgentView | None:
 
 class AgentBoard:
     name: ClassVar[str] = "agents"
+    kinds: ClassVar[frozenset[str]] = frozenset({Agent.KIND, Job.KIND})
 
     def __init__(self) -> None:
         self.agents: dict[str, AgentView] = {}
@@ -169,6 +170,7 @@ class PoolView(BaseModel):
 
 class PoolBoard:
     name: ClassVar[str] = "pools"
+    kinds: ClassVar[frozenset[str]] = frozenset({Pool.KIND})
 
     def __init__(self) -> None:
         self.pools: dict[str, PoolView] = {}

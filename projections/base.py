@@ -9,6 +9,8 @@ from domain.recorded import RecordedEvent
 
 class ReadModel(Protocol):
     name: ClassVar[str]
+    kinds: ClassVar[frozenset[str]]
+    """The aggregate kinds whose events can change it; the runner sends it no others."""
 
     def apply(self, recorded: RecordedEvent) -> None:
         """Fold one event in. Events arrive once each, in stream order."""

@@ -147,6 +147,7 @@ LIVE_IN = {
 
 class DeploymentBoard:
     name: ClassVar[str] = "deployments"
+    kinds: ClassVar[frozenset[str]] = frozenset({Deployment.KIND})
 
     def __init__(self) -> None:
         self.deployments: dict[str, DeploymentView] = {}

@@ -40,6 +40,7 @@ class DeadLetter(BaseModel):
 
 class QueueBoard:
     name: ClassVar[str] = "queue"
+    kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND})
 
     def __init__(self) -> None:
         self.specs: dict[str, QueueSpec] = {}

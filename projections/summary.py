@@ -41,6 +41,7 @@ def p95(sorted_values: list[float]) -> float | None:
 
 class JobStats:
     name: ClassVar[str] = "job_stats"
+    kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND, Deployment.KIND})
 
     def __init__(self) -> None:
         self.status_of: dict[str, JobStatus] = {}
@@ -128,7 +129,8 @@ class JobStats:
         }
 
     def restore(self, data: Any) -> None:
-        self.status_of = {k: JobStatus(v) for k, v in data["status_of"].items()}
+        statuses = {status.value: status for status in JobStatus}  # cheaper than JobStatus(v)
+        self.status_of = {k: statuses[v] for k, v in data["status_of"].items()}
         self.by_status = Counter(self.status_of.values())
         self.durations = list(data["durations"])
         self.durations_sorted = False

@@ -21,6 +21,7 @@ class TrustPolicyView(PolicyTerms):
 
 class TrustBoard:
     name: ClassVar[str] = "trust"
+    kinds: ClassVar[frozenset[str]] = frozenset({TrustPolicy.KIND})
 
     def __init__(self) -> None:
         self.policies: dict[str, TrustPolicyView] = {}
