@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from domain.errors import NotFoundError
+from domain.errors import BeyondLogError, NotFoundError
 from domain.model import Aggregate
 from infra.commands import Committed
 from infra.services import Services
@@ -40,17 +40,32 @@ async def read_after(
     response: Response,
     min_seq: Annotated[
         int | None,
-        Query(ge=0, description="Wait until the read models include this stream sequence."),
+        Query(
+            ge=0,
+            description="Wait until the read models include this stream sequence (409 when the "
+            "log ends before it).",
+        ),
     ] = None,
     as_of: Annotated[str | None, Query(max_length=64, description=AS_OF)] = None,
 ) -> Services:
     if min_seq is not None:
-        await services.runner.wait_for(min_seq, services.settings.read_wait_s)
+        await wait_for_seq(services, min_seq)
     if as_of is None:
         return services
     seq = await as_of_seq(services, as_of)
     response.headers[AS_OF_HEADER] = str(seq)
     return replace(services, views=await services.past.at(seq), as_of_seq=seq)
+
+
+async def wait_for_seq(services: Services, seq: int) -> None:
+    """Wait until the read models hold `seq`; a 409 at once when the log itself ends before it,
+    since no wait could help. The stream is asked only when the read models are behind `seq`,
+    so the common read (already there) costs no round trip."""
+    if seq > services.runner.position:
+        last = (await services.stream_state()).last_seq
+        if seq > last:
+            raise BeyondLogError(seq, last)
+    await services.runner.wait_for(seq, services.settings.read_wait_s)
 
 
 async def as_of_seq(services: Services, as_of: str) -> int:

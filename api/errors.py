@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from domain.errors import (
+    BeyondLogError,
     ConcurrencyError,
     DomainError,
     ForbiddenError,
@@ -20,6 +21,7 @@ from domain.errors import (
 STATUS: list[tuple[type[JetDeckError], int]] = [
     (InvalidTransitionError, 409),
     (ConcurrencyError, 409),
+    (BeyondLogError, 409),
     (DomainError, 422),
     (NotFoundError, 404),
     (UnauthorizedError, 401),
@@ -38,6 +40,8 @@ async def jetdeck_error(_: Request, exc: Exception) -> JSONResponse:
     status = getattr(exc, "status", None)
     if status is not None:
         body["status"] = str(status)
+    if isinstance(exc, BeyondLogError):
+        body["last_seq"] = exc.last_seq
     return JSONResponse(body, status_code=status_of(exc), headers=_headers(exc))
 
 

@@ -7,6 +7,7 @@
     + IdempotencyKeyReusedError 422, the key was used for another request
   x NotFoundError               404
   x ConcurrencyError            lost an append race after every retry: 409
+  x BeyondLogError              a read waits for a sequence the log has not reached: 409
   x UnauthorizedError           401
   x ForbiddenError              403
   x UnavailableError            503, the event store or a read model cannot answer now
@@ -58,6 +59,15 @@ class ConcurrencyError(JetDeckError):
         self.kind = kind
         self.aggregate_id = aggregate_id
         self.status = status
+
+
+class BeyondLogError(JetDeckError):
+    """A read asked to wait for a stream sequence that no event holds yet."""
+
+    def __init__(self, seq: int, last_seq: int) -> None:
+        super().__init__(f"sequence {seq} is beyond the log, which ends at {last_seq}")
+        self.seq = seq
+        self.last_seq = last_seq
 
 
 class UnauthorizedError(JetDeckError):

@@ -84,8 +84,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+MAX_NAK_DELAY_S = 86400.0
+"""The longest delay a nak asks for. nats-server redelivers at now + delay in int64 nanoseconds
+since 1970, which overflows for delays of about 236 years and beyond (it then redelivers at once,
+or cannot parse the delay at all): a ticket due later comes back once a day and is put back with
+what remains."""
+
+
 def nak(delay_s: float) -> bytes:
-    return b"-NAK " + orjson.dumps({"delay": int(max(delay_s, 0) * 1e9)})
+    delay_ns = int(min(max(delay_s, 0.0), MAX_NAK_DELAY_S) * 1e9)
+    return b"-NAK " + orjson.dumps({"delay": delay_ns})
 
 
 class QueueService:

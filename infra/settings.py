@@ -101,15 +101,20 @@ class Settings(BaseSettings):
     """Past states (`as_of`) each API process keeps, least recently used dropped first."""
     read_wait_s: Annotated[float, Field(gt=0, le=30)] = 5.0
     """How long a read with `min_seq` may wait for the read models."""
+    log_follow_max_s: Annotated[float, Field(gt=0, le=86400)] = 3600.0
+    """How long a `follow=true` log stream lasts before it ends with `event: timeout`; the
+    client reconnects with `Last-Event-ID`, so no stream holds a connection for good."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     append_retries: Annotated[int, Field(ge=0, le=50)] = 8
     queue_ack_wait_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
     """Redelivery backstop for a claim whose process died before it recorded anything."""
     max_pools: Annotated[int, Field(ge=1, le=10_000)] = 200
     """Each pool costs four durable consumers: a job naming one pool too many gets 422."""
+    run_at_horizon_s: Annotated[int, Field(ge=60, le=10 * 366 * 86400)] = 365 * 86400
+    """How far ahead a job's `run_at` may be; later is a 422."""
     claim_poll_s: Annotated[float, Field(gt=0, le=5)] = 0.25
-    retry_base_s: Annotated[float, Field(gt=0)] = 1.0
-    retry_cap_s: Annotated[float, Field(gt=0)] = 300.0
+    retry_base_s: Annotated[float, Field(gt=0, le=86400)] = 1.0
+    retry_cap_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
     retry_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
     registration_token: Annotated[SecretStr, Field(min_length=16)] = SecretStr(
         DEV_REGISTRATION_TOKEN

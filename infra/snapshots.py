@@ -1,19 +1,24 @@
 """Pictures of the read models in the SNAPSHOTS object store, one object per (code version, seq).
 
 Several snapshots per code version let a past state ("as of") start from the nearest picture at
-or below it instead of from the first event. Names sort by sequence within a version.
+or below it instead of from the first event. Names sort by sequence within a version. Pictures are
+stored zlib-compressed (level 1): the JSON of 200,000 events shrinks about 5x in a fraction of
+the time nats-py takes to move the difference (about 30 MB/s); this module's source is part of
+the code version, so a change of that format never meets a picture in the other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import io
+import hashlib
 import re
+import zlib
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.api import ObjectMeta, ObjectMetaOptions
-from nats.js.errors import NotFoundError
+from nats.js.errors import DigestMismatchError, NotFoundError
 from nats.js.object_store import ObjectStore
 
 from infra.layout import SNAPSHOTS
@@ -22,6 +27,11 @@ PREFIX = "read-models-"
 CHUNKED = ObjectMeta(options=ObjectMetaOptions(max_chunk_size=512 * 1024))
 """Four times nats-py's default chunk: a save awaits one acknowledgement per chunk, and a replay
 running alongside delays each of them. Half the default max_payload of a server (1 MB)."""
+COMPRESSION = 1
+"""zlib's fastest level: level 6 shrinks a picture a further sixth for nearly 3x the CPU."""
+_STREAM = f"OBJ_{SNAPSHOTS}"
+_SHA = "SHA-256="
+"""How nats-py's object store labels the digest of an object's content."""
 _NAME = re.compile(rf"{PREFIX}(?P<version>[0-9a-f]+)-(?P<seq>\d+)")
 
 
@@ -64,19 +74,38 @@ class Snapshots:
         """The newest picture of this code version covering at most `seq`, if any."""
         fit = [n for n in await self.names() if n.version == self.version and n.seq <= seq]
         for name in reversed(fit):
-            # Into a buffer: without one nats-py appends each chunk to a bytes object, which
-            # copies the whole picture so far per chunk (seconds for a picture of 60 MB).
-            buffer = io.BytesIO()
             try:
-                await (await self.store()).get(str(name), writeinto=buffer)
+                packed = await self._read(name)
             except NotFoundError:  # pruned since the listing: the next older one will do
                 continue
-            return buffer.getvalue()
+            # In a thread (zlib releases the GIL): the API keeps answering meanwhile.
+            return await asyncio.to_thread(zlib.decompress, packed)
         return None
+
+    async def _read(self, name: SnapshotName) -> bytearray:
+        """The object's chunks, one direct get each. nats-py's `get` reads them through an
+        ordered push consumer whose flow-control replies wait for a poll every 0.25 s: about
+        0.25 s per 2 MB read (measured 0.5 s for 8 MB, 0.77 s for 16 MB). Read into a buffer:
+        appending to a bytes object copies the whole picture so far per chunk."""
+        info = await (await self.store()).get_info(str(name))
+        subject = f"$O.{SNAPSHOTS}.C.{info.nuid}"
+        data, digest, at = bytearray(), hashlib.sha256(), 0
+        for _ in range(info.chunks or 0):
+            chunk = await self.js.get_msg(_STREAM, at + 1, subject, direct=True, next=True)
+            at = chunk.seq or at
+            data += chunk.data or b""
+            digest.update(chunk.data or b"")
+        if base64.urlsafe_b64encode(digest.digest()).decode() != (info.digest or "").removeprefix(
+            _SHA
+        ):
+            raise DigestMismatchError
+        return data
 
     async def save(self, seq: int, data: bytes) -> SnapshotName:
         name = SnapshotName(self.version, seq)
-        await (await self.store()).put(str(name), data, meta=CHUNKED)
+        # In a thread (zlib releases the GIL): a replay runs alongside on the event loop.
+        packed = await asyncio.to_thread(zlib.compress, data, COMPRESSION)
+        await (await self.store()).put(str(name), packed, meta=CHUNKED)
         return name
 
     async def prune(self, spacing: int) -> None:
@@ -110,4 +139,4 @@ class Snapshots:
         except NotFoundError:  # another writer pruned it first
             return
         encoded = base64.urlsafe_b64encode(str(name).encode()).decode()
-        await self.js.purge_stream(f"OBJ_{SNAPSHOTS}", subject=f"$O.{SNAPSHOTS}.M.{encoded}")
+        await self.js.purge_stream(_STREAM, subject=f"$O.{SNAPSHOTS}.M.{encoded}")

@@ -36,6 +36,13 @@ KEEPALIVE_S = 15.0
 """An SSE comment this often while a followed job is silent, so proxies keep the stream open."""
 
 
+class Expired:
+    """A follow reached `log_follow_max_s`: it ends, and the client reconnects."""
+
+
+EXPIRED = Expired()
+
+
 class ChunkIn(Body):
     stream: Literal["stdout", "stderr"]
     text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
@@ -106,12 +113,14 @@ async def read_logs(
     `format=text` the texts joined (the reference agent sends whole lines with their newline).
 
     `follow=true` streams: the stored chunks, then new ones as they arrive, until the job reaches
-    success, failed, timeout, cancelled, error or dead_lettered, or the client leaves.
+    success, failed, timeout, cancelled, error or dead_lettered, or the client leaves, or it has
+    lasted `JETDECK_LOG_FOLLOW_MAX_S` (one hour by default).
 
     * JSON format: Server-Sent Events (`text/event-stream`). Each chunk is an `event: chunk` whose
       `id` is its sequence and whose `data` is the chunk's JSON; the stream ends with
       `event: end`, `data: {"status": "<final status>"}`. A comment line is sent every 15 s of
       silence. A reconnecting EventSource sends `Last-Event-ID` and resumes after that chunk.
+      A stream that reaches its time limit ends with `event: timeout` (`data: {}`): reconnect.
     * Text format: the texts as they arrive (`text/plain`, chunked), nothing else.
     """
     await services.queue.load(job_id)  # 404 for an unknown job
@@ -119,7 +128,8 @@ async def read_logs(
     if follow:
         render: Renderer = _sse if fmt == "json" else _plain
         media = "text/event-stream" if fmt == "json" else "text/plain; charset=utf-8"
-        stream = render(_followed(services, logs, job_id, start))
+        limit_s = services.settings.log_follow_max_s
+        stream = render(_followed(services, logs, job_id, start, limit_s))
         return StreamingResponse(stream, media_type=media, headers={"Cache-Control": "no-cache"})
     chunks = await logs.read(str(job_id), start)
     if fmt == "text":
@@ -133,28 +143,34 @@ def _line(chunk: LogChunk) -> LogLine:
     )
 
 
-Item = LogChunk | JobStatus | None
-"""What a followed log yields: a chunk, the final status last, None for a silent interval."""
+Item = LogChunk | JobStatus | Expired | None
+"""What a followed log yields: a chunk, the final status or EXPIRED last, None for a silent
+interval."""
 Renderer = Callable[[AsyncIterator[Item]], AsyncIterator[bytes]]
 
 
 async def _followed(
-    services: ServicesDep, logs: LogStore, job_id: UUID, after: int
+    services: ServicesDep, logs: LogStore, job_id: UUID, after: int, limit_s: float
 ) -> AsyncIterator[Item]:
+    deadline = asyncio.get_running_loop().time() + limit_s
     async with JobEnd(services.nc, job_id, services.runner.writer_key) as end:
         for chunk in await logs.read(str(job_id), after):
             yield chunk
             after = chunk.seq
-        async for item in _with_keepalive(logs.follow(str(job_id), after, end.ended)):
+        expired = False
+        async for item in _with_keepalive(logs.follow(str(job_id), after, end.ended), deadline):
+            expired = item is EXPIRED
             yield item
-        assert end.status is not None
-        yield end.status
+        if not expired:
+            assert end.status is not None
+            yield end.status
 
 
 async def _with_keepalive(
-    source: AsyncGenerator[LogChunk, None],
-) -> AsyncIterator[LogChunk | None]:
-    """`source`'s chunks, with a None after each KEEPALIVE_S without one."""
+    source: AsyncGenerator[LogChunk, None], deadline: float
+) -> AsyncIterator[LogChunk | Expired | None]:
+    """`source`'s chunks, with a None after each KEEPALIVE_S without one, and EXPIRED last if
+    the loop's clock reaches `deadline` first."""
     pending: asyncio.Queue[LogChunk | Exception] = asyncio.Queue(maxsize=1024)
 
     async def pump() -> None:
@@ -168,12 +184,18 @@ async def _with_keepalive(
                 await pending.put(StopAsyncIteration())
 
     task = asyncio.create_task(pump())
+    loop = asyncio.get_running_loop()
     try:
         while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                yield EXPIRED
+                return
             try:
-                item = await asyncio.wait_for(pending.get(), KEEPALIVE_S)
+                item = await asyncio.wait_for(pending.get(), min(KEEPALIVE_S, left))
             except TimeoutError:
-                yield None
+                if loop.time() < deadline:
+                    yield None
                 continue
             if isinstance(item, StopAsyncIteration):
                 return
@@ -193,6 +215,8 @@ async def _sse(items: AsyncIterator[Item]) -> AsyncIterator[bytes]:
         elif isinstance(item, LogChunk):
             data = orjson.dumps(_line(item).model_dump(mode="json"))
             yield b"id: %d\nevent: chunk\ndata: %s\n\n" % (item.seq, data)
+        elif isinstance(item, Expired):
+            yield b"event: timeout\ndata: {}\n\n"
         else:
             yield b"event: end\ndata: %s\n\n" % orjson.dumps({"status": item})
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import PROTECTED, AgentCaller, Operating, Reading
@@ -67,6 +68,19 @@ class EnqueueRequest(QueueSpec):
 
     def spec(self) -> QueueSpec:
         return QueueSpec.model_validate(self.model_dump(include=set(QueueSpec.model_fields)))
+
+    def check_horizon(self, horizon_s: int) -> None:
+        """A 422 for a `run_at` beyond the horizon (a setting, so checked here, not in the
+        schema): a far-off one is almost surely a mistake, and past 2262 nats-server cannot even
+        hold the ticket's delay (docs/architecture.md, Queue)."""
+        if self.run_at is None:
+            return
+        latest = datetime.now(UTC) + timedelta(seconds=horizon_s)
+        if self.run_at > latest:
+            msg = f"run_at may be at most {horizon_s} s ahead, until {latest.isoformat()}"
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("body", "run_at"), "msg": msg}]
+            )
 
 
 class Enqueued(BaseModel):
@@ -164,6 +178,7 @@ def claim_answer(grant: ClaimGrant) -> ClaimAnswer:
 async def enqueue(
     body: EnqueueRequest, services: ServicesDep, command: Command, response: Response
 ) -> Enqueued:
+    body.check_horizon(services.settings.run_at_horizon_s)
     queue = services.queue
     if body.job_id is not None:
         result = await queue.queue_existing(command.cause("job.queue"), body.job_id, body.spec())

@@ -358,3 +358,24 @@ async def test_a_reconnecting_follower_resumes_after_last_event_id(
 
     chunks = [orjson.loads(e["data"]) for e in sse_events(response.text) if e["event"] == "chunk"]
     assert [c["text"] for c in chunks] == ["b\n", "c\n"]
+
+
+@pytest.mark.parametrize("settings", [{"log_follow_max_s": 0.5}], indirect=True)
+async def test_a_follow_ends_at_its_time_limit_and_resumes_after_last_event_id(
+    holder: Holder, client: httpx.AsyncClient
+) -> None:
+    ok(await holder.write(chunk("a\n")))
+    path = logs_of(holder.job_id)
+
+    first = sse_events((await client.get(path, params={"follow": "true"})).text)
+    assert [e["event"] for e in first] == ["chunk", "timeout"]
+
+    ok(await holder.write(chunk("b\n")))
+    resumed = await client.get(
+        path, params={"follow": "true"}, headers={"Last-Event-ID": first[0]["id"]}
+    )
+    events = sse_events(resumed.text)
+    assert [(e["event"], orjson.loads(e["data"]).get("text")) for e in events] == [
+        ("chunk", "b\n"),
+        ("timeout", None),
+    ]

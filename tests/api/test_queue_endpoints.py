@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ from tests.queue_helpers import (
     NEW_JOB,
     QUEUE_API,
     HttpAgent,
+    enqueue,
+    eventually,
     http_agent,
     ok,
     post_job,
@@ -285,3 +288,36 @@ async def test_a_job_naming_one_pool_too_many_is_refused(
     assert refused.status_code == 422, refused.text
     assert "JETDECK_MAX_POOLS" in refused.json()["detail"]
     assert await stream_messages(services, EVENTS) == before
+
+
+@pytest.mark.parametrize("settings", [{"run_at_horizon_s": 3600}], indirect=True)
+async def test_a_run_at_beyond_the_horizon_is_refused(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    before = await stream_messages(services, EVENTS)
+    for run_at in [datetime.now(UTC) + timedelta(hours=2), datetime(2700, 1, 1, tzinfo=UTC)]:
+        refused = await client.post(f"{QUEUE_API}/jobs", json=NEW_JOB | {"run_at": str(run_at)})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", "run_at"]
+    assert await stream_messages(services, EVENTS) == before
+    await post_job(client, run_at=str(datetime.now(UTC) + timedelta(minutes=30)))
+
+
+async def test_tickets_due_centuries_ahead_are_put_back_without_spinning(
+    agent: HttpAgent, services: Services
+) -> None:
+    """Jobs queued before `run_at` had a horizon: 2500 once made the server redeliver at once
+    (a delay it could not read), 2700 a nak that could not even be encoded (a 500)."""
+    for year in (2500, 2700):
+        await enqueue(services, run_at=datetime(year, 1, 1, tzinfo=UTC))
+    js = services.nc.jetstream()
+
+    async def consumer(pending: int, ack_pending: int) -> bool:
+        info = await js.consumer_info(QUEUE, "q-default-normal")
+        return (info.num_pending, info.num_ack_pending) == (pending, ack_pending)
+
+    await eventually(lambda: consumer(2, 0), 5, "both tickets in the queue")
+    assert await agent.claim() is None
+    await eventually(lambda: consumer(0, 2), 5, "both tickets put back with a delay")
+    assert await agent.claim() is None
+    assert (await js.consumer_info(QUEUE, "q-default-normal")).num_redelivered == 0

@@ -105,6 +105,23 @@ async def test_wait_for_a_sequence_not_yet_written_is_unavailable(services: Serv
         await services.runner.wait_for(5, timeout_s=0.05)
 
 
+async def test_timed_out_and_cancelled_waits_leave_no_waiter_behind(services: Services) -> None:
+    runner = services.runner
+    live = asyncio.create_task(runner.wait_for(runner.position + 1, timeout_s=60))
+    cancelled = asyncio.create_task(runner.wait_for(runner.position + 100, timeout_s=60))
+    for _ in range(3):
+        with pytest.raises(UnavailableError):
+            await runner.wait_for(runner.position + 50, timeout_s=0.01)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert [seq for seq, _, _ in runner._waiters] == [runner.position + 1]
+
+    await create_job(services.commands)  # the heap still wakes the live waiter
+    await asyncio.wait_for(live, 10)
+    assert runner._waiters == []
+
+
 DEPLOYER = Principal(PrincipalKind.SERVICE, "release", frozenset({Role.DEPLOYER}))
 
 

@@ -14,7 +14,13 @@ from domain.job import Job, JobStatus
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from projections.base import ReadModel
-from projections.deployments import DeploymentBoard, DeploymentView
+from projections.deployments import (
+    DeploymentBoard,
+    DeploymentRow,
+    DeploymentView,
+    Stage,
+    StageTimes,
+)
 from projections.jobs import JobBoard, JobFilter, JobRow, JobView
 from projections.summary import JobStats, p95
 from tests.conftest import Recorder
@@ -422,6 +428,17 @@ def test_restored_deployment_board_answers_queries_like_the_original() -> None:
     restored.restore(snapshot_of(original))
     assert restored.live_versions() == original.live_versions()
     assert restored.for_service("api") == original.for_service("api")
+    ids = list(original.deployments)
+    assert [restored.get(i) for i in ids] == [original.get(i) for i in ids]
+
+
+def test_a_job_board_picture_holds_each_repeated_string_and_git_context_once() -> None:
+    board = fed(JobBoard(), busy_log()[0])
+    picture = snapshot_of(board)
+    changes = [c for row in board.jobs.values() for c in row.history]
+    assert len(picture["history"]) == 7 * len(changes)
+    assert len(picture["strings"]) == len(set(picture["strings"])) < len(changes)
+    assert len(picture["gits"]) == len({row.git for row in board.jobs.values()})
 
 
 def test_restored_job_stats_give_the_same_summary() -> None:
@@ -433,3 +450,5 @@ def test_restored_job_stats_give_the_same_summary() -> None:
 
 def test_the_board_rows_and_the_views_it_answers_with_have_the_same_fields() -> None:
     assert set(JobRow.__slots__) == set(JobView.model_fields)
+    assert set(DeploymentRow.__slots__) == set(DeploymentView.model_fields)
+    assert set(Stage.__slots__) == set(StageTimes.model_fields)

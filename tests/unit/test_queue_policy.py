@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import orjson
 import pydantic
 import pytest
 from pydantic import ValidationError as PydanticValidationError
@@ -14,6 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from domain.errors import InvalidTransitionError
 from domain.job import Job, JobStatus
 from domain.queue import PRIORITY_ORDER, FailureClass, Priority, QueueSpec, RetryPolicy, eligible
+from infra.queue import MAX_NAK_DELAY_S, nak
 from infra.settings import Settings
 from projections.queue import QueueBoard
 from tests.conftest import Recorder
@@ -203,3 +205,24 @@ def test_settings_refuse_a_retry_cap_below_the_base() -> None:
         Settings(retry_base_s=10, retry_cap_s=1)
     with pytest.raises(PydanticValidationError):
         Settings(token_secret="short")
+
+
+@pytest.mark.parametrize(
+    ("delay_s", "expected_ns"),
+    [(-5.0, 0), (1.5, 1_500_000_000), (1e12, int(MAX_NAK_DELAY_S * 1e9)), (float("inf"), None)],
+)
+def test_a_nak_delay_is_clamped_to_what_nats_server_reads(
+    delay_s: float, expected_ns: int | None
+) -> None:
+    delay = orjson.loads(nak(delay_s).removeprefix(b"-NAK "))["delay"]
+    assert delay == (int(MAX_NAK_DELAY_S * 1e9) if expected_ns is None else expected_ns)
+    assert delay < 2**62  # far from where the server's redelivery time overflows
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"run_at_horizon_s": 10}, {"retry_cap_s": 10**9}, {"log_follow_max_s": 0}],
+)
+def test_settings_bound_horizons_delays_and_follows(fields: dict[str, Any]) -> None:
+    with pytest.raises(PydanticValidationError):
+        Settings(**fields)
