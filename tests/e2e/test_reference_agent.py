@@ -46,8 +46,10 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 async def enqueue(client: httpx.AsyncClient, pool: str, command: str, **spec: Any) -> str:
+    """The new job's id, once the API's read models hold it (later reads need no `min_seq`)."""
     body = NEW_JOB | {"pool": pool, "command": command} | spec
-    job_id: str = ok(await client.post("/api/queue/jobs", json=body), 201)["job_id"]
+    queued = ok(await client.post("/api/queue/jobs", json=body), 201)
+    job_id: str = (await job(client, queued["job_id"], queued["seq"]))["job_id"]
     return job_id
 
 
@@ -68,8 +70,8 @@ async def eventually(
         await asyncio.sleep(poll_s)
 
 
-async def job(client: httpx.AsyncClient, job_id: str) -> Any:
-    return ok(await client.get(f"/api/dashboard/jobs/{job_id}"))
+async def job(client: httpx.AsyncClient, job_id: str, min_seq: int = 0) -> Any:
+    return ok(await client.get(f"/api/dashboard/jobs/{job_id}", params={"min_seq": min_seq}))
 
 
 async def reaches(
@@ -216,12 +218,12 @@ async def test_a_cancelled_job_is_killed_within_the_grace_period(
         return int(text) if text else None
 
     shell: int = await eventually(pid, WITHIN_S, "the job wrote its pid")
-    ok(await client.post(f"/api/queue/jobs/{job_id}/cancel"))
+    cancelled = ok(await client.post(f"/api/queue/jobs/{job_id}/cancel"))
 
     await eventually(
         lambda: not pid_running(shell), lease_s / 3 + grace_s + 10, "the job's process was killed"
     )
-    assert (await job(client, job_id))["status"] == "cancelled"
+    assert (await job(client, job_id, cancelled["seq"]))["status"] == "cancelled"
 
 
 async def test_a_killed_agents_job_is_finished_once_by_another_agent(
@@ -289,4 +291,4 @@ async def test_a_drained_agent_finishes_its_job_and_exits(
     ok(await client.post(f"/api/agents/{running['agent_id']}/drain"))
 
     assert await agent.exit_code(WITHIN_S) == 0
-    assert (await job(client, job_id))["status"] == "success"
+    assert (await finished(client, job_id))["status"] == "success"
