@@ -31,14 +31,14 @@ CorrelationHeader = Annotated[
 
 
 class CommandContext:
-    """Who sent a command and under which id; the id is the caller's Idempotency-Key, scoped
-    to the caller, so nobody can squat a key another principal will use."""
+    """Who sent a command and under which id: `<principal>|<Idempotency-Key or a fresh id>`, so
+    the id names the caller and nobody can squat a key another principal will use."""
 
     def __init__(self, principal: Principal, key: str | None, correlation_id: str | None) -> None:
         self.principal = principal
         self.actor = str(principal)
         self.key = key
-        self.command_id = f"{self.actor}|{key}" if key else uuid4().hex
+        self.command_id = f"{self.actor}|{key or uuid4().hex}"
         self.correlation_id = correlation_id or self.command_id
 
     def cause(self, action: str) -> Cause:
@@ -89,9 +89,6 @@ class Registration(CommandContext):
     def __init__(self, registrar: Registrar, key: str | None, correlation_id: str | None) -> None:
         super().__init__(Principal(PrincipalKind.SYSTEM, registrar.name), key, correlation_id)
         self.pool = registrar.pool
-        if key is None:
-            self.command_id = f"{self.actor}|{uuid4().hex}"
-            self.correlation_id = correlation_id or self.command_id
 
     def allow_pool(self, pool: str) -> None:
         if self.pool is not None and pool != self.pool:

@@ -22,14 +22,14 @@ from typing import Any
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 import domain
 import projections
 from domain.errors import UnavailableError, UndecodableEventError
 from infra import snapshots
 from infra.codec import decode
-from infra.layout import EVENT_SUBJECTS, EVENTS
+from infra.event_store import follow
+from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
 from infra.quarantine import Quarantine
 from infra.snapshots import Snapshots
@@ -124,17 +124,7 @@ class ProjectionRunner:
     async def start(self, from_snapshot: bool = True) -> None:
         if from_snapshot:
             await self._load_snapshot()
-        self._sub = await self.js.subscribe(
-            EVENT_SUBJECTS,
-            stream=EVENTS,
-            ordered_consumer=True,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.position + 1
-            ),
-            cb=self._on_message,
-            pending_msgs_limit=-1,
-            pending_bytes_limit=-1,
-        )
+        self._sub = await follow(self.js, self.position + 1, self._on_message)
 
     async def stop(self) -> None:
         if self._sub is not None:

@@ -21,7 +21,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import KeyNotFoundError
 
 from domain.errors import UnavailableError
@@ -32,6 +31,7 @@ from infra.checkpoints import (
     parse_public_key,
     stored_checkpoints,
 )
+from infra.event_store import follow
 from infra.layout import CONFIG_BUCKET, EVENT_SUBJECTS, EVENTS
 from infra.tokens import WRITER_KEY
 from infra.verify_walk import Walk
@@ -172,15 +172,7 @@ async def _read(nc: Client, walk: Walk, start: int, end: int, aggregate: str | N
             done.set_result(None)
 
     subject = f"ev.{aggregate}.>" if aggregate else EVENT_SUBJECTS
-    sub = await nc.jetstream().subscribe(
-        subject,
-        stream=EVENTS,
-        ordered_consumer=True,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start),
-        cb=on_message,
-        pending_msgs_limit=-1,
-        pending_bytes_limit=-1,
-    )
+    sub = await follow(nc.jetstream(), start, on_message, subject)
     try:
         seen = -1
         while not done.done() and seen != walk.events:

@@ -19,7 +19,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from infra.checkpoints import (
     ORIGIN,
@@ -34,7 +33,8 @@ from infra.checkpoints import (
 )
 from infra.codec import authentic, content_of
 from infra.connection import connect
-from infra.layout import CHECKPOINT_SUBJECT, EVENT_SUBJECTS, EVENTS
+from infra.event_store import follow
+from infra.layout import CHECKPOINT_SUBJECT
 from infra.projection_runner import stream_seq
 from infra.settings import Settings
 from infra.tokens import event_writer_key
@@ -71,17 +71,7 @@ class Checkpointer:
 
     async def start(self) -> None:
         await self._resume()
-        self._sub = await self.js.subscribe(
-            EVENT_SUBJECTS,
-            stream=EVENTS,
-            ordered_consumer=True,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.position + 1
-            ),
-            cb=self._on_message,
-            pending_msgs_limit=-1,
-            pending_bytes_limit=-1,
-        )
+        self._sub = await follow(self.js, self.position + 1, self._on_message)
         self._timer = asyncio.create_task(self._every_interval())
 
     async def stop(self) -> None:

@@ -11,10 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from api.deps import AS_OF_HEADER
-from infra.codec import decode
-from infra.read_models import ReadModels
 from infra.services import Services
 from tests.api.helpers import JOBS, complete_job, create_job, go_live, ok, start_job
+from tests.integration.helpers import folded
 
 READS = [
     JOBS,
@@ -40,18 +39,6 @@ async def write(client: httpx.AsyncClient, jobs: int) -> list[str]:
         ids.append(job_id)
     await go_live(client, service_name="payments", service_version=f"v{jobs}")
     return ids
-
-
-async def folded(services: Services, seq: int) -> ReadModels:
-    """A fresh fold of events 1..seq, no snapshot involved."""
-    views = ReadModels()
-    for message in await services.store.load("ev.>"):
-        if message.seq > seq:
-            break
-        recorded = decode(message.seq, message.subject, message.payload, services.runner.writer_key)
-        for model in views.all():
-            model.apply(recorded)
-    return views
 
 
 async def expected(app: FastAPI, client: httpx.AsyncClient, seq: int, path: str) -> Any:

@@ -7,9 +7,12 @@ from uuid import UUID, uuid4
 from domain.job import Job, JobStatus
 from domain.recorded import Cause
 from domain.values import GitContext
+from infra.codec import decode
 from infra.commands import CommandRunner, Committed
 from infra.event_store import EventStore
 from infra.layout import EVENTS
+from infra.read_models import ReadModels
+from infra.services import Services
 from infra.unit_of_work import UnitOfWork
 
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
@@ -55,3 +58,15 @@ async def complete_job(
         job.complete(status, exit_code=0)
 
     return await commands.update(cause("job.complete", command_id), Job, job_id, decide)
+
+
+async def folded(services: Services, seq: int) -> ReadModels:
+    """A fresh fold of events 1..seq, no snapshot involved: what any past state must equal."""
+    views = ReadModels()
+    for message in await services.store.load("ev.>"):
+        if message.seq > seq:
+            break
+        recorded = decode(message.seq, message.subject, message.payload, services.runner.writer_key)
+        for model in views.all():
+            model.apply(recorded)
+    return views

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from domain.job import JobStatus
-from infra.codec import decode
 from infra.embedded_server import EmbeddedServer
 from infra.projection_runner import ProjectionRunner
 from infra.read_models import ReadModels
@@ -18,7 +17,7 @@ from infra.services import Services, open_services
 from infra.settings import Settings
 from infra.snapshots import SnapshotName
 from infra.time_travel import NEVER, read_models_at, rebuild, seq_at
-from tests.integration.helpers import complete_job, create_job, start_job
+from tests.integration.helpers import complete_job, create_job, folded, start_job
 
 EVENTS_PER_JOB = 3
 
@@ -49,15 +48,7 @@ async def write_jobs(services: Services, jobs: int, snapshots: int = 0) -> None:
 
 
 async def cut_at(services: Services, seq: int) -> dict[str, Any]:
-    """A fresh fold of events 1..seq, no snapshot involved."""
-    views = ReadModels()
-    for message in await services.store.load("ev.>"):
-        if message.seq > seq:
-            break
-        recorded = decode(message.seq, message.subject, message.payload, services.runner.writer_key)
-        for model in views.all():
-            model.apply(recorded)
-    return dumps(views)
+    return dumps(await folded(services, seq))
 
 
 def dumps(views: ReadModels) -> dict[str, Any]:
