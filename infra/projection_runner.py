@@ -14,7 +14,7 @@ import hashlib
 import heapq
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from domain.errors import UnavailableError, UndecodableEventError
 from infra import snapshots
 from infra.codec import decode
 from infra.event_store import follow
+from infra.forked import Forked
 from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
 from infra.quarantine import Quarantine
@@ -215,21 +216,26 @@ class ProjectionRunner:
             {"seq": self.position, "models": models, "quarantine": self.quarantine.dump()}
         )
 
+    def packed_picture(self) -> bytes:
+        return snapshots.pack(self.picture())
+
     async def _snapshot_in_background(self) -> None:
-        """The picture now, at this event (the models change with the next one); the upload in a
-        task, which overlaps the replay. Waiting first for the previous upload holds at most two
-        pictures in memory; it only delays a replay whose uploads fall behind it."""
+        """The picture of the models as they are at this event (the next one changes them),
+        drawn by a forked child on another core while this process replays on (infra/forked);
+        the upload in a task. Waiting first for the previous one keeps one child at a time; it
+        only delays a replay whose snapshots fall behind it."""
         if self._snapshotting is not None:
             # Shielded: unsubscribing cancels this callback, which must not cancel the upload.
             await asyncio.shield(self._snapshotting)
         self.snapshot_seq = self.position
-        self._snapshotting = asyncio.create_task(self._save(self.snapshot_seq, self.picture()))
+        child = Forked(self.packed_picture)
+        self._snapshotting = asyncio.create_task(self._save(self.snapshot_seq, child.result()))
 
-    async def _save(self, seq: int, picture: bytes) -> None:
+    async def _save(self, seq: int, packed: Awaitable[bytes]) -> None:
         # Counted as taken even if it fails, so a failure costs one try per interval, not one per
         # event; and no failure of a snapshot may stop the read models, hence the broad except.
         try:
-            await self.snapshots.save(seq, picture)
+            await self.snapshots.put(seq, await packed)
             if self.keep_every is not None:
                 await self.snapshots.prune(self.keep_every)
         except Exception:
@@ -239,7 +245,7 @@ class ProjectionRunner:
 
     async def save_snapshot(self) -> None:
         self.snapshot_seq = self.position
-        await self._save(self.snapshot_seq, self.picture())
+        await self._save(self.snapshot_seq, asyncio.to_thread(snapshots.pack, self.picture()))
 
     async def _load_snapshot(self) -> None:
         data = await self.snapshots.load_nearest(self.until)

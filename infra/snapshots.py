@@ -49,6 +49,10 @@ class SnapshotName:
         return None if found is None else cls(found["version"], int(found["seq"]))
 
 
+def pack(picture: bytes) -> bytes:
+    return zlib.compress(picture, COMPRESSION)
+
+
 class Snapshots:
     def __init__(self, js: JetStreamContext, version: str) -> None:
         self.js = js
@@ -102,9 +106,12 @@ class Snapshots:
         return data
 
     async def save(self, seq: int, data: bytes) -> SnapshotName:
-        name = SnapshotName(self.version, seq)
         # In a thread (zlib releases the GIL): a replay runs alongside on the event loop.
-        packed = await asyncio.to_thread(zlib.compress, data, COMPRESSION)
+        return await self.put(seq, await asyncio.to_thread(pack, data))
+
+    async def put(self, seq: int, packed: bytes) -> SnapshotName:
+        """A picture already `pack`ed."""
+        name = SnapshotName(self.version, seq)
         await (await self.store()).put(str(name), packed, meta=CHUNKED)
         return name
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from domain.job import JobStatus
@@ -118,6 +119,21 @@ async def test_rebuild_discards_snapshots_and_gives_the_same_answers(services: S
     for seq, state in before.items():
         assert dumps(await read_models_at(services.nc, seq)) == state
     assert dumps(await read_models_at(services.nc, covered)) == dumps(services.views)
+
+
+async def test_snapshots_drawn_along_a_rebuild_hold_the_state_at_their_sequence(
+    services: Services, fresh_server: EmbeddedServer
+) -> None:
+    await write_jobs(services, jobs=150)
+    dense = Settings(nats_url=fresh_server.url, snapshot_every=100, snapshot_keep_every=100)
+    covered = await rebuild(services.nc, settings=dense)
+    kept = await snapshot_seqs(services)
+    assert len(kept) >= 4, kept  # drawn by forked children along the way, and the last one
+    assert kept[-1] == covered
+    for seq in kept:
+        picture = orjson.loads(await services.runner.snapshots.load_nearest(seq) or b"{}")
+        assert picture["seq"] == seq
+        assert picture["models"] == orjson.loads(orjson.dumps(await cut_at(services, seq))), seq
 
 
 async def test_a_sequence_beyond_the_log_is_refused(services: Services) -> None:

@@ -1,0 +1,78 @@
+"""Work done in a forked child: its result, its failure, a frozen state, and its death."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from domain.errors import UnavailableError
+from infra.forked import Forked
+
+CHILD_OF_A_PARENT = """
+import asyncio, sys, time
+from infra.forked import Forked
+
+async def main():
+    child = Forked(lambda: time.sleep(3600) or b"")
+    print(child.pid, flush=True)
+    await child.result()
+
+asyncio.run(main())
+"""
+
+
+async def test_the_result_is_what_the_work_returned() -> None:
+    big = os.urandom(3 * 2**20)  # larger than a pipe's buffer
+    assert await Forked(lambda: big[::-1]).result() == big[::-1]
+
+
+async def test_the_child_sees_the_state_at_the_fork_not_after() -> None:
+    state = [b"before"]
+    child = Forked(lambda: b"".join(state))
+    state[0] = b"after"
+    assert await child.result() == b"before"
+
+
+async def test_a_failing_child_is_unavailable() -> None:
+    def broken() -> bytes:
+        raise RuntimeError("no picture")
+
+    with pytest.raises(UnavailableError, match="ended with 1"):
+        await Forked(broken).result()
+
+
+def test_the_child_dies_with_its_parent_killed_by_sigkill() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", CHILD_OF_A_PARENT],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        assert parent.stdout is not None
+        child = psutil.Process(int(parent.stdout.readline()))
+        assert child.ppid() == parent.pid
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        assert gone(child, deadline_s=10)
+    finally:
+        parent.kill()
+
+
+def gone(process: psutil.Process, deadline_s: float) -> bool:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
