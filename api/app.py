@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, idempotency, openapi
+from api.body_limit import BodyLimitMiddleware
 from api.login import Logins, Transports
 from api.login_state import LoginStateMiddleware
 from api.routes import (
@@ -58,12 +59,14 @@ def create_app(
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
-        max_body_size=settings.max_body_bytes,
         lifespan=lifespan,
     )
     errors.install(app)
+    openapi.install(app)
+    idempotency.install(app)  # after: its header goes on every answer openapi declares
     app.state.logins = Logins(settings, login_transports)
     app.add_middleware(LoginStateMiddleware, secure=settings.secure_cookies)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     routers = (
         jobs,
         deployments,

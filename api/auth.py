@@ -21,9 +21,9 @@ from fastapi.security import (
     HTTPBearer,
     SecurityScopes,
 )
-from pydantic import BaseModel
 
 from api.deps import ServicesDep
+from api.errors import Problem
 from domain.errors import ForbiddenError, UnauthorizedError
 from domain.identity import ANONYMOUS, Permission, Principal
 from infra.authn import INVALID_CREDENTIALS
@@ -49,14 +49,9 @@ SessionCookie = Annotated[str | None, Security(session_cookie)]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class ErrorBody(BaseModel):
-    error: str
-    detail: str
-
-
 PROTECTED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "Missing, invalid, expired or revoked credentials."},
-    403: {"model": ErrorBody, "description": "The caller lacks the permission named in detail."},
+    401: {"model": Problem, "description": "Missing, invalid, expired or revoked credentials."},
+    403: {"model": Problem, "description": "The caller lacks the permission named in detail."},
 }
 """The answers every protected route may give, for the routers' OpenAPI responses."""
 

@@ -6,25 +6,14 @@ from typing import Annotated
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from fastapi import Depends, Header
-from pydantic import StringConstraints
 
 from api.auth import AgentCaller, Caller, Registrar, act_on_lease, registration
 from api.deps import ServicesDep
+from api.idempotency import Keyed, KeyedRequest
 from domain.errors import ForbiddenError
 from domain.identity import Principal, PrincipalKind
 from domain.recorded import Cause
 
-IdempotencyKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
-]
-KeyHeader = Annotated[
-    IdempotencyKey | None,
-    Header(
-        alias="Idempotency-Key",
-        description="A retry with the same key returns the first result and appends nothing. "
-        "Keys belong to the caller: the same key from two principals names two commands.",
-    ),
-]
 CorrelationHeader = Annotated[
     str | None, Header(alias="X-Correlation-Id", min_length=1, max_length=200)
 ]
@@ -32,14 +21,22 @@ CorrelationHeader = Annotated[
 
 class CommandContext:
     """Who sent a command and under which id: `<principal>|<Idempotency-Key or a fresh id>`, so
-    the id names the caller and nobody can squat a key another principal will use."""
+    the id names the caller and nobody can squat a key another principal will use. The request's
+    hash goes into every event, so a key reused for another request is refused."""
 
-    def __init__(self, principal: Principal, key: str | None, correlation_id: str | None) -> None:
+    def __init__(
+        self,
+        principal: Principal,
+        key: str | None,
+        correlation_id: str | None,
+        request_hash: str = "",
+    ) -> None:
         self.principal = principal
         self.actor = str(principal)
         self.key = key
         self.command_id = f"{self.actor}|{key or uuid4().hex}"
         self.correlation_id = correlation_id or self.command_id
+        self.request_hash = request_hash
 
     def cause(self, action: str) -> Cause:
         return Cause(
@@ -47,6 +44,7 @@ class CommandContext:
             command_id=self.command_id,
             action=action,
             correlation_id=self.correlation_id,
+            request_hash=self.request_hash,
         )
 
     def new_id(self, action: str) -> UUID:
@@ -57,9 +55,9 @@ class CommandContext:
 
 
 async def command_context(
-    principal: Caller, key: KeyHeader = None, correlation: CorrelationHeader = None
+    keyed: Keyed, principal: Caller, correlation: CorrelationHeader = None
 ) -> CommandContext:
-    return CommandContext(principal, key, correlation)
+    return CommandContext(principal, keyed.key, correlation, keyed.request_hash)
 
 
 Command = Annotated[CommandContext, Depends(command_context)]
@@ -86,8 +84,11 @@ class Registration(CommandContext):
     """A registration: the agent it makes is its actor, and its command id names the registrar,
     so the log says who vouched and keys are shared with no other registrar."""
 
-    def __init__(self, registrar: Registrar, key: str | None, correlation_id: str | None) -> None:
-        super().__init__(Principal(PrincipalKind.SYSTEM, registrar.name), key, correlation_id)
+    def __init__(
+        self, registrar: Registrar, keyed: KeyedRequest, correlation_id: str | None
+    ) -> None:
+        principal = Principal(PrincipalKind.SYSTEM, registrar.name)
+        super().__init__(principal, keyed.key, correlation_id, keyed.request_hash)
         self.pool = registrar.pool
 
     def allow_pool(self, pool: str) -> None:
@@ -96,11 +97,11 @@ class Registration(CommandContext):
 
 
 async def registration_context(
+    keyed: Keyed,
     registrar: Annotated[Registrar, Depends(registration)],
-    key: KeyHeader = None,
     correlation: CorrelationHeader = None,
 ) -> Registration:
-    return Registration(registrar, key, correlation)
+    return Registration(registrar, keyed, correlation)
 
 
 Registrant = Annotated[Registration, Depends(registration_context)]

@@ -1,48 +1,141 @@
-"""Our errors to HTTP statuses, in one place."""
+"""Our errors to HTTP answers, in one place: every error is an RFC 9457 problem (`type`, `title`,
+`status`, `detail`, `instance`) with JetDeck's stable `error` code, as `application/problem+json`.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from domain.errors import (
     BeyondLogError,
     ConcurrencyError,
     DomainError,
     ForbiddenError,
+    IdempotencyKeyReusedError,
     InvalidTransitionError,
     JetDeckError,
     NotFoundError,
+    OutcomeUnknownError,
     UnauthorizedError,
     UnavailableError,
 )
 
-STATUS: list[tuple[type[JetDeckError], int]] = [
-    (InvalidTransitionError, 409),
-    (ConcurrencyError, 409),
-    (BeyondLogError, 409),
-    (DomainError, 422),
-    (NotFoundError, 404),
-    (UnauthorizedError, 401),
-    (ForbiddenError, 403),
-    (UnavailableError, 503),
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:jetdeck:problem:"
+
+ERRORS: list[tuple[type[JetDeckError], int, str]] = [
+    (InvalidTransitionError, 409, "invalid_transition"),
+    (ConcurrencyError, 409, "concurrency_conflict"),
+    (BeyondLogError, 409, "beyond_log"),
+    (IdempotencyKeyReusedError, 422, "idempotency_key_reused"),
+    (DomainError, 422, "validation_error"),
+    (NotFoundError, 404, "not_found"),
+    (UnauthorizedError, 401, "unauthorized"),
+    (ForbiddenError, 403, "forbidden"),
+    (OutcomeUnknownError, 503, "outcome_unknown"),
+    (UnavailableError, 503, "unavailable"),
 ]
+"""Most specific first: an error takes the first row it is an instance of."""
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "content_too_large",
+}
+"""Codes of the answers Starlette gives itself (routing, body parsing); others are the phrase."""
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(
+        description="Where: `body`, `query`, `path` or `header` and the field's path; empty "
+        "when the request as a whole breaks a rule."
+    )
+    msg: str
+    type: str = Field(description="The kind of mistake, e.g. `missing`, `value_error`.")
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details plus JetDeck's `error` code; clients branch on
+    `error`, which never changes for a kind of error."""
+
+    type: str = Field(description=f"`{TYPE_PREFIX}<error>`")
+    title: str
+    status: int
+    detail: str
+    instance: str = Field(description="The request's path.")
+    error: str = Field(description="JetDeck's code for the kind of error, in snake_case.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="422 only: each bad field, with what is wrong with it."
+    )
+    current_status: str | None = Field(
+        default=None, description="409 on a transition: the status the resource is in."
+    )
+    last_seq: int | None = Field(
+        default=None, description="409 for a `min_seq` beyond the log: its last sequence."
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        description="`outcome_unknown`: the write's key; resend the write with it, safely.",
+    )
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = Problem(
+        type=TYPE_PREFIX + code,
+        title=code.replace("_", " ").capitalize(),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        error=code,
+        **extra,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_JSON,
+    )
 
 
 def status_of(exc: JetDeckError) -> int:
-    return next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
+    return _row(exc)[0]
 
 
-async def jetdeck_error(_: Request, exc: Exception) -> JSONResponse:
+def _row(exc: JetDeckError) -> tuple[int, str]:
+    return next(((s, c) for cls, s, c in ERRORS if isinstance(exc, cls)), (500, "internal_error"))
+
+
+async def jetdeck_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JetDeckError)
-    body: dict[str, object] = {"detail": str(exc), "error": type(exc).__name__}
-    status = getattr(exc, "status", None)
-    if status is not None:
-        body["status"] = str(status)
+    status, code = _row(exc)
+    extra: dict[str, Any] = {}
+    current = getattr(exc, "status", None)
+    if current is not None:
+        extra["current_status"] = str(current)
     if isinstance(exc, BeyondLogError):
-        body["last_seq"] = exc.last_seq
-    return JSONResponse(body, status_code=status_of(exc), headers=_headers(exc))
+        extra["last_seq"] = exc.last_seq
+    if isinstance(exc, OutcomeUnknownError):
+        extra["idempotency_key"] = exc.idempotency_key
+    if status == 422:
+        extra["errors"] = [FieldError(loc=[], msg=str(exc), type=code)]
+    return problem(request, status, code, str(exc), _headers(exc), **extra)
 
 
 def _headers(exc: JetDeckError) -> dict[str, str] | None:
@@ -53,13 +146,56 @@ def _headers(exc: JetDeckError) -> dict[str, str] | None:
     return None
 
 
-async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
+async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """422 naming what is wrong where; the input is not echoed, since it may not even encode."""
     assert isinstance(exc, RequestValidationError)
-    detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-    return JSONResponse({"detail": detail, "error": "ValidationError"}, status_code=422)
+    errors = [FieldError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors()]
+    detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors)
+    return problem(request, 422, "validation_error", detail, errors=errors)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals: no route (404), a method the route lacks (405, with `Allow`),
+    an undecodable body (400, answered as the 422 it is), a body over the limit (413)."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot even decode: invalid input, like invalid JSON
+        error = FieldError(loc=["body"], msg=str(exc.detail), type="body_undecodable")
+        return problem(request, 422, "validation_error", f"body: {exc.detail}", errors=[error])
+    phrase = HTTPStatus(exc.status_code).phrase
+    code = HTTP_CODES.get(exc.status_code, phrase.lower().replace(" ", "_").replace("-", "_"))
+    detail = exc.detail if exc.detail != phrase else _default_detail(request, exc.status_code)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+    return problem(request, exc.status_code, code, str(detail), headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route takes at this path: Starlette names only the first route's."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
+def _default_detail(request: Request, status: int) -> str:
+    if status == 404:
+        return f"no route matches {request.url.path}"
+    if status == 405:
+        return f"{request.url.path} does not take {request.method}"
+    return HTTPStatus(status).phrase
+
+
+async def internal_error(request: Request, _: Exception) -> JSONResponse:
+    """The one answer for a bug: nothing of it leaks; the server's log has the traceback."""
+    return problem(request, 500, "internal_error", "an unexpected error; see the server's log")
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(JetDeckError, jetdeck_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)

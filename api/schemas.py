@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.values import CommitSha, GitContext, Metadata, Name, Text
+from projections.paging import window
 
 T = TypeVar("T")
-Limit = Annotated[int, Field(ge=1, le=500)]
+Limit = Annotated[int, Query(ge=1, le=500, description="At most this many items.")]
+Cursor = Annotated[
+    int | None, Query(ge=1, description="The `next_cursor` of the page before; none: the first.")
+]
 
 
 class Body(BaseModel):
@@ -39,7 +45,14 @@ class JobCreate(GitFields):
 
 
 class Page(BaseModel, Generic[T]):
+    """Every list answers one page of this envelope."""
+
     items: list[T]
     next_cursor: int | None = Field(
-        description="Pass as `cursor` for the next (older) page; null on the last page."
+        description="Pass as `cursor` for the next page; null on the last page."
     )
+
+    @classmethod
+    def window(cls, rows: Sequence[T], limit: int, cursor: int | None) -> Page[T]:
+        items, next_cursor = window(rows, limit, cursor)
+        return cls(items=items, next_cursor=next_cursor)

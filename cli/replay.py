@@ -41,7 +41,7 @@ def _views(models: ReadModels, seq: int, now: datetime) -> dict[View, Callable[[
         View.jobs: lambda: models.jobs.page(JobFilter(), EVERYTHING)[0],
         View.deployments: lambda: models.deployments.page(None, None, EVERYTHING, None)[0],
         View.agents: lambda: models.agents.select(None, None, None),
-        View.pools: lambda: sorted(models.pools.pools.values(), key=lambda p: p.name),
+        View.pools: models.pools.listing,
         View.queue: lambda: models.queue.stats(now),
     }
 

@@ -14,7 +14,15 @@ from uuid import UUID
 from eventsourcing.domain import event
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from domain.health import AgentStatus, HealthPolicy, Metrics, classify, classify_silence
+from domain.health import (
+    AgentStatus,
+    HealthPolicy,
+    Metrics,
+    classify,
+    classify_silence,
+    health_reason,
+    silence_reason,
+)
 from domain.model import Aggregate
 from domain.queue import PoolName
 from domain.values import Name, Text
@@ -150,8 +158,8 @@ class Agent(Aggregate):
         self._require(self.status is not AgentStatus.TERMINATED, "observe")
         health = classify(metrics, policy)
         if health is not self.health:
-            resource, load = metrics.peak()
-            self._health_changed(status=health, reason=f"{resource} at {load:g}%", metrics=metrics)
+            reason = health_reason(metrics, policy)
+            self._health_changed(status=health, reason=reason, metrics=metrics)
 
     def observe_silence(self, seconds_since_last_heartbeat: float, policy: HealthPolicy) -> None:
         """Judge a silence; only a heartbeat brings an offline agent back, so silence never does."""
@@ -159,7 +167,7 @@ class Agent(Aggregate):
         health = classify_silence(seconds_since_last_heartbeat, policy)
         if health is None or self.health in (health, AgentStatus.OFFLINE):
             return
-        reason = f"no heartbeat for {seconds_since_last_heartbeat:g}s"
+        reason = silence_reason(seconds_since_last_heartbeat, health, policy)
         self._health_changed(status=health, reason=reason, metrics=None)
 
     def mark_offline(self, reason: Text) -> None:

@@ -11,6 +11,7 @@
   x UnauthorizedError           401
   x ForbiddenError              403
   x UnavailableError            503, the event store or a read model cannot answer now
+    + OutcomeUnknownError       a write not confirmed in time: retry with its Idempotency-Key
     + UndecodableEventError     the log holds a message that is not a JetDeck event: quarantined
       + ForgedEventError        its MAC does not hold: not written by a JetDeck process
 """
@@ -41,9 +42,10 @@ class ValidationError(DomainError):
 
 class IdempotencyKeyReusedError(DomainError):
     def __init__(self, key: str, first_action: str, action: str) -> None:
-        super().__init__(
-            f"Idempotency-Key {key!r} was first used to {first_action}, not to {action}"
-        )
+        used = f"to {first_action}, not to {action}"
+        if first_action == action:
+            used = f"to {action} with another request (a different body)"
+        super().__init__(f"Idempotency-Key {key!r} was first used {used}")
 
 
 class NotFoundError(JetDeckError):
@@ -80,6 +82,20 @@ class ForbiddenError(JetDeckError):
 
 class UnavailableError(JetDeckError):
     """The event store or a read model cannot answer in time."""
+
+
+class OutcomeUnknownError(UnavailableError):
+    """The event store did not confirm a write in time: it may have landed or not. A retry under
+    the same Idempotency-Key is safe: it answers the first result if there was one."""
+
+    def __init__(self, idempotency_key: str | None = None) -> None:
+        key = "the same key" if idempotency_key is None else repr(idempotency_key)
+        super().__init__(
+            "the outcome of this write is unknown: the event store did not confirm it in time. "
+            f"Retry with Idempotency-Key {key}: the retry answers with the first result if the "
+            "write landed, and never writes twice"
+        )
+        self.idempotency_key = idempotency_key
 
 
 class UndecodableEventError(UnavailableError):

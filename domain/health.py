@@ -35,10 +35,12 @@ class Metrics(BaseModel):
     disk_pct: Percent
     running_jobs: Annotated[int, Field(ge=0)]
 
+    def loads(self) -> tuple[tuple[str, float], ...]:
+        return (("cpu", self.cpu_pct), ("mem", self.mem_pct), ("disk", self.disk_pct))
+
     def peak(self) -> tuple[str, float]:
         """The most loaded resource and its load: one full resource is enough to hurt a build."""
-        loads = (("cpu", self.cpu_pct), ("mem", self.mem_pct), ("disk", self.disk_pct))
-        return max(loads, key=lambda load: load[1])
+        return max(self.loads(), key=lambda load: load[1])
 
 
 class HealthPolicy(BaseModel):
@@ -70,6 +72,31 @@ def classify(metrics: Metrics, policy: HealthPolicy) -> AgentStatus:
     if load >= policy.degraded_pct:
         return AgentStatus.DEGRADED
     return AgentStatus.HEALTHY
+
+
+def health_reason(metrics: Metrics, policy: HealthPolicy) -> str:
+    """Empty when healthy; else each resource at or past a threshold, the worst first, with the
+    threshold it reached: "disk at 96% (unhealthy from 95%); cpu at 90% (degraded from 85%)"."""
+    crossed = []
+    for resource, load in sorted(metrics.loads(), key=lambda item: -item[1]):
+        if load >= policy.unhealthy_pct:
+            crossed.append(f"{resource} at {load:g}% (unhealthy from {policy.unhealthy_pct:g}%)")
+        elif load >= policy.degraded_pct:
+            crossed.append(f"{resource} at {load:g}% (degraded from {policy.degraded_pct:g}%)")
+    return "; ".join(crossed)
+
+
+def silence_reason(seconds: float, health: AgentStatus, policy: HealthPolicy) -> str:
+    """The silence and the limit it passed, in heartbeat intervals."""
+    intervals = (
+        policy.offline_after_intervals
+        if health is AgentStatus.OFFLINE
+        else policy.missed_heartbeats_unhealthy
+    )
+    return (
+        f"no heartbeat for {seconds:g}s ({health} after {intervals} missed heartbeats "
+        f"of {policy.heartbeat_interval_s:g}s)"
+    )
 
 
 def classify_silence(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from domain.model import Aggregate
 from domain.queue import FailureClass, QueueSpec
@@ -45,6 +45,17 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 """Every allowed move. A finished job never changes again; a dead letter may be queued again."""
 
 
+class _WithRetryRule:
+    """v2 of the events that carry a queue spec: the spec may hold a retry rule. A v1 spec had
+    none and v2's defaults to none, so a v1 payload reads as it is."""
+
+    class_version: ClassVar[int] = 2
+
+    @staticmethod
+    def upcast_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
 def _queue_token(spec: QueueSpec | None) -> str:
     assert spec is not None
     return f"queued.{spec.pool}.{spec.priority.value}"
@@ -54,7 +65,7 @@ class Job(Aggregate):
     KIND = "job"
     id: UUID  # lets a command choose the id, so a retried create lands on the same aggregate
 
-    class Created(Aggregate.Created):
+    class Created(_WithRetryRule, Aggregate.Created):
         job_type: str
         git: GitContext
         metadata: dict[str, str]
@@ -64,14 +75,14 @@ class Job(Aggregate):
         def subject_token(self) -> str:
             return "created" if self.spec is None else _queue_token(self.spec)
 
-    class Queued(Aggregate.Event):
+    class Queued(_WithRetryRule, Aggregate.Event):
         spec: QueueSpec
 
         def subject_token(self) -> str:
             """QUEUE sources `ev.job.*.queued.*.*`: this subject is the ticket in the queue."""
             return _queue_token(self.spec)
 
-    class Requeued(Aggregate.Event):
+    class Requeued(_WithRetryRule, Aggregate.Event):
         spec: QueueSpec
         reason: str
 
@@ -198,9 +209,15 @@ class Job(Aggregate):
         exit_code: int | None,
         retry_at: datetime,
     ) -> None:
-        """An attempt failed; retry after `retry_at` while the budget lasts, else dead-letter."""
+        """An attempt failed; retry after `retry_at` while the budget lasts. When it is spent, a
+        failure the job's retry rule covers ends the job `failed`, as a CI run would (the script
+        failed, nothing is wrong with the queue); any other failure is dead-lettered."""
         self._require_leased("fail")
-        retry = retryable and self._budget_left()
+        retry = retryable and self._budget_left(exit_code)
+        rule = self.queue_spec.retry
+        if not retry and rule is not None and rule.covers(exit_code):
+            self.complete(S.FAILED, exit_code, summary=error)
+            return
         self._failed(
             attempt=self.attempts,
             agent_id=self.agent_id,
@@ -255,8 +272,8 @@ class Job(Aggregate):
         if self.status not in LEASED or held != (agent_id, attempt, ticket):
             self._refuse(f"act on attempt {attempt} by {agent_id} of")
 
-    def _budget_left(self) -> bool:
-        return self.attempts < self.queue_spec.max_attempts
+    def _budget_left(self, exit_code: int | None = None) -> bool:
+        return self.attempts < self.queue_spec.attempt_limit(exit_code)
 
     def _require_leased(self, action: str) -> None:
         if self.status not in LEASED:
@@ -363,9 +380,11 @@ class CompletionReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     exit_code: ExitCode
-    status: Annotated[JobStatus | None, AfterValidator(_reportable)] = Field(
-        default=None, description="Defaults to success for exit code 0, else failed."
-    )
+    status: Annotated[
+        JobStatus | None,
+        AfterValidator(_reportable),
+        WithJsonSchema({"anyOf": [{"enum": sorted(REPORTABLE)}, {"type": "null"}]}),
+    ] = Field(default=None, description="Defaults to success for exit code 0, else failed.")
     summary: Text = ""
     log_url: Url | None = None
     artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()

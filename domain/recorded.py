@@ -16,6 +16,15 @@ class Cause(NamedTuple):
     command_id: str
     action: str
     correlation_id: str
+    request_hash: str = ""
+    """SHA-256 of the request that carried the command (empty for commands no client sent,
+    and in events written before it was kept): a key reused for another request is refused."""
+
+    def same_request(self, other: Cause) -> bool:
+        """Whether a retry carries the request this cause recorded, as far as both can tell."""
+        if not (self.request_hash and other.request_hash):
+            return True
+        return self.request_hash == other.request_hash
 
 
 GENESIS = "0" * 64

@@ -6,6 +6,7 @@ the agent may stay silent before it counts as offline); only a change of health 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from infra.read_models import ReadModels
 from infra.settings import Settings
 from infra.tokens import AgentIdentity, Signer
 from infra.unit_of_work import UnitOfWork
+from projections.agents import AgentView, with_beat
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,14 @@ class AgentService:
             return Beat(msg.time, metrics, tuple(data["running_jobs"]))
         except (ValueError, KeyError, TypeError):  # the registration's beat, or not ours
             return None
+
+    async def with_last_beats(self, views: list[AgentView]) -> list[AgentView]:
+        """The views with each agent's latest heartbeat, read at once for all of them."""
+        beats = await asyncio.gather(*(self.last_beat(view.agent_id) for view in views))
+        return [
+            view if beat is None else with_beat(view, beat.at, beat.metrics)
+            for view, beat in zip(views, beats, strict=True)
+        ]
 
     async def drain(self, cause: Cause, agent_id: UUID) -> Committed[Agent]:
         return await self._command(cause, agent_id, lambda a: a.drain())

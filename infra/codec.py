@@ -61,19 +61,21 @@ def _mac_holds(subject: str, payload: bytes, content: bytes, key: bytes) -> bool
 
 
 def encode(event: DomainEvent, cause: Cause, prev: str) -> bytes:
-    """The content, not yet sealed (`seal` adds the MAC once the subject is known)."""
-    return orjson.dumps(
-        {
-            "type": EVENT_NAMES[type(event)],
-            "v": type(event).class_version,
-            "actor": cause.actor,
-            "command_id": cause.command_id,
-            "action": cause.action,
-            "correlation_id": cause.correlation_id,
-            "prev": prev,
-            "data": event.model_dump(mode="json"),
-        }
-    )
+    """The content, not yet sealed (`seal` adds the MAC once the subject is known). A cause with
+    no request hash leaves the member out, so older events re-encode byte for byte."""
+    envelope = {
+        "type": EVENT_NAMES[type(event)],
+        "v": type(event).class_version,
+        "actor": cause.actor,
+        "command_id": cause.command_id,
+        "action": cause.action,
+        "correlation_id": cause.correlation_id,
+        "prev": prev,
+        "data": event.model_dump(mode="json"),
+    }
+    if cause.request_hash:
+        envelope["request_hash"] = cause.request_hash
+    return orjson.dumps(envelope)
 
 
 def decode(seq: int, subject: str, payload: bytes, key: bytes | None = None) -> RecordedEvent:
@@ -95,6 +97,7 @@ def decode(seq: int, subject: str, payload: bytes, key: bytes | None = None) -> 
             envelope["command_id"],
             envelope["action"],
             envelope["correlation_id"],
+            envelope.get("request_hash", ""),
         )
         _, kind, aggregate_id, _ = subject.split(".", 3)
         if not name.startswith(kind + "."):

@@ -1,6 +1,7 @@
 """Run a command: load, decide, append; on a lost race reload and decide again, a bounded number
 of times. A command id found in the history means a retry of a command that landed: answer with
-the aggregate as that command left it, and append nothing."""
+the aggregate as that command left it, and append nothing (or refuse, if the retry carries another
+request than the one recorded)."""
 
 from __future__ import annotations
 
@@ -117,7 +118,9 @@ class CommandRunner:
 
     @staticmethod
     def _replay(cause: Cause, done: AlreadyDoneError) -> Committed[A]:
-        if done.first_action != cause.action:
-            raise IdempotencyKeyReusedError(cause.command_id, done.first_action, cause.action)
+        """The command landed before; a key reused for another action or request is refused."""
+        first = done.first
+        if first.action != cause.action or not first.same_request(cause):
+            raise IdempotencyKeyReusedError(cause.command_id, first.action, cause.action)
         aggregate = done.tracked.aggregate
         return Committed(aggregate, done.tracked.last_seq, replayed=True)  # type: ignore[arg-type]

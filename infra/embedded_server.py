@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import socket
 import sysconfig
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from domain.errors import UnavailableError
@@ -130,6 +134,18 @@ class EmbeddedServer:
         """SIGKILL, for tests of crashes."""
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP for the block, SIGCONT after, for tests of writes whose answer never comes in
+        time: the kernel still takes what clients send, and the server reads it once resumed."""
+        if self.process is None or self.process.returncode is not None:
+            raise UnavailableError("only a running server can be paused")
+        os.kill(self.process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self.process.pid, signal.SIGCONT)
 
     def wipe(self) -> None:
         shutil.rmtree(self.store_dir, ignore_errors=True)

@@ -105,6 +105,7 @@ def _message(name: str, cls: type[DomainEvent], data_schema: dict[str, Any]) -> 
     envelope: dict[str, Any] = {field: {"type": "string"} for field in ENVELOPE_FIELDS}
     envelope["type"] = {"const": name}
     envelope["v"] = {"const": cls.class_version}
+    envelope["request_hash"] = {"type": "string", "description": "SHA-256 of the API request."}
     return {
         "name": name,
         "title": f"{name} v{cls.class_version}",

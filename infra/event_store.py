@@ -20,7 +20,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NoStreamResponseError
 
-from domain.errors import UnavailableError
+from domain.errors import OutcomeUnknownError, UnavailableError
 from infra.layout import EVENT_SUBJECTS, EVENTS
 from infra.replies import Replies
 from infra.tokens import event_writer_key
@@ -29,7 +29,9 @@ WRONG_LAST_SEQUENCE = frozenset({10071, 10164})
 """R1 answers 10071, R3 also 10164 while another write to the subject is in flight."""
 BATCH_DUPLICATE_MSG_ID = 10201
 """A retried atomic batch whose first attempt committed."""
-TRANSIENT = (NatsTimeoutError, TimeoutError, NoStreamResponseError, NoRespondersError)
+UNANSWERED = (NatsTimeoutError, TimeoutError)
+"""The append may have landed: the outcome is unknown."""
+TRANSIENT = (*UNANSWERED, NoStreamResponseError, NoRespondersError)
 DIRECT_GET_BATCH = 1000
 END_OF_READ = frozenset({"204", "404"})
 """A batched Direct Get ends with 204 after the last message, or 404 when there is none."""
@@ -84,11 +86,14 @@ class EventStore:
         stream: str = EVENTS,
         timeout_s: float = 5.0,
         writer_key: bytes | None = None,
+        write_timeout_s: float = 5.0,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream(timeout=timeout_s)
         self.stream = stream
         self.timeout_s = timeout_s
+        self.write_timeout_s = write_timeout_s
+        """An append's deadline, its retries included."""
         self.replies = Replies(nc)
         self._writer_key = writer_key
 
@@ -100,26 +105,38 @@ class EventStore:
         return self._writer_key
 
     async def append(self, messages: list[Outgoing], attempts: int = 3) -> int:
-        """Append all or nothing; returns the last sequence. Transient failures retry as is."""
+        """Append all or nothing; returns the last sequence. Transient failures retry as is,
+        all within one deadline (a retry of an append that did land conflicts, and the runner
+        then finds the command in the history).
+
+        OutcomeUnknownError when an attempt got no answer in time: it may have landed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.write_timeout_s
+        unanswered = False
         for attempt in range(attempts):
             try:
-                if len(messages) == 1:
-                    return await self._publish_one(messages[0])
-                return await self._publish_batch(messages)
+                return await self._publish(messages, deadline - loop.time())
             except TRANSIENT as exc:
-                if attempt == attempts - 1:
+                unanswered = unanswered or isinstance(exc, UNANSWERED)
+                pause = 0.1 * 2**attempt
+                if attempt == attempts - 1 or loop.time() + pause >= deadline:
+                    if unanswered:
+                        raise OutcomeUnknownError from exc
                     raise UnavailableError(f"event store did not answer: {exc!r}") from exc
-                await asyncio.sleep(0.1 * 2**attempt)
+                await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 
-    async def _publish_one(self, message: Outgoing) -> int:
+    async def _publish(self, messages: list[Outgoing], timeout_s: float) -> int:
+        if len(messages) == 1:
+            return await self._publish_one(messages[0], timeout_s)
+        return await self._publish_batch(messages, timeout_s)
+
+    async def _publish_one(self, message: Outgoing, timeout_s: float) -> int:
         headers = _headers(message) | {"Nats-Expected-Stream": self.stream}
-        answer = await self.replies.request(
-            message.subject, message.payload, headers, self.timeout_s
-        )
+        answer = await self.replies.request(message.subject, message.payload, headers, timeout_s)
         return _seq_of(answer)
 
-    async def _publish_batch(self, messages: list[Outgoing]) -> int:
+    async def _publish_batch(self, messages: list[Outgoing], timeout_s: float) -> int:
         batch_id = self.nc.new_inbox().rsplit(".", 1)[-1]
         *body, last = messages
         for n, message in enumerate(body, start=1):
@@ -127,7 +144,7 @@ class EventStore:
                 message.subject, message.payload, headers=_batch_headers(message, batch_id, n)
             )
         commit = _batch_headers(last, batch_id, len(messages)) | {"Nats-Batch-Commit": "1"}
-        answer = await self.replies.request(last.subject, last.payload, commit, self.timeout_s)
+        answer = await self.replies.request(last.subject, last.payload, commit, timeout_s)
         return _seq_of(answer)
 
     async def load(self, subject_filter: str, after_seq: int = 0) -> list[StoredMessage]:

@@ -95,7 +95,7 @@ async def open_services(
     nc = await connect(settings.server_url, name, settings.nats_login)
     await check_layout(nc.jetstream(), settings.replicas)
     writer_key = await event_writer_key(nc.jetstream(), settings.writer_key)
-    store = EventStore(nc, writer_key=writer_key)
+    store = EventStore(nc, writer_key=writer_key, write_timeout_s=settings.write_timeout_s)
     views = ReadModels()
     keep_every = settings.snapshot_keep_every if snapshots else None
     runner = ProjectionRunner(

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     log_follow_max_s: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     """How long a `follow=true` log stream lasts before it ends with `event: timeout`; the
     client reconnects with `Last-Event-ID`, so no stream holds a connection for good."""
+    write_timeout_s: Annotated[float, Field(ge=0.1, le=60)] = 5.0
+    """How long a write waits for the event store to confirm an append, retries included; past
+    it the write answers 503 with its Idempotency-Key, since it may have landed."""
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     append_retries: Annotated[int, Field(ge=0, le=50)] = 8
     queue_ack_wait_s: Annotated[float, Field(ge=1, le=3600)] = 30.0

@@ -10,7 +10,12 @@ from typing import NamedTuple, TypeVar
 from uuid import UUID
 
 from domain.catalog import EVENT_NAMES
-from domain.errors import IdempotencyKeyReusedError, NotFoundError, UndecodableEventError
+from domain.errors import (
+    IdempotencyKeyReusedError,
+    NotFoundError,
+    UnavailableError,
+    UndecodableEventError,
+)
 from domain.model import Aggregate, DomainEvent
 from domain.recorded import GENESIS, Cause, RecordedEvent, chain_hash
 from infra.codec import content_of, decode, encode, seal
@@ -59,10 +64,11 @@ class Pending(NamedTuple):
 class AlreadyDoneError(Exception):
     """The command's id is already in the aggregate's history: a retry of a command that landed."""
 
-    def __init__(self, tracked: Tracked, first_action: str) -> None:
-        super().__init__(first_action)
+    def __init__(self, tracked: Tracked, first: Cause) -> None:
+        super().__init__(first.action)
         self.tracked = tracked
-        self.first_action = first_action
+        self.first = first
+        """The cause the command's first event recorded."""
 
 
 class Loaded(NamedTuple):
@@ -184,12 +190,12 @@ class UnitOfWork:
         ]
         if not mine:
             return
-        first_action = tracked.history[mine[0]].cause.action
+        first = tracked.history[mine[0]].cause
         if self.target not in (None, tracked.aggregate.id):
             # The target would have held the key too, had this been a retry of this command.
-            raise IdempotencyKeyReusedError(self.cause.command_id, first_action, self.cause.action)
+            raise IdempotencyKeyReusedError(self.cause.command_id, first.action, self.cause.action)
         upto = tracked.history[: mine[-1] + 1]
-        raise AlreadyDoneError(Tracked(fold(upto), upto[-1].seq, upto[-1].hash, upto), first_action)
+        raise AlreadyDoneError(Tracked(fold(upto), upto[-1].seq, upto[-1].hash, upto), first)
 
     def outgoing(self, writer_key: bytes) -> list[Pending]:
         """Every recorded event as the message that stores it, hash-chained per aggregate and
@@ -221,7 +227,8 @@ class UnitOfWork:
             return None
         try:
             last = await self.store.append([p.message for p in pending])
-        except AppendConflictError:
+        except (AppendConflictError, UnavailableError):
+            # Stale now, or maybe stale: an unconfirmed append may have landed.
             self.cache.drop(self.tracked)
             raise
         self._remember(pending, last)

@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from domain.agent import TAKES_WORK, Agent, AgentStatus, HostInfo, Metrics, agent_status
-from domain.job import Job
+from domain.job import Job, entered_queue
 from domain.pool import DEFAULT_MAX_AGENTS, Pool
+from domain.queue import DEFAULT_POOL
 from domain.recorded import RecordedEvent
 
 RECENT_JOBS = 20
@@ -32,9 +33,18 @@ class AgentView(BaseModel):
     draining: bool = False
     terminated: bool = False
     metrics: Metrics | None = None
+    """The latest heartbeat's figures (its time in `last_heartbeat_at`); in a past state, or
+    with no heartbeat on hand, those of the last change of health."""
+    last_heartbeat_at: datetime | None = None
     registered_at: datetime
     changed_at: datetime
     last_seq: int
+
+
+def with_beat(view: AgentView, at: datetime, metrics: Metrics) -> AgentView:
+    """The view with a heartbeat's figures. Heartbeats are not events (only a change of health
+    is), so the board itself holds the figures of the last change."""
+    return view.model_copy(update={"metrics": metrics, "last_heartbeat_at": at})
 
 
 def _with(view: AgentView, recorded: RecordedEvent, **changes: Any) -> AgentView:
@@ -169,14 +179,26 @@ class PoolView(BaseModel):
 
 
 class PoolBoard:
+    """Declared pools, and the pools in use that nobody declared: `default`, and any pool an
+    agent registered in or a job was queued to."""
+
     name: ClassVar[str] = "pools"
-    kinds: ClassVar[frozenset[str]] = frozenset({Pool.KIND})
+    kinds: ClassVar[frozenset[str]] = frozenset({Pool.KIND, Agent.KIND, Job.KIND})
 
     def __init__(self) -> None:
         self.pools: dict[str, PoolView] = {}
         self.names: dict[str, str] = {}
+        self.in_use: set[str] = {DEFAULT_POOL}
 
     def apply(self, recorded: RecordedEvent) -> None:
+        if recorded.kind == Agent.KIND:
+            if isinstance(recorded.event, Agent.Registered):
+                self.in_use.add(recorded.event.pool)
+            return
+        if recorded.kind == Job.KIND:
+            if (spec := entered_queue(recorded.event)) is not None:
+                self.in_use.add(spec.pool)
+            return
         if recorded.kind != Pool.KIND:
             return
         if isinstance(recorded.event, Pool.Created):
@@ -198,20 +220,30 @@ class PoolBoard:
                 return
         self.pools[name] = self.pools[name].model_copy(update=update)
 
-    def get(self, name: str, in_use: bool) -> PoolView | None:
+    def get(self, name: str) -> PoolView | None:
         """A declared pool; one in use that nobody declared has the default limits."""
         found = self.pools.get(name)
-        if found is None and in_use:
+        if found is None and name in self.in_use:
             return PoolView(name=name, min_agents=0, max_agents=DEFAULT_MAX_AGENTS, labels=())
         return found
+
+    def listing(self) -> list[PoolView]:
+        """Every pool declared or in use, by name."""
+        names = sorted(self.pools.keys() | self.in_use)
+        return [view for name in names if (view := self.get(name)) is not None]
 
     def paused(self, pool: str) -> bool:
         found = self.pools.get(pool)
         return found is not None and found.paused
 
     def dump(self) -> Any:
-        return {"pools": [p.model_dump() for p in self.pools.values()], "names": self.names}
+        return {
+            "pools": [p.model_dump() for p in self.pools.values()],
+            "names": self.names,
+            "in_use": sorted(self.in_use),
+        }
 
     def restore(self, data: Any) -> None:
         self.pools = {p["name"]: PoolView.model_validate(p) for p in data["pools"]}
         self.names = dict(data["names"])
+        self.in_use = set(data["in_use"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -39,3 +39,11 @@ class ArrivalIndex(Generic[T]):
             out.append(row)
             last_seq = seq
         return out, None
+
+
+def window(rows: Sequence[T], limit: int, cursor: int | None) -> tuple[list[T], int | None]:
+    """For lists kept in a stable order rather than by arrival: up to `limit` rows from position
+    `cursor`, and the position of the next page (None on the last)."""
+    start = cursor or 0
+    end = start + limit
+    return list(rows[start:end]), end if end < len(rows) else None

@@ -9,6 +9,10 @@ pool, runs the job's command with `/bin/sh -c` (see `workers.agent_job`), report
 * SIGTERM or SIGINT stops the claiming too. Running jobs get `--shutdown-grace-s` to finish; then
   they are stopped and released, so another agent runs them without an attempt spent. A second
   signal does that at once.
+* Once its jobs are done, an agent that stops (signal or drain) deregisters: it ends
+  `terminated` at once instead of looking healthy until its heartbeats expire.
+* Jobs run in a directory of this run's own under `--work-dir`, removed at exit; one that a
+  killed run left behind is removed when the next agent starts there (`workers.agent_workdir`).
 
 Every flag falls back to a JETDECK_AGENT_* variable (`workers.agent_config`).
 """
@@ -23,6 +27,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 
 from workers.agent_api import (
     AgentApi,
@@ -31,10 +36,12 @@ from workers.agent_api import (
     ClaimedJob,
     Instruction,
     TransientError,
+    retrying,
 )
 from workers.agent_config import AgentConfig, parse_args
 from workers.agent_host import host_info, load, start_cpu_sampling
 from workers.agent_job import JobRun, RunSettings, Stop
+from workers.agent_workdir import run_directory
 
 log = logging.getLogger("jetdeck.agent")
 RETRY_MAX_S = 30.0
@@ -48,7 +55,7 @@ def _version() -> str:
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, api: AgentApi) -> None:
+    def __init__(self, config: AgentConfig, api: AgentApi, work_dir: Path) -> None:
         self.config = config
         self.api = api
         self.runs: dict[str, JobRun] = {}
@@ -59,11 +66,10 @@ class Agent:
         self._shutting_down = False
         self._stopping = asyncio.Event()
         """Set when the claiming stops, so waits between retries end early."""
-        self._settings = RunSettings(config.grace_s, config.work_dir, dict(os.environ))
+        self._settings = RunSettings(config.grace_s, work_dir, dict(os.environ))
 
     async def run(self) -> int:
-        """Register, then work until drained or stopped; the process's exit code."""
-        self.config.work_dir.mkdir(parents=True, exist_ok=True)
+        """Register, work until drained or stopped, deregister; the process's exit code."""
         if not await self._register():
             return 0 if self._shutting_down else 1
         start_cpu_sampling()
@@ -73,6 +79,8 @@ class Agent:
             await asyncio.gather(*(self._slot(n) for n in range(self.config.slots)))
         finally:
             beats.cancel()
+        if self.exit_code == 0:  # else the API no longer accepts this agent anyway
+            await self._deregister()
         log.info("agent %s: no jobs left; exiting", self.api.agent_id)
         return self.exit_code
 
@@ -134,6 +142,17 @@ class Agent:
             return
         for instruction in instructions:
             self._obey(instruction)
+
+    async def _deregister(self) -> None:
+        reason = "agent stopped" if self._shutting_down else "agent drained and stopped"
+        try:
+            await retrying(lambda: self.api.deregister(reason))
+        except AuthError:
+            log.info("agent %s: already deregistered", self.api.agent_id)
+        except (TransientError, ApiError) as exc:
+            log.warning("agent %s: not deregistered (%s); it goes offline", self.api.agent_id, exc)
+        else:
+            log.info("agent %s: deregistered", self.api.agent_id)
 
     def _obey(self, instruction: Instruction) -> None:
         if instruction.action == "drain":
@@ -213,8 +232,13 @@ class Agent:
 
 
 async def serve(config: AgentConfig) -> int:
+    with run_directory(config.work_dir) as work_dir:
+        return await _serve(config, work_dir)
+
+
+async def _serve(config: AgentConfig, work_dir: Path) -> int:
     async with AgentApi(config.api) as api:
-        agent = Agent(config, api)
+        agent = Agent(config, api, work_dir)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, agent.request_stop)

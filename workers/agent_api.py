@@ -63,6 +63,8 @@ class ClaimedJob:
     claim_token: str
     heartbeat_every_s: float
     git: dict[str, str] = field(default_factory=dict)
+    retry_exit_codes: frozenset[int] = frozenset()
+    """Exit codes the job's retry rule covers: reported as retryable failures."""
     claim_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Ours alone: names this claim in Idempotency-Keys (attempt numbers repeat after a release)."""
 
@@ -77,6 +79,7 @@ class ClaimedJob:
             claim_token=answer["claim_token"],
             heartbeat_every_s=float(answer["heartbeat_every_s"]),
             git={k: str(v) for k, v in (job.get("git") or {}).items()},
+            retry_exit_codes=frozenset((job.get("retry") or {}).get("exit_codes", ())),
         )
 
 
@@ -192,6 +195,11 @@ class AgentApi:
             Instruction(str(i["action"]), i.get("job_id")) for i in answer.get("instructions", [])
         ]
 
+    async def deregister(self, reason: str) -> None:
+        """Leave for good: the API ends this agent's token and releases what it still holds."""
+        path, key = f"/api/agents/{self.agent_id}/deregister", f"deregister-{self.agent_id}"
+        await self._post(path, {"reason": reason[:10_000]}, key=key)
+
     async def claim(self, pool: str, labels: list[str], wait_s: float) -> ClaimedJob | None:
         body = {"agent_id": self.agent_id, "pool": pool, "labels": labels, "wait_s": wait_s}
         response = await self._post("/api/queue/claim", body, timeout_s=wait_s + 30)
@@ -231,6 +239,12 @@ class AgentApi:
         if status is not None:
             body["status"] = status
         await self._lease_call(job, "complete", body)
+
+    async def fail(self, job: ClaimedJob, exit_code: int, error: str) -> None:
+        """A failure another attempt may cure: the API queues the job again while its retry
+        rule allows, else ends it failed."""
+        body = {"exit_code": exit_code, "error": error[:10_000], "retryable": True}
+        await self._lease_call(job, "fail", body)
 
     async def release(self, job: ClaimedJob) -> None:
         await self._lease_call(job, "release")

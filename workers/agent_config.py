@@ -92,7 +92,12 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     add("--grace-s", type=_non_negative_float, default=default("grace-s", "10"))
     add("--shutdown-grace-s", type=_non_negative_float, default=default("shutdown-grace-s", "30"))
     add("--claim-wait-s", type=_non_negative_float, default=default("claim-wait-s", "10"))
-    add("--work-dir", type=Path, default=default("work-dir", tempfile.gettempdir()))
+    add(
+        "--work-dir",
+        type=Path,
+        default=default("work-dir", tempfile.gettempdir()),
+        help="jobs run in a directory of this run's own under it, removed at exit",
+    )
     add(
         "--log-level",
         default=default("log-level", "INFO"),

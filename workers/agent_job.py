@@ -2,7 +2,9 @@
 
 The command runs while a heartbeat extends the lease. What ends it decides the report:
 
-* it exits: `complete` with its exit code (0 success, anything else failed);
+* it exits: `complete` with its exit code (0 success, anything else failed), or `fail` as
+  retryable when the job's retry rule covers the exit code (the API queues it again while the
+  rule allows, and ends it failed after that);
 * its `timeout_s` passes: stopped, then `complete` with status timeout;
 * the job was cancelled (the lease heartbeat or the agent's heartbeat says so): stopped, nothing
   more is reported, the job is already finished;
@@ -219,8 +221,13 @@ class JobRun:
             log.info("job %s: %s; nothing more to report", self.job_id, self.stop_reason)
             return
         status, summary = _verdict(outcome, self.job.timeout_s)
+        code = outcome.exit_code
+        if status is None and code in self.job.retry_exit_codes:
+            report = functools.partial(self.api.fail, self.job, code, summary)
+        else:
+            report = functools.partial(self.api.complete, self.job, code, summary, status)
         try:
-            await retrying(lambda: self.api.complete(self.job, outcome.exit_code, summary, status))
+            await retrying(report)
         except LeaseLostError as exc:
             log.warning("job %s: lease lost before the report: %s", self.job_id, exc)
         except (TransientError, ApiError) as exc:

@@ -22,8 +22,9 @@ from nats.errors import Error as NatsError
 from pydantic import BaseModel, Field, ValidationError
 
 from api.auth import act_on_lease
-from api.commands import CommandContext, IdempotencyKey
+from api.commands import CommandContext
 from api.errors import status_of
+from api.idempotency import IdempotencyKey
 from api.routes.queue import ClaimRequest, CompleteRequest, FailRequest, LeaseCall, claim_answer
 from domain.errors import JetDeckError, UnauthorizedError
 from domain.identity import Permission, Principal

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 from api.auth import PROTECTED, Administering
 from api.commands import Command
 from api.deps import ServicesDep, committed
-from api.schemas import Body
+from api.schemas import Body, Cursor, Limit, Page
 from domain.access import ServiceNames
 from domain.errors import ValidationError as DomainValidationError
 from domain.identity import Role, user_principal
@@ -104,8 +104,11 @@ async def issue_token(
 
 
 @router.get("/tokens")
-async def list_tokens(services: ServicesDep) -> list[TokenView]:
-    return sorted(services.views.access.tokens.values(), key=lambda t: t.created_at)
+async def list_tokens(
+    services: ServicesDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[TokenView]:
+    tokens = sorted(services.views.access.tokens.values(), key=lambda t: t.created_at)
+    return Page.window(tokens, limit, cursor)
 
 
 @router.delete("/tokens/{token_id}")
@@ -127,9 +130,12 @@ async def revoke_token(
 
 
 @router.get("/users")
-async def list_users(services: ServicesDep) -> list[Roles]:
-    users = services.views.access.users()
-    return [Roles(principal=p, roles=sorted(roles)) for p, roles in users.items()]
+async def list_users(
+    services: ServicesDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[Roles]:
+    users = sorted(services.views.access.users().items())
+    rows = [Roles(principal=p, roles=sorted(roles)) for p, roles in users]
+    return Page.window(rows, limit, cursor)
 
 
 @router.get("/users/{principal}/roles")

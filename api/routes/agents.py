@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import PROTECTED, AgentCaller, Operating, Reading
 from api.commands import Command, Registrant
 from api.deps import SEQ_HEADER, Reader, ServicesDep, committed, found
-from api.schemas import Body
+from api.schemas import Body, Cursor, Limit, Page
 from domain.agent import Agent, AgentStatus, HostInfo, Labels, Metrics
 from domain.health import Percent
 from domain.identity import PrincipalKind
@@ -19,7 +19,7 @@ from domain.queue import PoolName
 from domain.values import Name, Text
 from infra.agents import Beat
 from infra.commands import Committed
-from projections.agents import AgentView
+from projections.agents import AgentView, with_beat
 from projections.jobs import JobView
 
 router = APIRouter(prefix="/api/agents", tags=["agents"], responses=PROTECTED)
@@ -63,7 +63,7 @@ class Instruction(BaseModel):
     job_id: str | None = None
 
 
-class HeartbeatAnswer(BaseModel):
+class AgentHeartbeatAnswer(BaseModel):
     status: AgentStatus
     instructions: list[Instruction]
     heartbeat_interval_s: float
@@ -134,8 +134,12 @@ async def list_agents(
     pool: Annotated[str | None, Query(max_length=64)] = None,
     status: AgentStatus | None = None,
     label: Annotated[str | None, Query(max_length=100)] = None,
-) -> list[AgentView]:
-    return services.views.agents.select(pool, status, label)
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[AgentView]:
+    page = Page.window(services.views.agents.select(pool, status, label), limit, cursor)
+    page.items = await services.agents.with_last_beats(page.items)
+    return page
 
 
 @router.get("/health", dependencies=[Reading])
@@ -156,7 +160,8 @@ def _view(services: ServicesDep, agent_id: UUID) -> AgentView:
 async def get_agent(agent_id: UUID, services: Reader) -> AgentDetail:
     view = _view(services, agent_id)
     beat = await services.agents.last_beat(view.agent_id)
-    return AgentDetail(**view.model_dump(), last_heartbeat=beat)
+    shown = view if beat is None else with_beat(view, beat.at, beat.metrics)
+    return AgentDetail(**shown.model_dump(), last_heartbeat=beat)
 
 
 @router.get("/{agent_id}/jobs", dependencies=[Reading])
@@ -173,16 +178,33 @@ async def agent_jobs(agent_id: UUID, services: Reader) -> AgentJobs:
 @router.post("/{agent_id}/heartbeat")
 async def heartbeat(
     agent_id: UUID, body: HeartbeatRequest, services: ServicesDep, agent: AgentCaller
-) -> HeartbeatAnswer:
+) -> AgentHeartbeatAnswer:
     """Renews the agent's token too: use `agent_token` from the answer from then on."""
     agent.require_agent(str(agent_id))
     orders = await services.agents.heartbeat(str(agent_id), body.metrics(), body.running_jobs)
-    return HeartbeatAnswer(
+    return AgentHeartbeatAnswer(
         status=_view(services, agent_id).status,
         instructions=[Instruction(action=o.action, job_id=o.job_id) for o in orders],
         heartbeat_interval_s=services.settings.health.heartbeat_interval_s,
         agent_token=services.agents.fresh_token(str(agent_id)),
     )
+
+
+@router.post("/{agent_id}/deregister")
+async def leave(
+    agent_id: UUID,
+    services: ServicesDep,
+    command: Command,
+    agent: AgentCaller,
+    response: Response,
+    body: DeregisterRequest | None = None,
+) -> AgentAnswer:
+    """An agent deregistering itself as it stops: terminated at once, its token with it; a job
+    it still holds goes back to the queue without costing an attempt."""
+    agent.require_agent(str(agent_id))
+    reason = (body or DeregisterRequest()).reason
+    cause = command.cause("agent.deregister")
+    return answer(response, await services.agents.deregister(cause, agent_id, reason))
 
 
 @router.post("/{agent_id}/drain", dependencies=[Operating])

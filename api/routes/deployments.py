@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, FiniteFloat
 from api.auth import PROTECTED, Caller, Deploying, Reading, Reporting
 from api.commands import Command
 from api.deps import Reader, ServicesDep, committed, found
-from api.schemas import Body, GitFields, Limit, Page
+from api.schemas import Body, Cursor, GitFields, Limit, Page
 from domain.deployment import Deployment, DeploymentStatus, Environment, Outcome
 from domain.identity import Permission
 from domain.values import Name, ShortText, Text
@@ -75,15 +75,17 @@ async def list_deployments(
     service: Annotated[str | None, Query(max_length=200)] = None,
     status: DeploymentStatus | None = None,
     limit: Limit = 50,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Cursor = None,
 ) -> Page[DeploymentView]:
     items, next_cursor = services.views.deployments.page(service, status, limit, cursor)
     return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get("/service/{service_name}", dependencies=[Reading])
-async def service_deployments(service_name: str, services: Reader) -> list[DeploymentView]:
-    return services.views.deployments.for_service(service_name)
+async def service_deployments(
+    service_name: str, services: Reader, limit: Limit = 50, cursor: Cursor = None
+) -> Page[DeploymentView]:
+    return Page.window(services.views.deployments.for_service(service_name), limit, cursor)
 
 
 @router.get("/{deployment_id}", dependencies=[Reading])

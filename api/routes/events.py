@@ -14,6 +14,24 @@ router = APIRouter(
 )
 
 
-@router.get("/asyncapi.json")
+EXAMPLE = {
+    "asyncapi": "3.0.0",
+    "info": {"title": "JetDeck events", "version": "0.1.0"},
+    "defaultContentType": "application/json",
+    "channels": {
+        "job.Created": {
+            "address": "ev.job.{aggregate_id}.{routing}",
+            "messages": {"job.Created.v2": {"$ref": "#/components/messages/job.Created.v2"}},
+        }
+    },
+    "operations": {},
+    "components": {"messages": {}, "schemas": {}},
+}
+
+
+@router.get(
+    "/asyncapi.json",
+    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
+)
 async def asyncapi() -> dict[str, Any]:
     return asyncapi_document()

@@ -34,7 +34,10 @@ class Health(BaseModel):
     alarms: list[str]
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    responses={503: {"model": Health, "description": "Degraded: NATS or the stream is down."}},
+)
 async def health(services: ServicesDep, response: Response) -> Health:
     stream: StreamHealth | None = None
     try:

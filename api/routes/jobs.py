@@ -6,15 +6,16 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from api.auth import PROTECTED, Reading, Reporting
 from api.commands import Command
 from api.deps import Reader, ServicesDep, committed, found
-from api.schemas import Body, JobCreate, Limit, Page
+from api.schemas import Body, Cursor, JobCreate, Limit, Page
 from domain.job import FINISHED, Job, JobStatus
 from domain.values import ExitCode, Name, Text, Url
 from infra.commands import Committed
+from infra.job_detail import job_detail
 from infra.unit_of_work import UnitOfWork
 from projections.jobs import JobFilter, JobView
 
@@ -37,8 +38,15 @@ def _finished(value: JobStatus) -> JobStatus:
     return value
 
 
+FinalStatus = Annotated[
+    JobStatus,
+    AfterValidator(_finished),
+    WithJsonSchema({"type": "string", "enum": sorted(FINISHED)}),
+]
+
+
 class JobComplete(Body):
-    status: Annotated[JobStatus, AfterValidator(_finished)]
+    status: FinalStatus
     exit_code: ExitCode | None = None
     summary: Text = ""
     log_url: Url | None = None
@@ -66,20 +74,20 @@ async def list_jobs(
     services: Reader,
     flt: Annotated[JobFilter, Query()],
     limit: Limit = 50,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Cursor = None,
 ) -> Page[JobView]:
     items, next_cursor = services.views.jobs.page(flt, limit, cursor)
     return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get("/running", dependencies=[Reading])
-async def running_jobs(services: Reader) -> list[JobView]:
-    return services.views.jobs.list_running()
+async def running_jobs(services: Reader, limit: Limit = 50, cursor: Cursor = None) -> Page[JobView]:
+    return Page.window(services.views.jobs.list_running(), limit, cursor)
 
 
 @router.get("/{job_id}", dependencies=[Reading])
 async def get_job(job_id: UUID, services: Reader) -> JobView:
-    return found(services.views.jobs.get(str(job_id)), Job.KIND, job_id)
+    return found(await job_detail(services.store, services.views.jobs, job_id), Job.KIND, job_id)
 
 
 @router.patch("/{job_id}/start", dependencies=[Reporting])

@@ -12,7 +12,9 @@ from pydantic import BaseModel
 
 from api.auth import PROTECTED, SESSION_COOKIE, CurrentSession
 from api.deps import ServicesDep
+from api.errors import Problem
 from api.login import Logins
+from api.schemas import Cursor, Limit, Page
 from domain.identity import Permission, Role
 from infra.login_settings import ProviderKind
 from infra.services import Services
@@ -49,20 +51,31 @@ class SessionView(BaseModel):
 
 
 @router.get("/providers")
-async def providers(logins: LoginsDep) -> list[ProviderView]:
-    return [
+async def providers(
+    logins: LoginsDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[ProviderView]:
+    rows = [
         ProviderView(name=name, kind=provider.kind, login_url=f"/api/auth/login/{name}")
         for name, provider in sorted(logins.settings.oidc.items())
     ]
+    return Page.window(rows, limit, cursor)
 
 
-@router.get("/login/{provider}", status_code=status.HTTP_302_FOUND)
+@router.get("/login/{provider}", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
 async def login(provider: ProviderName, request: Request, logins: LoginsDep) -> Response:
     """To the provider's login page; it sends the browser back to the callback."""
     return await logins.redirect(request, provider)
 
 
-@router.get("/callback/{provider}", status_code=status.HTTP_303_SEE_OTHER)
+@router.get(
+    "/callback/{provider}",
+    status_code=status.HTTP_303_SEE_OTHER,
+    response_class=RedirectResponse,
+    responses={
+        401: {"model": Problem, "description": "The provider's answer proves nothing."},
+        403: {"model": Problem, "description": "The person may not log in here."},
+    },
+)
 async def callback(
     provider: ProviderName, request: Request, logins: LoginsDep, services: ServicesDep
 ) -> Response:

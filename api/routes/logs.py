@@ -18,7 +18,7 @@ from api.auth import PROTECTED, Reading
 from api.commands import LeaseHolder
 from api.deps import ServicesDep
 from api.routes.queue import LeaseCall
-from api.schemas import Body
+from api.schemas import Body, Cursor, Limit, Page
 from domain.job import JobStatus
 from infra.logs import (
     MAX_CHUNKS,
@@ -92,11 +92,12 @@ async def append_logs(job_id: UUID, body: LogWrite, agent: LeaseHolder, logs: Lo
 @router.get(
     "/api/dashboard/jobs/{job_id}/logs",
     dependencies=[Reading],
-    response_model=list[LogLine],
+    response_model=Page[LogLine],
     responses={
         200: {
             "content": {"text/plain": {}, "text/event-stream": {}},
-            "description": "JSON chunks; plain text with `format=text`; SSE with `follow=true`.",
+            "description": "A page of chunks; plain text with `format=text`; SSE with "
+            "`follow=true`.",
         }
     },
 )
@@ -106,11 +107,13 @@ async def read_logs(
     logs: Logs,
     follow: bool = False,
     fmt: Annotated[Literal["json", "text"], Query(alias="format")] = "json",
-    after: Annotated[int, Query(ge=0, description="Only chunks after this sequence.")] = 0,
+    limit: Limit = 50,
+    cursor: Cursor = None,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-) -> list[LogLine] | Response:
-    """The job's log in order: a JSON list of chunks `{seq, stream, text, time, attempt}`, or with
-    `format=text` the texts joined (the reference agent sends whole lines with their newline).
+) -> Page[LogLine] | Response:
+    """The job's log in order: a page of chunks `{seq, stream, text, time, attempt}` (`cursor`
+    is a chunk's sequence: the chunks after it), or with `format=text` every text after `cursor`
+    joined (the reference agent sends whole lines with their newline).
 
     `follow=true` streams: the stored chunks, then new ones as they arrive, until the job reaches
     success, failed, timeout, cancelled, error or dead_lettered, or the client leaves, or it has
@@ -124,7 +127,7 @@ async def read_logs(
     * Text format: the texts as they arrive (`text/plain`, chunked), nothing else.
     """
     await services.queue.load(job_id)  # 404 for an unknown job
-    start = max(after, last_event_id or 0)
+    start = max(cursor or 0, last_event_id or 0)
     if follow:
         render: Renderer = _sse if fmt == "json" else _plain
         media = "text/event-stream" if fmt == "json" else "text/plain; charset=utf-8"
@@ -134,7 +137,9 @@ async def read_logs(
     chunks = await logs.read(str(job_id), start)
     if fmt == "text":
         return PlainTextResponse("".join(c.text for c in chunks))
-    return [_line(c) for c in chunks]
+    page = chunks[:limit]
+    more = len(chunks) > limit
+    return Page(items=[_line(c) for c in page], next_cursor=page[-1].seq if more else None)
 
 
 def _line(chunk: LogChunk) -> LogLine:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import PROTECTED, Operating, Reading
 from api.commands import Command
 from api.deps import Reader, ServicesDep, committed, found
-from api.schemas import Body
+from api.schemas import Body, Cursor, Limit, Page
 from domain.agent import Labels
 from domain.pool import Pool, desired_agents
 from domain.queue import PoolName
@@ -41,13 +41,7 @@ class Scaling(BaseModel):
 
 
 def _pool(services: Reader, name: str) -> PoolView:
-    views = services.views
-    in_use = (
-        name == "default"
-        or name in views.queue.pools()
-        or bool(views.agents.select(name, None, None))
-    )
-    return found(views.pools.get(name, in_use), Pool.KIND, name)
+    return found(services.views.pools.get(name), Pool.KIND, name)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Operating])
@@ -64,8 +58,9 @@ async def create_pool(
 
 
 @router.get("", dependencies=[Reading])
-async def list_pools(services: Reader) -> list[PoolView]:
-    return sorted(services.views.pools.pools.values(), key=lambda p: p.name)
+async def list_pools(services: Reader, limit: Limit = 50, cursor: Cursor = None) -> Page[PoolView]:
+    pools = services.views.pools.listing()
+    return Page.window(pools, limit, cursor)
 
 
 @router.get("/{pool}", dependencies=[Reading])

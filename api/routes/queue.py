@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field, model_validator
 from api.auth import PROTECTED, AgentCaller, Operating, Reading
 from api.commands import Command, LeaseHolder
 from api.deps import SEQ_HEADER, Reader, ServicesDep, committed
-from api.schemas import Body, GitFields
+from api.schemas import Body, Cursor, GitFields, Limit, Page
 from domain.job import CompletionReport, FailureReport, Job, JobStatus
-from domain.queue import Label, PoolName, QueueSpec
+from domain.queue import Label, PoolName, QueueSpec, RetryRule
 from domain.values import Metadata, Name, Text
 from infra.commands import Committed
 from infra.queue import ClaimGrant
@@ -108,6 +108,11 @@ class ClaimedJob(BaseModel):
     labels: list[str]
     git: dict[str, str]
     metadata: dict[str, str]
+    retry: RetryRule | None = Field(
+        default=None,
+        description="Report an exit code this rule covers with `fail` (retryable), any other "
+        "with `complete`.",
+    )
 
 
 class ClaimAnswer(BaseModel):
@@ -134,7 +139,7 @@ class ReasonBody(Body):
     reason: Text = ""
 
 
-class HeartbeatAnswer(BaseModel):
+class LeaseHeartbeatAnswer(BaseModel):
     status: JobStatus
     cancelled: bool
     lease_expires_at: datetime | None
@@ -166,6 +171,7 @@ def claim_answer(grant: ClaimGrant) -> ClaimAnswer:
             labels=sorted(spec.labels),
             git=job.git.model_dump(),
             metadata=job.metadata,
+            retry=spec.retry,
         ),
         claim_token=grant.token,
         lease_expires_at=grant.lease_expires_at,
@@ -222,10 +228,10 @@ async def start(job_id: UUID, body: LeaseCall, agent: LeaseHolder, response: Res
 
 
 @router.post("/jobs/{job_id}/heartbeat")
-async def heartbeat(job_id: UUID, body: LeaseCall, agent: LeaseHolder) -> HeartbeatAnswer:
+async def heartbeat(job_id: UUID, body: LeaseCall, agent: LeaseHolder) -> LeaseHeartbeatAnswer:
     agent.on_lease(job_id, body.claim_token, "job.heartbeat")
     state = await agent.services.queue.heartbeat(job_id, body.claim_token)
-    return HeartbeatAnswer(
+    return LeaseHeartbeatAnswer(
         status=state.status, cancelled=state.cancelled, lease_expires_at=state.lease_expires_at
     )
 
@@ -271,13 +277,16 @@ async def cancel(
 
 
 @router.get("/stats", dependencies=[Reading])
-async def stats(services: Reader) -> list[LevelStats]:
-    return services.views.queue.stats(datetime.now(UTC))
+async def stats(services: Reader, limit: Limit = 50, cursor: Cursor = None) -> Page[LevelStats]:
+    """One row per pool and priority, by pool name."""
+    return Page.window(services.views.queue.stats(datetime.now(UTC)), limit, cursor)
 
 
 @router.get("/dead-letters", dependencies=[Reading])
-async def dead_letters(services: Reader) -> list[DeadLetter]:
-    return services.views.queue.dead_letters()
+async def dead_letters(
+    services: Reader, limit: Limit = 50, cursor: Cursor = None
+) -> Page[DeadLetter]:
+    return Page.window(services.views.queue.dead_letters(), limit, cursor)
 
 
 @router.post("/dead-letters/{job_id}/retry", dependencies=[Operating])

@@ -15,8 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as SchemaError
 
-from api.auth import ErrorBody
 from api.deps import ServicesDep
+from api.errors import Problem
 from domain.errors import ValidationError
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -76,8 +76,8 @@ def _form_schema() -> dict[str, Any]:
     "/token",
     openapi_extra=_form_schema(),
     responses={
-        401: {"model": ErrorBody, "description": "The OIDC token is refused."},
-        422: {"model": ErrorBody, "description": "The form is malformed."},
+        401: {"model": Problem, "description": "The OIDC token is refused."},
+        422: {"model": Problem, "description": "The form is malformed."},
     },
 )
 async def exchange(

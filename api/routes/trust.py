@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from api.auth import PROTECTED, Administering
 from api.commands import Command
 from api.deps import Reader, ServicesDep, committed, found
+from api.schemas import Cursor, Limit, Page
 from domain.trust import PolicyTerms, TrustPolicy
 from infra.commands import Committed
 from projections.trust import TrustPolicyView
@@ -50,9 +51,11 @@ async def create_policy(
 
 
 @router.get("")
-async def list_policies(services: Reader) -> list[TrustPolicyView]:
+async def list_policies(
+    services: Reader, limit: Limit = 50, cursor: Cursor = None
+) -> Page[TrustPolicyView]:
     """Oldest first: when two policies admit a token, the older one decides its pool."""
-    return services.views.trust.all()
+    return Page.window(services.views.trust.all(), limit, cursor)
 
 
 @router.get("/{policy_id}")

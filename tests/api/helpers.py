@@ -73,6 +73,18 @@ async def roll_back(client: httpx.AsyncClient, deployment_id: str, reason: str =
     return ok(await client.post(path, json={"reason": reason}))
 
 
+async def every_item(client: httpx.AsyncClient, path: str, **params: Any) -> list[Any]:
+    """The items of every page of a list, following `next_cursor` to the last page."""
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page = ok(await client.get(path, params=params | ({"cursor": cursor} if cursor else {})))
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
 async def read(client: httpx.AsyncClient, path: str, after: Any, **params: Any) -> Any:
     """GET `path` once the read models hold the write whose answer was `after`."""
     return ok(await client.get(path, params={"min_seq": after["seq"]} | params))

@@ -50,7 +50,7 @@ def names(views: list[Any]) -> str:
 async def test_list_agents_filters(
     four_agents: dict[str, Agent], client: httpx.AsyncClient, params: dict[str, str], expected: str
 ) -> None:
-    assert names(ok(await client.get(AGENTS, params=params))) == expected
+    assert names(ok(await client.get(AGENTS, params=params))["items"]) == expected
 
 
 async def test_list_agents_rejects_an_unknown_status(client: httpx.AsyncClient) -> None:
@@ -134,7 +134,7 @@ async def test_pools_are_created_listed_and_changed(client: httpx.AsyncClient) -
     await post_pool(client, "gpu")
     changed = await post_pool(client, "linux", min_agents=2, max_agents=8)
     assert (changed["min_agents"], changed["max_agents"]) == (2, 8)
-    assert [p["name"] for p in ok(await client.get(POOLS))] == ["gpu", "linux"]
+    assert [p["name"] for p in ok(await client.get(POOLS))["items"]] == ["default", "gpu", "linux"]
     assert ok(await client.get(f"{POOLS}/linux")) == changed
 
 

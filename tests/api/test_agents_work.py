@@ -100,6 +100,23 @@ async def test_deregister_terminates_and_releases_its_claim_uncounted(
     ok(await client.delete(path), 409)
 
 
+async def test_an_agent_deregisters_itself_only_and_releases_its_claim_uncounted(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    job = (await post_job(client))["job_id"]
+    async with fleet(app) as agents:
+        leaving, other = await agents.join("leaving"), await agents.join("other")
+        assert await leaving.must_claim() == job
+        ok(await leaving.client.post(f"{AGENTS}/{other.agent_id}/deregister"), 403)
+        path = f"{AGENTS}/{leaving.agent_id}/deregister"
+        gone = ok(await leaving.client.post(path, json={"reason": "agent stopped"}))
+        assert gone["status"] == "terminated"
+        view = await read(client, f"{JOBS}/{job}", gone)
+        assert (view["status"], view["attempts"]) == ("queued", 0)
+        assert (await leaving.beat()).status_code == 401
+    assert ok(await client.get(f"{AGENTS}/{other.agent_id}"))["status"] == "healthy"
+
+
 @pytest.fixture
 async def job(client: httpx.AsyncClient, services: Services) -> str:
     """A queued job whose ticket is already in QUEUE."""

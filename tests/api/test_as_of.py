@@ -89,8 +89,8 @@ async def test_a_bad_as_of_is_a_422(client: httpx.AsyncClient, as_of: str) -> No
     answer = await client.get("/api/dashboard/summary", params={"as_of": as_of})
     assert answer.status_code == 422
     body = answer.json()
-    assert body["error"] == "ValidationError"
-    assert body["detail"][0]["loc"] == ["query", "as_of"]
+    assert body["error"] == "validation_error"
+    assert body["errors"][0]["loc"] == ["query", "as_of"]
 
 
 async def test_without_as_of_the_answer_names_no_past(client: httpx.AsyncClient) -> None:

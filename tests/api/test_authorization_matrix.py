@@ -66,6 +66,7 @@ WHO_MAY: dict[str, object] = {
     "GET /api/agents/{agent_id}": READ,
     "GET /api/agents/{agent_id}/jobs": READ,
     "POST /api/agents/{own_agent_id}/heartbeat": AGENT,
+    "POST /api/agents/{own_agent_id}/deregister": AGENT,
     "POST /api/agents/{agent_id}/drain": OPERATE,
     "POST /api/agents/{agent_id}/resume": OPERATE,
     "DELETE /api/agents/{agent_id}": OPERATE,
@@ -119,6 +120,8 @@ BODIES: dict[str, Any] = {
     "POST /api/dashboard/deployments/{deployment_id}/rollback": {"reason": "matrix"},
     "POST /api/dashboard/deployments/{deployment_id}/staging": {"outcome": "started"},
     "POST /api/dashboard/deployments/{deployment_id}/production": {"outcome": "started"},
+    # Too long a reason, on purpose: a valid one would end the agent the whole table calls as.
+    "POST /api/agents/{own_agent_id}/deregister": {"reason": "x" * 10_001},
 }
 """Valid bodies where the refusal comes from what the body names: the deployment's service."""
 
@@ -128,8 +131,8 @@ def served_operations(app: FastAPI) -> set[str]:
     found = set()
     for path, operations in app.openapi()["paths"].items():
         for method in operations:
-            if path == "/api/agents/{agent_id}/heartbeat":
-                path = "/api/agents/{own_agent_id}/heartbeat"
+            if path in ("/api/agents/{agent_id}/heartbeat", "/api/agents/{agent_id}/deregister"):
+                path = path.replace("{agent_id}", "{own_agent_id}")
             if path.endswith("/{environment}"):
                 stem = path.removesuffix("/{environment}")
                 found |= {f"{method.upper()} {stem}/staging", f"{method.upper()} {stem}/production"}

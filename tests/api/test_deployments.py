@@ -101,7 +101,7 @@ async def test_lists_by_service_and_status_newest_first(client: httpx.AsyncClien
     await create_deployment(client, service_name="web", service_version="w1")
     last = await create_deployment(client, service_version="v2.0.0")
     by_service = await read(client, f"{DEPLOYMENTS}/service/api-backend", last)
-    assert [d["service_version"] for d in by_service] == ["v2.0.0", "v1.0.0"]
+    assert [d["service_version"] for d in by_service["items"]] == ["v2.0.0", "v1.0.0"]
     page = await read(client, DEPLOYMENTS, last, limit=2)
     assert [d["service_version"] for d in page["items"]] == ["v2.0.0", "w1"]
     older = await read(client, DEPLOYMENTS, last, limit=2, cursor=page["next_cursor"])
@@ -111,7 +111,8 @@ async def test_lists_by_service_and_status_newest_first(client: httpx.AsyncClien
     )
     live = await read(client, DEPLOYMENTS, last, status="live", service="api-backend")
     assert [d["service_version"] for d in live["items"]] == ["v1.0.0"]
-    assert await read(client, f"{DEPLOYMENTS}/service/nothing", last) == []
+    nothing = await read(client, f"{DEPLOYMENTS}/service/nothing", last)
+    assert nothing == {"items": [], "next_cursor": None}
 
 
 # Errors
@@ -145,7 +146,7 @@ async def test_forbidden_step_is_409_naming_the_current_status(
         else:
             await report(client, deployment_id, step)
     refused = ok(await client.post(f"{DEPLOYMENTS}/{deployment_id}/{action}", json=body), 409)
-    assert (refused["error"], refused["status"]) == ("InvalidTransitionError", status)
+    assert (refused["error"], refused["current_status"]) == ("invalid_transition", status)
 
 
 @pytest.mark.parametrize(

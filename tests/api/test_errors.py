@@ -8,6 +8,7 @@ import httpx
 import orjson
 import pytest
 
+from api.errors import PROBLEM_JSON
 from infra.services import Services
 from tests.api.helpers import (
     DEPLOYMENTS,
@@ -29,6 +30,7 @@ JSON = {"content-type": "application/json"}
 async def test_oversized_body_is_413(client: httpx.AsyncClient, services: Services) -> None:
     response = await client.post(JOBS, content=OVERSIZED, headers=JSON)
     assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_JSON
     assert await message_count(services) == 0
 
 
@@ -43,6 +45,7 @@ async def test_oversized_body_without_length_is_413(
     response = await client.post(JOBS, content=chunks(), headers=JSON)
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
+    assert response.json()["error"] == "content_too_large"
     assert await message_count(services) == 0
 
 

@@ -70,7 +70,7 @@ async def test_running_lists_started_jobs_until_they_finish(client: httpx.AsyncC
     await start_job(client, a)
     await start_job(client, b)
     last = await complete_job(client, a)
-    running = await read(client, f"{JOBS}/running", last)
+    running = (await read(client, f"{JOBS}/running", last))["items"]
     assert [j["job_id"] for j in running] == [b]
     assert c not in {j["job_id"] for j in running}
 
@@ -123,14 +123,14 @@ async def test_unknown_job_is_404(client: httpx.AsyncClient) -> None:
     missing = uuid4()
     assert (await client.get(f"{JOBS}/{missing}")).status_code == 404
     start = await client.patch(f"{JOBS}/{missing}/start", json={})
-    assert (start.status_code, start.json()["error"]) == (404, "NotFoundError")
+    assert (start.status_code, start.json()["error"]) == (404, "not_found")
     done = await client.patch(f"{JOBS}/{missing}/complete", json={"status": "success"})
     assert done.status_code == 404
 
 
 def conflict(response: httpx.Response, status: str) -> None:
     body = ok(response, 409)
-    assert (body["error"], body["status"]) == ("InvalidTransitionError", status)
+    assert (body["error"], body["current_status"]) == ("invalid_transition", status)
     assert f"in status {status}" in body["detail"]
 
 

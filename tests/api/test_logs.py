@@ -14,6 +14,7 @@ import pytest
 from infra.layout import LOGS
 from infra.services import Services
 from infra.settings import Settings
+from tests.api.helpers import every_item
 
 QUEUE = "/api/queue"
 WITHIN_S = 10.0
@@ -118,7 +119,7 @@ async def test_the_holder_writes_and_readers_get_the_log_in_order(
     first = ok(await holder.write(chunk("one\n"), chunk("warn\n", "stderr")))
     ok(await holder.write(chunk("two\n")))
 
-    lines = ok(await client.get(logs_of(holder.job_id)))
+    lines = ok(await client.get(logs_of(holder.job_id)))["items"]
     text = await client.get(logs_of(holder.job_id), params={"format": "text"})
 
     assert [(c["stream"], c["text"]) for c in lines] == [
@@ -140,9 +141,22 @@ async def test_a_read_after_a_sequence_gets_only_later_chunks(
 ) -> None:
     written = ok(await holder.write(chunk("a\n"), chunk("b\n"), chunk("c\n")))
 
-    later = ok(await client.get(logs_of(holder.job_id), params={"after": written["first_seq"]}))
+    params = {"cursor": written["first_seq"]}
+    later = ok(await client.get(logs_of(holder.job_id), params=params))
 
-    assert [c["text"] for c in later] == ["b\n", "c\n"]
+    assert [c["text"] for c in later["items"]] == ["b\n", "c\n"]
+
+
+async def test_a_long_log_reads_in_pages(holder: Holder, client: httpx.AsyncClient) -> None:
+    ok(await holder.write(chunk("a\n"), chunk("b\n"), chunk("c\n")))
+
+    first = ok(await client.get(logs_of(holder.job_id), params={"limit": 2}))
+    params = {"limit": 2, "cursor": first["next_cursor"]}
+    rest = ok(await client.get(logs_of(holder.job_id), params=params))
+
+    assert [c["text"] for c in first["items"]] == ["a\n", "b\n"]
+    assert first["next_cursor"] == first["items"][-1]["seq"]
+    assert ([c["text"] for c in rest["items"]], rest["next_cursor"]) == (["c\n"], None)
 
 
 async def test_a_retried_batch_with_the_same_offset_is_stored_once(
@@ -152,7 +166,7 @@ async def test_a_retried_batch_with_the_same_offset_is_stored_once(
     ok(await holder.write(chunk("a\n"), chunk("b\n"), offset=0))
     ok(await holder.write(chunk("c\n"), offset=2))
 
-    texts = [c["text"] for c in ok(await client.get(logs_of(holder.job_id)))]
+    texts = [c["text"] for c in ok(await client.get(logs_of(holder.job_id)))["items"]]
     assert texts == ["a\n", "b\n", "c\n"]
 
 
@@ -194,7 +208,7 @@ async def test_writes_after_the_job_finished_get_409(
     late = await holder.write(chunk("late\n"))
 
     assert late.status_code == 409
-    assert [c["text"] for c in ok(await client.get(logs_of(holder.job_id)))] == ["done\n"]
+    assert [c["text"] for c in ok(await client.get(logs_of(holder.job_id)))["items"]] == ["done\n"]
 
 
 async def test_writes_after_a_cancel_get_409(holder: Holder, client: httpx.AsyncClient) -> None:
@@ -252,7 +266,7 @@ async def test_the_biggest_allowed_batch_is_stored(
 
     ok(await holder.write(*(chunk(t) for t in texts)))
 
-    assert [c["text"] for c in ok(await client.get(logs_of(holder.job_id)))] == texts
+    assert [c["text"] for c in await every_item(client, logs_of(holder.job_id))] == texts
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -267,14 +281,14 @@ async def test_an_unknown_job_gets_404(client: httpx.AsyncClient) -> None:
 async def test_a_known_job_without_output_has_an_empty_log(client: httpx.AsyncClient) -> None:
     job_id = ok(await client.post(f"{QUEUE}/jobs", json=NEW_JOB), 201)["job_id"]
 
-    assert ok(await client.get(logs_of(job_id))) == []
+    assert ok(await client.get(logs_of(job_id))) == {"items": [], "next_cursor": None}
     assert (await client.get(logs_of(job_id), params={"format": "text"})).text == ""
 
 
 async def test_bad_read_parameters_get_422(holder: Holder, client: httpx.AsyncClient) -> None:
     path = logs_of(holder.job_id)
     assert (await client.get(path, params={"format": "xml"})).status_code == 422
-    assert (await client.get(path, params={"after": -1})).status_code == 422
+    assert (await client.get(path, params={"cursor": 0})).status_code == 422
     assert (await client.get(path, params={"follow": "maybe"})).status_code == 422
     assert (await client.get(logs_of("not-a-uuid"))).status_code == 422
 

@@ -93,7 +93,7 @@ async def test_a_revoked_token_opens_nothing_at_once_and_its_secret_is_never_sho
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     issued = await issue(client, "short-lived", "viewer")
-    listed = ok(await client.get(TOKENS))
+    listed = ok(await client.get(TOKENS))["items"]
     assert issued["token"] not in str(listed)
     assert issued["token"].startswith("jdsvc_")
     assert all("sha256" not in t and "token" not in t for t in listed)
@@ -114,7 +114,7 @@ async def test_roles_granted_and_revoked_are_audited_events(client: httpx.AsyncC
     assert ok(await client.get(f"/api/auth/users/{user}/roles"))["roles"] == ["viewer"]
     assert {"principal": user, "roles": ["viewer"], "seq": None} in ok(
         await client.get("/api/auth/users")
-    )
+    )["items"]
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,8 @@ async def agent(client: httpx.AsyncClient) -> HttpAgent:
 
 
 async def dead_letters(client: httpx.AsyncClient, after: dict[str, Any]) -> Any:
-    return ok(await client.get(f"{QUEUE_API}/dead-letters", params={"min_seq": after["seq"]}))
+    path = f"{QUEUE_API}/dead-letters"
+    return ok(await client.get(path, params={"min_seq": after["seq"]}))["items"]
 
 
 async def history(client: httpx.AsyncClient, job_id: str, after: dict[str, Any]) -> list[Any]:

@@ -12,6 +12,7 @@ from infra.embedded_server import EmbeddedServer
 from infra.layout import EVENTS, QUEUE
 from infra.services import Services
 from infra.settings import Settings
+from tests.api.helpers import every_item
 from tests.queue_helpers import (
     NEW_JOB,
     QUEUE_API,
@@ -153,7 +154,7 @@ async def test_stats_report_depth_in_flight_and_dead_letters_per_pool_and_priori
     await post_job(client, pool="gpu", priority="high")
     await post_job(client, pool="gpu", priority="low")
     last = await gpu.claim(wait_s=5)
-    stats = await read(client, f"{QUEUE_API}/stats", last)
+    stats = await every_item(client, f"{QUEUE_API}/stats", min_seq=last["seq"])
     figures = {
         (s["pool"], s["priority"]): (s["depth"], s["in_flight"], s["dead_letters"]) for s in stats
     }
@@ -298,7 +299,7 @@ async def test_a_run_at_beyond_the_horizon_is_refused(
     for run_at in [datetime.now(UTC) + timedelta(hours=2), datetime(2700, 1, 1, tzinfo=UTC)]:
         refused = await client.post(f"{QUEUE_API}/jobs", json=NEW_JOB | {"run_at": str(run_at)})
         assert refused.status_code == 422, refused.text
-        assert refused.json()["detail"][0]["loc"] == ["body", "run_at"]
+        assert refused.json()["errors"][0]["loc"] == ["body", "run_at"]
     assert await stream_messages(services, EVENTS) == before
     await post_job(client, run_at=str(datetime.now(UTC) + timedelta(minutes=30)))
 

@@ -122,6 +122,6 @@ async def test_read_with_a_min_seq_beyond_the_log_is_409_at_once(
     last = (await services.stream_state()).last_seq
     response = await client.get(JOBS, params={"min_seq": last + 1000})
     assert response.status_code == 409
-    assert response.json()["error"] == "BeyondLogError"
+    assert response.json()["error"] == "beyond_log"
     assert response.json()["last_seq"] == last
     assert f"ends at {last}" in response.json()["detail"]

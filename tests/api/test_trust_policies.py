@@ -32,12 +32,12 @@ async def test_an_admin_creates_changes_and_deletes_a_policy_on_the_record(
     }
     changed = ok(await client.put(path, json=POLICY | {"pool": "arm"}))
     assert changed["pool"] == "arm"
-    assert ok(await client.get(POLICIES)) == [changed]
+    assert ok(await client.get(POLICIES)) == {"items": [changed], "next_cursor": None}
     assert ok(await client.get(path)) == changed
     deleted = await client.delete(path)
     assert ok(deleted)["seq"] == int(deleted.headers[SEQ])
     ok(await client.get(path), 404)
-    assert ok(await client.get(POLICIES)) == []
+    assert ok(await client.get(POLICIES)) == {"items": [], "next_cursor": None}
     trail = ok(await client.get(f"/api/audit/trust/{created['policy_id']}"))
     assert [(e["type"], e["actor"]) for e in trail["events"]] == [
         ("trust.Created", ADMIN),

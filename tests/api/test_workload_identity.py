@@ -43,7 +43,7 @@ POLICY = {
     "claims": {"repository": "octo-org/octo-repo", "repository_owner_id": "123456"},
     "pool": "linux",
 }
-REFUSED = {"detail": INVALID_CREDENTIALS, "error": "UnauthorizedError"}
+REFUSED = {"detail": INVALID_CREDENTIALS, "error": "unauthorized"}.items()
 FAST_REFETCH = {"workload_identity": {"jwks_min_refresh_s": 0}}
 
 
@@ -115,7 +115,7 @@ async def test_a_trusted_token_registers_agents_in_its_policy_pool_only(
     registered = ok(await register(anonymous, answer["access_token"], "linux"), 201)
     assert registered["agent_token"].startswith("jdagt_")
     refused = await register(anonymous, answer["access_token"], "default")
-    assert ok(refused, 403)["error"] == "ForbiddenError"
+    assert ok(refused, 403)["error"] == "forbidden"
 
 
 REFUSED_TOKENS: dict[str, Callable[[], str]] = {
@@ -145,7 +145,7 @@ async def test_an_untrusted_token_is_refused_alike_and_records_nothing(
     anonymous: httpx.AsyncClient, services: Services, issuer: FakeIssuer, case: str
 ) -> None:
     before = await last_seq(services)
-    assert ok(await exchange(anonymous, REFUSED_TOKENS[case]()), 401) == REFUSED
+    assert ok(await exchange(anonymous, REFUSED_TOKENS[case]()), 401).items() >= REFUSED
     assert await last_seq(services) == before
     if case in {"wrong issuer", "wrong audience", "two audiences", "alg none", "no kid"}:
         assert issuer.requests == []  # refused before any request left JetDeck (SSRF)
@@ -176,7 +176,7 @@ async def test_a_flood_of_unknown_kids_fetches_no_more_keys(
 async def test_a_token_is_exchanged_once(anonymous: httpx.AsyncClient, services: Services) -> None:
     token = sign(claims())
     ok(await exchange(anonymous, token))
-    assert ok(await exchange(anonymous, token), 401) == REFUSED
+    assert ok(await exchange(anonymous, token), 401).items() >= REFUSED
     racing = sign(claims())
     answers = await asyncio.gather(*(exchange(anonymous, racing) for _ in range(2)))
     assert sorted(a.status_code for a in answers) == [200, 401]
@@ -195,7 +195,7 @@ async def test_changing_or_deleting_a_policy_voids_its_registrations(
         ok(await client.put(path, json=POLICY | {"name": "renamed"}))
     else:
         ok(await client.delete(path))
-    assert ok(await register(anonymous, registration, "linux"), 401) == REFUSED
+    assert ok(await register(anonymous, registration, "linux"), 401).items() >= REFUSED
 
 
 @pytest.mark.parametrize(
@@ -216,8 +216,8 @@ async def test_a_malformed_form_is_422_with_the_usual_error_body(
 ) -> None:
     headers = {"Content-Type": content_type or "application/x-www-form-urlencoded"}
     answer = ok(await anonymous.post(TOKEN, content=body, headers=headers), 422)
-    assert answer["error"] == "ValidationError"
-    assert answer["detail"]
+    assert answer["error"] == "validation_error"
+    assert answer["errors"]
 
 
 async def test_the_reference_agent_registers_through_workload_identity(

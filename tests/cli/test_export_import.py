@@ -25,7 +25,7 @@ from tests.tokens import ADMIN_TOKEN
 
 UNEQUAL = {"/api/health"}
 """Its uptime, connection and stream figures belong to the process, not to the log."""
-NOT_IN_THE_LOG = {"last_heartbeat", "oldest_wait_s"}
+NOT_IN_THE_LOG = {"last_heartbeat", "last_heartbeat_at", "oldest_wait_s"}
 """Heartbeats live in HEARTBEATS (a TTL'd stream, not exported); a queue's oldest wait is
 measured from the moment of the read."""
 

@@ -26,6 +26,7 @@ from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
 from infra.layout import aggregate_filter
+from tests.api.helpers import every_item
 from tests.e2e.conftest import Agents
 
 WITHIN_S = 60.0
@@ -89,8 +90,7 @@ async def finished(client: httpx.AsyncClient, job_id: str) -> Any:
 
 
 async def log_of(client: httpx.AsyncClient, job_id: str) -> list[Any]:
-    chunks: list[Any] = ok(await client.get(f"/api/dashboard/jobs/{job_id}/logs"))
-    return chunks
+    return await every_item(client, f"/api/dashboard/jobs/{job_id}/logs")
 
 
 def texts(chunks: list[Any], stream: str) -> list[str]:

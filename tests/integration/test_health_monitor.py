@@ -13,6 +13,7 @@ from domain.agent import AgentStatus, HostInfo, Metrics
 from domain.health import HealthPolicy
 from infra.embedded_server import EmbeddedServer
 from infra.health_monitor import HealthMonitor
+from infra.job_detail import job_detail
 from infra.layout import HEARTBEATS
 from infra.queue import MARKER
 from infra.services import Services
@@ -25,7 +26,7 @@ OFFLINE_WITHIN_S = POLICY.offline_after_intervals * POLICY.heartbeat_interval_s 
 """Three intervals, plus slack for the server's expiry timer and the monitor's fetch."""
 HOST = HostInfo(hostname="build-1", os="linux", arch="x86_64", cpu_count=4, memory_mb=8192)
 WELL = Metrics(cpu_pct=10, mem_pct=10, disk_pct=10, running_jobs=0)
-HEALTHY = ("healthy", "cpu at 10%")
+HEALTHY = ("healthy", "")
 EXPIRED = ("offline", "heartbeat expired")
 
 
@@ -148,7 +149,7 @@ async def test_an_offline_agents_job_goes_to_another_agent_as_a_lost_attempt(
         stop.set()
         await beating
         await services.runner.wait_for(second.seq, 5)
-        job = services.views.jobs.get(str(job_id))
+        job = await job_detail(services.store, services.views.jobs, job_id)
         assert status_of(services, lost) is AgentStatus.OFFLINE
         await enqueue(services)
         await tickets(services, 2)  # the first one is still held by the other agent's lease

@@ -154,22 +154,33 @@ def test_healthy_agents_are_preferred_to_degraded_ones_and_both_to_the_rest() ->
     assert all(ranks[DG] < rank for status, rank in ranks.items() if status not in {HE, DG})
 
 
-def test_health_change_names_the_peak_resource_and_keeps_the_metrics() -> None:
+def test_health_change_names_each_threshold_crossed_and_keeps_the_metrics() -> None:
     agent = agent_in(HE)
-    metrics = Metrics(cpu_pct=20, mem_pct=30, disk_pct=96.5, running_jobs=2)
+    metrics = Metrics(cpu_pct=88, mem_pct=30, disk_pct=96.5, running_jobs=2)
     agent.observe(metrics, POLICY)
     (changed,) = agent.collect_events()
     assert isinstance(changed, Agent.HealthChanged)
-    assert (changed.status, changed.reason, changed.metrics) == (UN, "disk at 96.5%", metrics)
+    reason = "disk at 96.5% (unhealthy from 95%); cpu at 88% (degraded from 85%)"
+    assert (changed.status, changed.reason, changed.metrics) == (UN, reason, metrics)
     assert agent.metrics == metrics
 
 
-def test_silence_keeps_the_last_known_metrics_and_says_how_long() -> None:
+@pytest.mark.parametrize("start", [RG, DG, UN])
+def test_a_healthy_agent_has_no_reason(start: AgentStatus) -> None:
+    agent = agent_in(start)
+    agent.observe(Metrics(cpu_pct=20, mem_pct=84.9, disk_pct=22.8, running_jobs=0), POLICY)
+    (changed,) = agent.collect_events()
+    assert isinstance(changed, Agent.HealthChanged)
+    assert (changed.status, changed.reason) == (HE, "")
+
+
+def test_silence_keeps_the_last_known_metrics_and_names_the_limit_passed() -> None:
     agent = agent_in(HE)
     agent.observe_silence(25, POLICY)
     (changed,) = agent.collect_events()
     assert isinstance(changed, Agent.HealthChanged)
-    assert (changed.reason, changed.metrics) == ("no heartbeat for 25s", None)
+    reason = "no heartbeat for 25s (unhealthy after 2 missed heartbeats of 10s)"
+    assert (changed.reason, changed.metrics) == (reason, None)
     assert agent.metrics == load(10)
 
 

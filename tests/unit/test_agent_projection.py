@@ -117,7 +117,7 @@ def test_agent_view_keeps_health_drain_and_termination_apart(agents: AgentBoard)
     busy = agents.get(str(AGENTS["busy"].id))
     assert busy is not None
     assert (busy.status, busy.health, busy.draining) == (S.DEGRADED, S.DEGRADED, False)
-    assert (busy.health_reason, busy.metrics) == ("cpu at 90%", load(90))
+    assert (busy.health_reason, busy.metrics) == ("cpu at 90% (degraded from 85%)", load(90))
     assert (busy.labels, busy.registered_at) == (("arm64", "docker"), T0 + timedelta(seconds=1))
     silent = agents.get(str(AGENTS["silent"].id))
     assert silent is not None
@@ -172,6 +172,24 @@ def test_pool_board_follows_limits_and_pauses() -> None:
     assert [pools.paused(name) for name in ("linux", "gpu", "nowhere")] == [True, False, False]
 
 
+def test_pool_board_lists_every_pool_in_use_with_defaults_for_undeclared_ones() -> None:
+    s = Story()
+    s.agent("mac-1", "mac")
+    nightly = Job.create(uuid4(), "build", GIT, {}, QueueSpec(pool="nightly"))
+    s.record(nightly)
+    pools: PoolBoard = fed(PoolBoard(), LOG + s.rec.log)
+    listed = {p.name: (p.min_agents, p.max_agents, p.paused) for p in pools.listing()}
+    assert listed == {
+        "default": (0, 10, False),
+        "gpu": (1, 2, False),
+        "linux": (2, 8, True),
+        "mac": (0, 10, False),
+        "nightly": (0, 10, False),
+    }
+    assert pools.get("nightly") == pools.listing()[-1]
+    assert pools.get("nowhere") is None
+
+
 def agent_reads(board: AgentBoard) -> Any:
     """Everything AgentBoard answers, in a comparable form."""
     return (
@@ -184,7 +202,7 @@ def agent_reads(board: AgentBoard) -> Any:
 
 
 def pool_reads(board: PoolBoard) -> Any:
-    return board.pools, orjson.dumps(board.dump())
+    return board.listing(), orjson.dumps(board.dump())
 
 
 BOARDS = [

@@ -21,6 +21,7 @@ from projections.deployments import (
     Stage,
     StageTimes,
 )
+from projections.job_rows import detail
 from projections.jobs import JobBoard, JobFilter, JobRow, JobView
 from projections.summary import JobStats, p95
 from tests.conftest import Recorder
@@ -166,11 +167,12 @@ def test_running_list_holds_running_jobs_most_recently_changed_first() -> None:
     assert labels(board.list_running()) == "ab"
 
 
-def test_job_view_keeps_history_outcome_and_duration() -> None:
+def test_job_detail_keeps_history_outcome_and_duration() -> None:
     rec = Recorder()
-    job = ran(rec, "a", S.TIMEOUT, took=42.5)
-    view = fed(JobBoard(), rec.log).get(str(job.id))
-    assert view is not None
+    ran(rec, "a", S.TIMEOUT, took=42.5)
+    row = detail(rec.log)
+    assert row is not None
+    view = row.view()
     assert [(h.status, h.event, h.seq) for h in view.history] == [
         (S.PENDING, "job.Created", 1),
         (S.RUNNING, "job.Started", 2),
@@ -432,13 +434,25 @@ def test_restored_deployment_board_answers_queries_like_the_original() -> None:
     assert [restored.get(i) for i in ids] == [original.get(i) for i in ids]
 
 
-def test_a_job_board_picture_holds_each_repeated_string_and_git_context_once() -> None:
+def test_the_board_holds_each_job_as_its_detail_shows_it_without_the_history() -> None:
+    log = busy_log()[0]
+    board = fed(JobBoard(), log)
+    for job_id in board.jobs:
+        row = detail(r for r in log if r.aggregate_id == job_id)
+        assert row is not None
+        assert row.history
+        assert row.attempt_history or row.status is S.PENDING
+        shown = board.get(job_id)
+        assert shown is not None
+        assert (shown.history, shown.attempt_history) == ((), ())
+        assert shown == row.view().model_copy(update={"history": (), "attempt_history": ()})
+
+
+def test_a_job_board_picture_holds_each_git_context_once_and_no_history() -> None:
     board = fed(JobBoard(), busy_log()[0])
     picture = snapshot_of(board)
-    changes = [c for row in board.jobs.values() for c in row.history]
-    assert len(picture["history"]) == 7 * len(changes)
-    assert len(picture["strings"]) == len(set(picture["strings"])) < len(changes)
     assert len(picture["gits"]) == len({row.git for row in board.jobs.values()})
+    assert set(picture) == {"arrivals", "gits", "rows"}
 
 
 def test_restored_job_stats_give_the_same_summary() -> None:

@@ -141,6 +141,73 @@ def test_a_retried_dead_letter_gets_a_fresh_budget() -> None:
         job.requeue("again")
 
 
+def exits(job: Job, code: int, retryable: bool = True) -> None:
+    job.fail(f"exited with {code}", FailureClass.SCRIPT, retryable, code, LATER)
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [
+        {"exit_codes": []},
+        {"exit_codes": [0]},
+        {"exit_codes": [256]},
+        {"exit_codes": [-1]},
+        {"exit_codes": list(range(1, 34))},
+        {"exit_codes": ["one"]},
+        {"exit_codes": [1], "max_attempts": 0},
+        {"exit_codes": [1], "max_attempts": 101},
+        {"exit_codes": [1], "limit": 2},
+    ],
+)
+def test_a_retry_rule_is_bounded(retry: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        QueueSpec.model_validate({"retry": retry})
+
+
+def test_a_retry_rule_stores_its_codes_sorted_once() -> None:
+    spec = QueueSpec.model_validate({"retry": {"exit_codes": [3, 1, 3, 255]}})
+    assert spec.retry is not None
+    assert spec.retry.exit_codes == (1, 3, 255)
+
+
+def test_a_covered_exit_code_is_retried_until_the_rules_limit_then_fails_for_good() -> None:
+    job = claimed(queued(max_attempts=5, retry={"exit_codes": [1, 3], "max_attempts": 2}))
+    exits(job, 3)
+    assert (job.status, job.attempts, job.not_before) == (JobStatus.QUEUED, 1, LATER)
+    exits(claimed(job, "agent-2"), 1)
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 2)
+    failed, _, ended = job.collect_events()[-3:]
+    assert isinstance(failed, Job.Failed)
+    assert failed.retry_at == LATER
+    assert isinstance(ended, Job.Completed)
+    assert (ended.status, ended.exit_code, ended.summary) == (JobStatus.FAILED, 1, "exited with 1")
+
+
+def test_a_rule_without_its_own_limit_uses_the_jobs_budget() -> None:
+    job = claimed(queued(max_attempts=2, retry={"exit_codes": [1]}))
+    exits(job, 1)
+    exits(claimed(job), 1)
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 2)
+
+
+def test_an_exit_code_the_rule_does_not_cover_follows_the_jobs_budget() -> None:
+    job = claimed(queued(max_attempts=1, retry={"exit_codes": [1], "max_attempts": 3}))
+    exits(job, 2)
+    assert job.status is JobStatus.DEAD_LETTERED
+
+
+def test_lost_attempts_follow_the_jobs_budget_whatever_the_rule() -> None:
+    job = claimed(queued(max_attempts=1, retry={"exit_codes": [1], "max_attempts": 3}))
+    job.lose_attempt("lease expired", LATER)
+    assert job.status is JobStatus.DEAD_LETTERED
+
+
+def test_a_covered_exit_code_reported_as_final_fails_at_once() -> None:
+    job = claimed(queued(retry={"exit_codes": [1]}))
+    exits(job, 1, retryable=False)
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 1)
+
+
 TICKET = "$JS.ACK.agent-1.1"
 
 

@@ -1,0 +1,260 @@
+"""One job as the board keeps it, or as its detail shows it with its status history and its
+attempts, and how each event changes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from domain.job import Job, JobStatus
+from domain.queue import QueueSpec
+from domain.recorded import RecordedEvent
+from domain.values import GitContext
+from projections.job_attempts import Attempt, AttemptOutcome, AttemptView, current
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: JobStatus
+    at: datetime
+    seq: int
+    actor: str
+    event: str
+    agent_id: str | None = None
+    reason: str = ""
+
+
+class Change(NamedTuple):
+    """A StatusChange as the board keeps it; made once per event, so kept light."""
+
+    status: JobStatus
+    at: datetime
+    seq: int
+    actor: str
+    event: str
+    agent_id: str | None
+    reason: str
+
+
+class JobView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    status: JobStatus
+    job_type: str
+    git: GitContext
+    metadata: dict[str, str]
+    agent_id: str | None = None
+    created_at: datetime
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    """The last attempt's start."""
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    """The last attempt's, from its start (or its claim) to its end."""
+    total_duration_s: float | None = None
+    """From queueing (or creation) to the end, every attempt and wait between them included."""
+    exit_code: int | None = None
+    summary: str = ""
+    log_url: str | None = None
+    artifact_urls: tuple[str, ...] = ()
+    queue: QueueSpec | None = None
+    attempts: int = 0
+    """Attempts counted so far (a released one does not count)."""
+    attempt_history: tuple[AttemptView, ...] = ()
+    history: tuple[StatusChange, ...] = ()
+    last_seq: int
+
+
+class JobFilter(BaseModel):
+    status: JobStatus | None = None
+    repo: str | None = None
+    ref: str | None = None
+    agent_id: str | None = None
+    created_from: AwareDatetime | None = None
+    created_to: AwareDatetime | None = None
+
+    def keep(self, job: JobRow | JobView) -> bool:
+        return (
+            (self.status is None or job.status is self.status)
+            and (self.repo is None or job.git.repo == self.repo)
+            and (self.ref is None or job.git.ref == self.ref)
+            and (self.agent_id is None or job.agent_id == self.agent_id)
+            and (self.created_from is None or job.created_at >= self.created_from)
+            and (self.created_to is None or job.created_at < self.created_to)
+        )
+
+
+@dataclass(slots=True)
+class JobRow:
+    """A job as the board keeps it: changed in place, one event at a time.
+
+    Replays apply every event of the log here, so the board keeps plain slotted records and
+    builds the validated `JobView` only when a reader asks (measured: copying a pydantic model
+    per event cost more than decoding the event). The two declare the same fields; a unit test
+    keeps them in step.
+    """
+
+    job_id: str
+    status: JobStatus
+    job_type: str
+    git: GitContext
+    metadata: dict[str, str]
+    created_at: datetime
+    last_seq: int
+    agent_id: str | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    total_duration_s: float | None = None
+    exit_code: int | None = None
+    summary: str = ""
+    log_url: str | None = None
+    artifact_urls: tuple[str, ...] = ()
+    queue: QueueSpec | None = None
+    attempts: int = 0
+    attempt_history: list[Attempt] = field(default_factory=list)
+    history: list[Change] | None = None
+
+    @property
+    def detailed(self) -> bool:
+        """A job's detail keeps its status changes and every attempt. The board's rows keep only
+        the job as it stands (and its open attempt): the rest is most of a picture of the board,
+        and a job's own events give it back when asked (`detail`)."""
+        return self.history is not None
+
+    def move(self, recorded: RecordedEvent, status: JobStatus, reason: str = "") -> None:
+        self.status = status
+        self.last_seq = recorded.seq
+        if self.history is not None:
+            self.history.append(
+                Change(
+                    status,
+                    recorded.at,
+                    recorded.seq,
+                    recorded.cause.actor,
+                    recorded.type,
+                    self.agent_id,
+                    reason,
+                )
+            )
+
+    def end_attempt(
+        self,
+        outcome: AttemptOutcome,
+        at: datetime,
+        exit_code: int | None = None,
+        reason: str = "",
+    ) -> None:
+        attempt = current(self.attempt_history)
+        if attempt is not None:
+            attempt.close(outcome, at, exit_code, reason)
+            self.duration_s = attempt.duration_s
+            if not self.detailed:
+                self.attempt_history.clear()
+
+    def end(self, at: datetime) -> None:
+        """The job ended (finished, or dead-lettered until someone retries it)."""
+        self.total_duration_s = (at - (self.queued_at or self.created_at)).total_seconds()
+
+    def view(self) -> JobView:
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        history = [StatusChange(**change._asdict()) for change in self.history or ()]
+        attempts = [attempt.view() for attempt in self.attempt_history] if self.detailed else []
+        return JobView(**(fields | {"history": history, "attempt_history": attempts}))
+
+
+def detail(events: Iterable[RecordedEvent]) -> JobRow | None:
+    """A job with its status history and every attempt, folded from its own events."""
+    row: JobRow | None = None
+    for recorded in events:
+        if row is not None:
+            evolve(row, recorded)
+        elif isinstance(recorded.event, Job.Created):
+            row = created(recorded, recorded.event, detailed=True)
+    return row
+
+
+def created(recorded: RecordedEvent, e: Job.Created, detailed: bool = False) -> JobRow:
+    status = JobStatus.PENDING if e.spec is None else JobStatus.QUEUED
+    row = JobRow(
+        job_id=recorded.aggregate_id,
+        status=status,
+        job_type=e.job_type,
+        git=e.git,
+        metadata=e.metadata,
+        created_at=e.timestamp,
+        last_seq=recorded.seq,
+        queued_at=None if e.spec is None else e.timestamp,
+        queue=e.spec,
+        history=[] if detailed else None,
+    )
+    row.move(recorded, status)
+    return row
+
+
+def evolve(row: JobRow, recorded: RecordedEvent) -> None:
+    """Fold one event into a job's row; deterministic, so replays agree."""
+    match recorded.event:
+        case Job.Queued() as e:
+            row.queue, row.queued_at = e.spec, e.timestamp
+            row.move(recorded, JobStatus.QUEUED)
+        case Job.Requeued() as e:
+            row.attempts, row.total_duration_s = 0, None
+            row.move(recorded, JobStatus.QUEUED, e.reason)
+        case Job.Claimed() as e:
+            row.agent_id, row.attempts = e.agent_id, e.attempt
+            row.attempt_history.append(
+                Attempt(e.attempt, e.agent_id, AttemptOutcome.CLAIMED, claimed_at=e.timestamp)
+            )
+            row.move(recorded, JobStatus.CLAIMED)
+        case Job.Started() as e:
+            _started(row, e)
+            row.move(recorded, JobStatus.RUNNING)
+        case Job.Completed() as e:
+            _completed(row, recorded, e)
+        case Job.Failed() as e:
+            row.exit_code = e.exit_code
+            why = f"attempt {e.attempt} failed ({e.failure_class.value}): {e.error}"
+            row.end_attempt(AttemptOutcome.FAILED, e.timestamp, e.exit_code, e.error)
+            row.move(recorded, JobStatus.QUEUED, why)
+        case Job.AttemptLost() as e:
+            row.end_attempt(AttemptOutcome.LOST, e.timestamp, reason=e.reason)
+            row.move(
+                recorded, JobStatus.QUEUED, f"attempt {e.attempt} lost by {e.agent_id}: {e.reason}"
+            )
+        case Job.Released() as e:
+            row.attempts = e.attempt - 1
+            row.end_attempt(AttemptOutcome.RELEASED, e.timestamp)
+            row.move(recorded, JobStatus.QUEUED, f"attempt {e.attempt} released by {e.agent_id}")
+        case Job.DeadLettered() as e:
+            row.end(e.timestamp)
+            row.move(recorded, JobStatus.DEAD_LETTERED, e.reason)
+
+
+def _started(row: JobRow, e: Job.Started) -> None:
+    """A claimed attempt starts; a job reported through the dashboard has no claim, so its
+    start opens the attempt."""
+    row.agent_id, row.started_at = e.agent_id or row.agent_id, e.timestamp
+    attempt = current(row.attempt_history)
+    if attempt is None:
+        row.attempts += 1
+        attempt = Attempt(row.attempts, row.agent_id, AttemptOutcome.RUNNING)
+        row.attempt_history.append(attempt)
+    attempt.start(row.agent_id, e.timestamp)
+
+
+def _completed(row: JobRow, recorded: RecordedEvent, e: Job.Completed) -> None:
+    row.finished_at = e.timestamp
+    row.exit_code, row.summary = e.exit_code, e.summary
+    row.log_url, row.artifact_urls = e.log_url, e.artifact_urls
+    reason = e.summary if e.status is not JobStatus.SUCCESS else ""
+    row.end_attempt(AttemptOutcome(e.status.value), e.timestamp, e.exit_code, reason)
+    row.end(e.timestamp)
+    row.move(recorded, e.status, e.summary if e.status is JobStatus.CANCELLED else "")
