@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
     snapshot_every: Annotated[int, Field(ge=100)] = 10_000
     """Events between two snapshots of the read models."""
-    snapshot_keep_every: Annotated[int, Field(ge=100)] = 20_000
+    snapshot_keep_every: Annotated[int, Field(ge=100)] = 10_000
     """Snapshots kept: the newest in each run of this many events, so a past state (`as_of`)
     replays at most about this many events after its snapshot."""
     write_snapshots: bool = True
