@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import Depends, Request, Security
 from fastapi.security import (
@@ -23,13 +22,13 @@ from fastapi.security import (
 )
 
 from api.deps import ServicesDep
-from api.errors import Problem
 from domain.errors import ForbiddenError, UnauthorizedError
 from domain.identity import ANONYMOUS, Permission, Principal
 from infra.authn import INVALID_CREDENTIALS
 from infra.services import Services
 from infra.sessions import Session
 from infra.workload_identity import REGISTRATION_PREFIX
+from wire.problems import Problem
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -139,8 +138,3 @@ async def registration(services: ServicesDep, credentials: Credentials) -> Regis
     if not hmac.compare_digest(given.encode(), expected):
         raise UnauthorizedError(INVALID_CREDENTIALS)
     return SHARED_REGISTRAR
-
-
-def act_on_lease(services: ServicesDep, agent: Principal, job_id: UUID, token: str) -> None:
-    """Only the holder of the claim may act on it."""
-    agent.require_agent(services.queue.claim_of(job_id, token).agent_id)

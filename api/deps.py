@@ -9,9 +9,9 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
+from domain.commands.results import Committed
 from domain.errors import BeyondLogError, NotFoundError
 from domain.model import Aggregate
-from infra.commands import Committed
 from infra.services import Services
 from infra.time_travel import seq_at
 

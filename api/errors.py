@@ -1,5 +1,6 @@
 """Our errors to HTTP answers, in one place: every error is an RFC 9457 problem (`type`, `title`,
-`status`, `detail`, `instance`) with JetDeck's stable `error` code, as `application/problem+json`.
+`status`, `detail`, `instance`) with JetDeck's stable `error` code, as `application/problem+json`
+(the body and each error's status and code: `wire.problems`).
 """
 
 from __future__ import annotations
@@ -11,40 +12,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from domain.errors import (
     BeyondLogError,
-    ConcurrencyError,
-    DomainError,
-    ForbiddenError,
-    IdempotencyKeyReusedError,
-    InvalidTransitionError,
     JetDeckError,
-    NotFoundError,
     OutcomeUnknownError,
     UnauthorizedError,
     UnavailableError,
 )
-
-PROBLEM_JSON = "application/problem+json"
-TYPE_PREFIX = "urn:jetdeck:problem:"
-
-ERRORS: list[tuple[type[JetDeckError], int, str]] = [
-    (InvalidTransitionError, 409, "invalid_transition"),
-    (ConcurrencyError, 409, "concurrency_conflict"),
-    (BeyondLogError, 409, "beyond_log"),
-    (IdempotencyKeyReusedError, 422, "idempotency_key_reused"),
-    (DomainError, 422, "validation_error"),
-    (NotFoundError, 404, "not_found"),
-    (UnauthorizedError, 401, "unauthorized"),
-    (ForbiddenError, 403, "forbidden"),
-    (OutcomeUnknownError, 503, "outcome_unknown"),
-    (UnavailableError, 503, "unavailable"),
-]
-"""Most specific first: an error takes the first row it is an instance of."""
+from wire.problems import PROBLEM_JSON, TYPE_PREFIX, FieldError, Problem, status_and_code
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 HTTP_CODES = {
@@ -53,40 +31,6 @@ HTTP_CODES = {
     413: "content_too_large",
 }
 """Codes of the answers Starlette gives itself (routing, body parsing); others are the phrase."""
-
-
-class FieldError(BaseModel):
-    loc: list[str | int] = Field(
-        description="Where: `body`, `query`, `path` or `header` and the field's path; empty "
-        "when the request as a whole breaks a rule."
-    )
-    msg: str
-    type: str = Field(description="The kind of mistake, e.g. `missing`, `value_error`.")
-
-
-class Problem(BaseModel):
-    """An error, as RFC 9457 problem details plus JetDeck's `error` code; clients branch on
-    `error`, which never changes for a kind of error."""
-
-    type: str = Field(description=f"`{TYPE_PREFIX}<error>`")
-    title: str
-    status: int
-    detail: str
-    instance: str = Field(description="The request's path.")
-    error: str = Field(description="JetDeck's code for the kind of error, in snake_case.")
-    errors: list[FieldError] | None = Field(
-        default=None, description="422 only: each bad field, with what is wrong with it."
-    )
-    current_status: str | None = Field(
-        default=None, description="409 on a transition: the status the resource is in."
-    )
-    last_seq: int | None = Field(
-        default=None, description="409 for a `min_seq` beyond the log: its last sequence."
-    )
-    idempotency_key: str | None = Field(
-        default=None,
-        description="`outcome_unknown`: the write's key; resend the write with it, safely.",
-    )
 
 
 def problem(
@@ -114,17 +58,9 @@ def problem(
     )
 
 
-def status_of(exc: JetDeckError) -> int:
-    return _row(exc)[0]
-
-
-def _row(exc: JetDeckError) -> tuple[int, str]:
-    return next(((s, c) for cls, s, c in ERRORS if isinstance(exc, cls)), (500, "internal_error"))
-
-
 async def jetdeck_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JetDeckError)
-    status, code = _row(exc)
+    status, code = status_and_code(exc)
     extra: dict[str, Any] = {}
     current = getattr(exc, "status", None)
     if current is not None:

@@ -13,11 +13,12 @@ import orjson
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import StringConstraints, TypeAdapter
+from pydantic import TypeAdapter
 from pydantic import ValidationError as SchemaError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import OutcomeUnknownError
+from wire.common import IdempotencyKey
 
 KEY_HEADER = "Idempotency-Key"
 RAW_HEADER = KEY_HEADER.lower().encode()
@@ -25,9 +26,6 @@ STATE_KEY = "idempotency_key"
 """Where the key in use waits in the request's state for the answer's header."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-IdempotencyKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
-]
 KeyHeader = Annotated[
     IdempotencyKey | None,
     Header(

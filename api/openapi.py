@@ -14,8 +14,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.auth import PROTECTED
-from api.errors import PROBLEM_JSON, FieldError, Problem
 from api.examples import by_title
+from wire.problems import PROBLEM_JSON, FieldError, Problem
 
 REF = "#/components/schemas/"
 PROBLEM_REF = {"$ref": f"{REF}{Problem.__name__}"}

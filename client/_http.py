@@ -75,6 +75,10 @@ class Call(Generic[T]):
     json: Any = None
     params: Mapping[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
+    form: Mapping[str, str] | None = None
+    """A form body (`application/x-www-form-urlencoded`), sent instead of `json`."""
+    timeout_s: float | None = None
+    """This call's own timeout, for one the server may hold open (a claim waiting for work)."""
 
     def at(self, cursor: int) -> Call[T]:
         return replace(self, params={**self.params, "cursor": cursor})
@@ -85,8 +89,15 @@ class Call(Generic[T]):
         if self.method not in SAFE_METHODS:
             headers[KEY_HEADER] = self.idempotency_key or uuid4().hex
         params = {k: v for k, v in self.params.items() if v is not None}
+        timeout = httpx.USE_CLIENT_DEFAULT if self.timeout_s is None else self.timeout_s
         return http.build_request(
-            self.method, self.path, json=self.json, params=params, headers=headers
+            self.method,
+            self.path,
+            json=self.json,
+            data=self.form,
+            params=params,
+            headers=headers,
+            timeout=timeout,
         )
 
 

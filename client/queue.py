@@ -19,6 +19,12 @@ from domain.values import GitContext
 
 QUEUE = "/api/queue"
 AGENTS = "/api/agents"
+CLAIM_SLACK_S = 30.0
+"""A claim may hold its request for `wait_s`; its answer gets this long beyond that."""
+TOKEN_EXCHANGE = {
+    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+    "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+}
 
 
 def _spec(spec: QueueSpec | None) -> dict[str, Any]:
@@ -56,16 +62,21 @@ def claim(
 ) -> Call[Json | None]:
     """Work for an agent (its token), or None when none came within `wait_s`."""
     body = {"agent_id": agent_id, "pool": pool, "labels": sorted(labels), "wait_s": wait_s}
-    return Call("POST", f"{QUEUE}/claim", _claimed, body)
+    return Call("POST", f"{QUEUE}/claim", _claimed, body, timeout_s=wait_s + CLAIM_SLACK_S)
 
 
-def _lease_call(action: str, job_id: UUID | str, claim_token: str, **fields: Any) -> Call[Receipt]:
-    body = {"claim_token": claim_token, **fields}
-    return Call("POST", f"{QUEUE}/jobs/{job_id}/{action}", receipt, body)
+def _lease_call(
+    action: str, job_id: UUID | str, claim_token: str, key: str | None, fields: Json | None = None
+) -> Call[Receipt]:
+    body = {"claim_token": claim_token, **(fields or {})}
+    path = f"{QUEUE}/jobs/{job_id}/{action}"
+    return Call("POST", path, receipt, body, idempotency_key=key)
 
 
-def start_claimed(job_id: UUID | str, claim_token: str) -> Call[Receipt]:
-    return _lease_call("start", job_id, claim_token)
+def start_claimed(
+    job_id: UUID | str, claim_token: str, *, idempotency_key: str | None = None
+) -> Call[Receipt]:
+    return _lease_call("start", job_id, claim_token, idempotency_key)
 
 
 def lease_heartbeat(job_id: UUID | str, claim_token: str) -> Call[Json]:
@@ -74,19 +85,45 @@ def lease_heartbeat(job_id: UUID | str, claim_token: str) -> Call[Json]:
     return Call("POST", f"{QUEUE}/jobs/{job_id}/heartbeat", json, body)
 
 
+def write_logs(
+    job_id: UUID | str,
+    claim_token: str,
+    chunks: Iterable[Mapping[str, str]],
+    offset: int | None = None,
+) -> Call[Json]:
+    """Appends `{stream, text}` chunks to the job's log; `offset`, the index of the first among
+    all this claim sent, makes a resent batch stored once."""
+    body = {"claim_token": claim_token, "chunks": [dict(c) for c in chunks], "offset": offset}
+    return Call("POST", f"{QUEUE}/jobs/{job_id}/logs", json, body)
+
+
 def complete_claimed(
-    job_id: UUID | str, claim_token: str, report: CompletionReport
+    job_id: UUID | str,
+    claim_token: str,
+    report: CompletionReport,
+    *,
+    idempotency_key: str | None = None,
 ) -> Call[Receipt]:
-    return _lease_call("complete", job_id, claim_token, **report.model_dump(mode="json"))
+    fields = report.model_dump(mode="json")
+    return _lease_call("complete", job_id, claim_token, idempotency_key, fields)
 
 
-def fail_claimed(job_id: UUID | str, claim_token: str, report: FailureReport) -> Call[Receipt]:
-    return _lease_call("fail", job_id, claim_token, **report.model_dump(mode="json"))
+def fail_claimed(
+    job_id: UUID | str,
+    claim_token: str,
+    report: FailureReport,
+    *,
+    idempotency_key: str | None = None,
+) -> Call[Receipt]:
+    fields = report.model_dump(mode="json")
+    return _lease_call("fail", job_id, claim_token, idempotency_key, fields)
 
 
-def release(job_id: UUID | str, claim_token: str) -> Call[Receipt]:
+def release(
+    job_id: UUID | str, claim_token: str, *, idempotency_key: str | None = None
+) -> Call[Receipt]:
     """Gives the job back without spending its attempt."""
-    return _lease_call("release", job_id, claim_token)
+    return _lease_call("release", job_id, claim_token, idempotency_key)
 
 
 def cancel(job_id: UUID | str, reason: str = "") -> Call[Receipt]:
@@ -113,11 +150,24 @@ def register_agent(
     labels: Iterable[str] = (),
     version: str = "unknown",
     slots: int = 1,
+    *,
+    idempotency_key: str | None = None,
 ) -> Call[Receipt]:
     """Needs the registration token; the receipt's `agent_token` authenticates the agent."""
     body: Json = {"name": name, "host": host.model_dump(), "pool": pool, "slots": slots}
     body |= {"labels": sorted(labels), "version": version}
-    return Call("POST", f"{AGENTS}/register", receipt, body)
+    return Call("POST", f"{AGENTS}/register", receipt, body, idempotency_key=idempotency_key)
+
+
+def _access_token(response: httpx.Response) -> str:
+    return str(response.json()["access_token"])
+
+
+def exchange_id_token(id_token: str) -> Call[str]:
+    """A short-lived registration (the bearer token of `register_agent`) for a CI job's OIDC
+    token, by RFC 8693 token exchange; needs no token of its own."""
+    form = TOKEN_EXCHANGE | {"subject_token": id_token}
+    return Call("POST", "/api/auth/token", _access_token, form=form)
 
 
 def agent_heartbeat(
@@ -133,8 +183,11 @@ def agent_heartbeat(
     return Call("POST", f"{AGENTS}/{agent_id}/heartbeat", json, body)
 
 
-def deregister_agent(agent_id: UUID | str, reason: str = "deregistered") -> Call[Receipt]:
-    return Call("POST", f"{AGENTS}/{agent_id}/deregister", receipt, {"reason": reason})
+def deregister_agent(
+    agent_id: UUID | str, reason: str = "deregistered", *, idempotency_key: str | None = None
+) -> Call[Receipt]:
+    path = f"{AGENTS}/{agent_id}/deregister"
+    return Call("POST", path, receipt, {"reason": reason}, idempotency_key=idempotency_key)
 
 
 class Queueing:
@@ -143,6 +196,7 @@ class Queueing:
     claim = Op(claim)
     start_claimed = Op(start_claimed)
     lease_heartbeat = Op(lease_heartbeat)
+    write_logs = Op(write_logs)
     complete_claimed = Op(complete_claimed)
     fail_claimed = Op(fail_claimed)
     release = Op(release)
@@ -151,5 +205,6 @@ class Queueing:
     pause_pool = Op(pause_pool)
     resume_pool = Op(resume_pool)
     register_agent = Op(register_agent)
+    exchange_id_token = Op(exchange_id_token)
     agent_heartbeat = Op(agent_heartbeat)
     deregister_agent = Op(deregister_agent)

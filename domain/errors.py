@@ -10,6 +10,8 @@
   x BeyondLogError              a read waits for a sequence the log has not reached: 409
   x UnauthorizedError           401
   x ForbiddenError              403
+  x InUseError                  a data directory or a port another process holds: JetDeck
+                                does not start
   x UnavailableError            503, the event store or a read model cannot answer now
     + OutcomeUnknownError       a write not confirmed in time: retry with its Idempotency-Key
     + UndecodableEventError     the log holds a message that is not a JetDeck event: quarantined
@@ -70,6 +72,10 @@ class BeyondLogError(JetDeckError):
         super().__init__(f"sequence {seq} is beyond the log, which ends at {last_seq}")
         self.seq = seq
         self.last_seq = last_seq
+
+
+class InUseError(JetDeckError):
+    """What this JetDeck needs alone is held by another process, which the message names."""
 
 
 class UnauthorizedError(JetDeckError):

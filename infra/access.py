@@ -17,10 +17,12 @@ from pathlib import Path
 from uuid import UUID, uuid5
 
 from domain.access import RoleSet, ServiceToken, role_set_id
+from domain.commands.access import IssueToken
+from domain.commands.results import Committed
 from domain.errors import ConcurrencyError, NotFoundError, UnauthorizedError
 from domain.identity import Principal, PrincipalKind, Role, system
 from domain.recorded import Cause
-from infra.commands import CommandRunner, Committed
+from infra.commands import CommandRunner
 from infra.projection_runner import ProjectionRunner
 from infra.read_models import ReadModels
 from infra.settings import Settings
@@ -138,7 +140,7 @@ class AccessService:
 
     async def _issue_bootstrap(self, secret: str, wait_s: float) -> None:
         token_id = uuid5(UUID(int=0), f"jetdeck:bootstrap:{sha256(secret)}")
-        cause = Cause(BOOTSTRAPPER, f"bootstrap:{token_id.hex}", "token.issue", token_id.hex)
+        cause = Cause(BOOTSTRAPPER, f"bootstrap:{token_id.hex}", IssueToken.ACTION, token_id.hex)
         admin = frozenset({Role.ADMIN})
         try:
             result, _ = await self.issue(cause, token_id, BOOTSTRAP_NAME, admin, None, None, secret)

@@ -19,12 +19,13 @@ from nats.aio.client import Client
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.agent import Agent, HostInfo, Metrics
+from domain.commands.results import Committed, Instruction, Registration
 from domain.errors import NotFoundError, UnauthorizedError
 from domain.health import classify
 from domain.identity import system
 from domain.job import JobStatus
 from domain.recorded import Cause
-from infra.commands import CommandRunner, Committed
+from infra.commands import CommandRunner
 from infra.layout import HEARTBEATS
 from infra.nats_errors import unavailable_on_failure
 from infra.projection_runner import ProjectionRunner
@@ -34,19 +35,6 @@ from infra.settings import Settings
 from infra.tokens import AgentIdentity, Signer
 from infra.unit_of_work import UnitOfWork
 from projections.agents import AgentView, with_beat
-
-
-@dataclass(frozen=True)
-class Registration:
-    agent: Agent
-    seq: int
-    token: str
-
-
-@dataclass(frozen=True)
-class Instruction:
-    action: str
-    job_id: str | None = None
 
 
 @dataclass(frozen=True)

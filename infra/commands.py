@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
+from domain.commands.results import Committed
 from domain.errors import ConcurrencyError, DomainError, IdempotencyKeyReusedError
 from domain.model import Aggregate
 from domain.recorded import Cause
@@ -19,14 +19,6 @@ from infra.event_store import AppendConflictError, EventStore
 from infra.unit_of_work import AlreadyDoneError, HistoryCache, UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
-
-
-@dataclass(frozen=True)
-class Committed(Generic[A]):
-    aggregate: A
-    seq: int
-    """The stream sequence of the command's last event: a read with min_seq=seq sees it."""
-    replayed: bool = False
 
 
 class StaleCacheError(Exception):

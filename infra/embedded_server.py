@@ -8,11 +8,16 @@ import shutil
 import signal
 import socket
 import sysconfig
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from domain.errors import UnavailableError
+from infra.lifeline import lifeline
 from infra.nats_auth import Logins, load_logins, write_server_config
 from infra.settings import Login
 
@@ -34,16 +39,45 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class ClusterSpec:
+    """How one node joins a cluster on loopback (infra.embedded_cluster)."""
+
+    name: str
+    node: str
+    """This server's name: JetStream names its peers, so each node needs its own."""
+    route_port: int
+    routes: tuple[int, ...]
+    """Every node's route port; a server skips the route to itself."""
+    monitor_port: int
+    """Where `/healthz` answers; on loopback, as it has no authentication."""
+
+    def args(self) -> list[str]:
+        routes = ",".join(f"nats://127.0.0.1:{port}" for port in self.routes)
+        args = ["-n", self.node, "--cluster_name", self.name, "--routes", routes]
+        args += ["--cluster", f"nats://127.0.0.1:{self.route_port}"]
+        return [*args, "-m", str(self.monitor_port)]
+
+
 class EmbeddedServer:
     """A JetStream-enabled nats-server on loopback with its store under `store_dir`, and beside
-    it its users (`auth/`, made at the first start) and its log (`nats-server.log`).
+    it its users (`auth/`, made at the first start, or `auth_dir` that cluster nodes share) and
+    its log (`nats-server.log`).
 
     No connection without one of the users' passwords.
     """
 
-    def __init__(self, store_dir: Path, port: int) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int,
+        cluster: ClusterSpec | None = None,
+        auth_dir: Path | None = None,
+    ) -> None:
         self.store_dir = store_dir
         self.port = port
+        self.cluster = cluster
+        self.auth_dir = auth_dir or store_dir / "auth"
         self.process: asyncio.subprocess.Process | None = None
         self._logins: Logins | None = None
 
@@ -78,11 +112,12 @@ class EmbeddedServer:
 
     async def start(self, timeout_s: float = 10.0) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        auth_dir = self.store_dir / "auth"
-        self._logins = load_logins(auth_dir)
-        config = write_server_config(auth_dir, self._logins)
+        self._logins = load_logins(self.auth_dir)
+        config = write_server_config(self.auth_dir, self._logins)
         args = ["-c", str(config), "-a", "127.0.0.1", "-p", str(self.port)]
         args += ["-js", "-sd", str(self.store_dir)]
+        if self.cluster is not None:
+            args += self.cluster.args()
         with self.log_path.open("ab") as log:
             log_start = log.tell()
             self.process = await asyncio.create_subprocess_exec(
@@ -91,6 +126,7 @@ class EmbeddedServer:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C stops JetDeck first; the server stops last
+                preexec_fn=lifeline(),
             )
         await self._wait_until_ready(log_start, timeout_s)
 
@@ -143,9 +179,21 @@ class EmbeddedServer:
             raise UnavailableError("only a running server can be paused")
         os.kill(self.process.pid, signal.SIGSTOP)
         try:
+            _until_stopped(self.process.pid)
             yield
         finally:
             os.kill(self.process.pid, signal.SIGCONT)
 
     def wipe(self) -> None:
         shutil.rmtree(self.store_dir, ignore_errors=True)
+
+
+def _until_stopped(pid: int, deadline_s: float = 5.0) -> None:
+    """A signal is delivered when the kernel next schedules its target: on a busy machine the
+    server could still answer a request sent right after `kill`."""
+    process = psutil.Process(pid)
+    deadline = time.monotonic() + deadline_s
+    while process.status() != psutil.STATUS_STOPPED:
+        if time.monotonic() > deadline:
+            raise UnavailableError(f"nats-server {pid} did not stop in {deadline_s} s")
+        time.sleep(0.001)

@@ -1,4 +1,5 @@
-"""A child process that dies with its parent, however the parent dies."""
+"""A child process that dies with its parent, however the parent dies (`kill -9`, an OOM kill, a
+closed terminal): nothing JetDeck starts outlives it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ctypes
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 """From <linux/prctl.h>."""
@@ -22,3 +24,11 @@ def die_with_parent(parent: int) -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent:
         os._exit(1)
+
+
+def lifeline() -> Callable[[], None]:
+    """A `preexec_fn` for a child process: it dies with this process. The request survives the
+    child's exec (nats-server, a worker's interpreter). It is tied to the thread that starts the
+    child, so children are started from the event loop's thread, which lives as long as we do."""
+    parent = os.getpid()
+    return lambda: die_with_parent(parent)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from domain.commands.results import Committed
 from domain.errors import NotFoundError
 from domain.pool import DEFAULT_MAX_AGENTS, Pool, pool_id
 from domain.recorded import Cause
-from infra.commands import CommandRunner, Committed
+from infra.commands import CommandRunner
 from infra.unit_of_work import UnitOfWork
 
 

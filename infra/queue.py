@@ -13,7 +13,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -24,6 +23,8 @@ from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.agent import PREFERENCE
+from domain.commands.leases import ClaimJob
+from domain.commands.results import ClaimGrant, Committed, LeaseState
 from domain.errors import (
     ConcurrencyError,
     ForbiddenError,
@@ -43,7 +44,7 @@ from domain.job import (
 from domain.queue import PRIORITY_ORDER, QueueSpec, RetryPolicy, eligible
 from domain.recorded import Cause
 from domain.values import GitContext
-from infra.commands import CommandRunner, Committed
+from infra.commands import CommandRunner
 from infra.layout import LEASES, QUEUE, QUEUED_EVENTS, consumer_name, queue_consumer
 from infra.nats_errors import unavailable_on_failure
 from infra.projection_runner import ProjectionRunner
@@ -62,22 +63,6 @@ its copy in QUEUE lands a millisecond later when idle, tens of milliseconds unde
 MARKER = "Nats-Marker-Reason"
 LEASE_MONITOR = str(system("lease-monitor"))
 _Act = Callable[[Job, Claim], None]
-
-
-@dataclass(frozen=True)
-class ClaimGrant:
-    job: Job
-    seq: int
-    token: str
-    lease_expires_at: datetime
-    heartbeat_every_s: float
-
-
-@dataclass(frozen=True)
-class LeaseState:
-    status: JobStatus
-    cancelled: bool
-    lease_expires_at: datetime | None
 
 
 def now() -> datetime:
@@ -292,7 +277,7 @@ class QueueService:
             return None
         job_id = UUID(msg.subject.rsplit(".", 1)[-1])
         claim_id = f"claim:{msg.reply}"
-        cause = Cause(f"{PrincipalKind.AGENT}:{agent_id}", claim_id, "job.claim", claim_id)
+        cause = Cause(f"{PrincipalKind.AGENT}:{agent_id}", claim_id, ClaimJob.ACTION, claim_id)
 
         async def decide(_: UnitOfWork, job: Job) -> None:
             spec = job.spec

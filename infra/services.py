@@ -30,6 +30,7 @@ from infra.settings import Settings
 from infra.time_travel import PastViews
 from infra.tokens import Signer, event_writer_key, shared_secret
 from infra.trust_policies import TrustPolicyService
+from infra.worker_beats import WorkerWatch
 from infra.workload_identity import WorkloadIdentity
 
 
@@ -53,6 +54,7 @@ class Services:
     trust: TrustPolicyService
     workload: WorkloadIdentity
     past: PastViews
+    workers: WorkerWatch
     as_of_seq: int | None = None
     """Set when `views` is a past state (`?as_of=`): the sequence it covers."""
 
@@ -74,6 +76,7 @@ class Services:
 
     async def close(self) -> None:
         self.past.close()
+        await self.workers.stop()
         await self.sessions.stop()
         await self.lease_monitor.stop()
         await self.queue.close()
@@ -120,6 +123,8 @@ async def open_services(
     keys = JwksCache(http or http_factory(federation.http_timeout_s), federation)
     jtis = await nc.jetstream().key_value(JTI_BUCKET)
     workload = WorkloadIdentity(views, runner, keys, jtis, signer, federation, settings.read_wait_s)
+    workers = WorkerWatch(settings.expected_workers)
+    await workers.start(nc)
     return Services(
         settings=settings,
         nc=nc,
@@ -139,4 +144,5 @@ async def open_services(
         trust=TrustPolicyService(commands),
         workload=workload,
         past=PastViews(nc, writer_key, settings.as_of_cache),
+        workers=workers,
     )

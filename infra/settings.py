@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    expected_workers: list[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]] = [
+        "gateway",
+        "health_monitor",
+        "dead_letters",
+        "checkpointer",
+    ]
+    """Workers the API expects to hear from (`/api/health/ready`); `make run` starts these."""
+    ready_max_lag: Annotated[int, Field(ge=0)] = 1000
+    """Events the read models may be behind the stream and still count as ready."""
     snapshot_every: Annotated[int, Field(ge=100)] = 10_000
     """Events between two snapshots of the read models."""
     snapshot_keep_every: Annotated[int, Field(ge=100)] = 10_000

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from domain.commands.results import Committed
 from domain.recorded import Cause
 from domain.trust import PolicyTerms, TrustPolicy
-from infra.commands import CommandRunner, Committed
+from infra.commands import CommandRunner
 from infra.unit_of_work import UnitOfWork
 
 

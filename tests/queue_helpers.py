@@ -18,17 +18,18 @@ from weakref import WeakKeyDictionary
 
 import httpx
 
+from domain.commands.results import ClaimGrant, Committed
 from domain.job import CompletionReport, Job
 from domain.model import DomainEvent
 from domain.queue import QueueSpec
 from domain.recorded import Cause, RecordedEvent
 from domain.values import GitContext
 from infra.codec import decode
-from infra.commands import CommandRunner, Committed
+from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.event_store import EventStore
 from infra.layout import QUEUE
-from infra.queue import ClaimGrant, QueueService
+from infra.queue import QueueService
 from infra.services import Services, open_services
 from infra.settings import DEV_REGISTRATION_TOKEN, Settings
 from infra.unit_of_work import UnitOfWork

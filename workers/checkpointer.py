@@ -162,7 +162,7 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    run_worker(run)
+    run_worker("checkpointer", run)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ QUEUE if one older than the dead letter is still there, and announces the dead l
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from uuid import UUID
 
@@ -29,6 +28,7 @@ from infra.event_store import EventStore
 from infra.layout import EVENTS, QUEUE, queue_subject
 from infra.settings import Settings
 from infra.unit_of_work import fold, load_history
+from workers.process import run_app
 
 log = logging.getLogger(__name__)
 NOTIFY = "jetdeck.notify.dead_letter"
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(create_app().run())
+    run_app("dead_letters", create_app)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,17 @@
 """The native queue path: agents that speak NATS send requests to `jetdeck.queue.<op>`.
 
-Same bodies, same answers and the same events as the HTTP routes, because both call the same
-QueueService. Every answer is JSON with a `status` (HTTP-like code); errors carry `error` and
-`detail`, so bad input gets a clear answer, never silence.
+Same bodies, same answers and the same events as the HTTP routes, because both build the same
+commands and send them through `infra.dispatch.handle`. Every answer is JSON with a `status`
+(HTTP-like code); errors carry `error` and `detail`, so bad input gets a clear answer, never
+silence.
 
 Run: `python -m workers.gateway` (JETDECK_* settings as for the API); `make run` starts it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from abc import ABC, abstractmethod
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -21,21 +21,21 @@ from faststream.nats import NatsBroker, NatsMessage
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, Field, ValidationError
 
-from api.auth import act_on_lease
-from api.commands import CommandContext
-from api.errors import status_of
-from api.idempotency import IdempotencyKey
-from api.routes.queue import ClaimRequest, CompleteRequest, FailRequest, LeaseCall, claim_answer
+from domain.commands.base import Command, CommandContext
+from domain.commands.leases import ReleaseJob, RenewLease, StartJob
+from domain.commands.results import ClaimGrant, Committed, LeaseState
 from domain.errors import JetDeckError, UnauthorizedError
-from domain.identity import Permission, Principal
-from domain.job import Job
-from domain.recorded import Cause
+from domain.identity import Permission
 from infra.authn import INVALID_CREDENTIALS
-from infra.commands import Committed
 from infra.connection import broker_security
+from infra.dispatch import handle
 from infra.nats_auth import AGENT_INBOX
 from infra.services import Services, open_services
 from infra.settings import Settings
+from wire.common import IdempotencyKey
+from wire.problems import status_and_code
+from wire.queue import ClaimAnswer, ClaimRequest, CompleteRequest, FailRequest, LeaseCall
+from workers.process import run_app
 
 SUBJECTS = "jetdeck.queue.*"
 REPLY_PREFIXES = (f"{AGENT_INBOX}.", "_INBOX.")
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 Reply = dict[str, Any]
 
 
-class Native(BaseModel):
+class Native(BaseModel, ABC):
     """What every native request may carry besides its HTTP body."""
 
     agent_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
@@ -53,115 +53,96 @@ class Native(BaseModel):
     idempotency_key: IdempotencyKey | None = None
     """As the `Idempotency-Key` header over HTTP: a retry answers as the first request did."""
 
-    async def caller(self, services: Services) -> Principal:
+    async def context(self, services: Services) -> CommandContext:
         """Only an agent's token opens the native path, checked as over HTTP."""
         if self.agent_token is None:
             raise UnauthorizedError(INVALID_CREDENTIALS)
         principal = await services.authn.principal(self.agent_token)
         principal.require(Permission.AGENT)
-        return principal
+        return CommandContext(principal, self.idempotency_key, None)
 
-    def cause(self, action: str, caller: Principal) -> Cause:
-        return CommandContext(caller, self.idempotency_key, None).cause(action)
+    @abstractmethod
+    def to_command(self) -> Command[Any]: ...
 
 
 class NativeClaim(ClaimRequest, Native):
-    pass
+    def to_command(self) -> Command[Any]:
+        return self.as_command()
 
 
 class JobLease(LeaseCall, Native):
     job_id: UUID
 
-    async def holder(self, services: Services) -> Principal:
-        """The calling agent, checked to hold this claim."""
-        caller = await self.caller(services)
-        act_on_lease(services, caller, self.job_id, self.claim_token)
-        return caller
+
+class JobStart(JobLease):
+    def to_command(self) -> Command[Any]:
+        return StartJob(self.job_id, self.claim_token)
+
+
+class JobHeartbeat(JobLease):
+    def to_command(self) -> Command[Any]:
+        return RenewLease(self.job_id, self.claim_token)
+
+
+class JobRelease(JobLease):
+    def to_command(self) -> Command[Any]:
+        return ReleaseJob(self.job_id, self.claim_token)
 
 
 class JobComplete(CompleteRequest, JobLease):
-    pass
+    def to_command(self) -> Command[Any]:
+        return self.as_command(self.job_id)
 
 
 class JobFail(FailRequest, JobLease):
-    pass
+    def to_command(self) -> Command[Any]:
+        return self.as_command(self.job_id)
 
 
-def _job(result: Committed[Job]) -> Reply:
+OPERATIONS: dict[str, type[Native]] = {
+    "claim": NativeClaim,
+    "heartbeat": JobHeartbeat,
+    "start": JobStart,
+    "complete": JobComplete,
+    "fail": JobFail,
+    "release": JobRelease,
+}
+
+
+def answer(result: ClaimGrant | LeaseState | Committed[Any] | None) -> Reply:
+    """A handler's result as the native reply: the HTTP answer's fields, and a status."""
+    if result is None:
+        return {"status": 204}
+    if isinstance(result, ClaimGrant):
+        return {"status": 200} | ClaimAnswer.of(result).model_dump(mode="json")
+    if isinstance(result, LeaseState):
+        expires = result.lease_expires_at.isoformat() if result.lease_expires_at else None
+        return {
+            "status": 200,
+            "job_status": result.status,
+            "cancelled": result.cancelled,
+            "lease_expires_at": expires,
+        }
     job = result.aggregate
     return {"status": 200, "job_id": str(job.id), "job_status": job.status, "seq": result.seq}
 
 
-async def claim(services: Services, body: bytes) -> Reply:
-    req = NativeClaim.model_validate_json(body)
-    (await req.caller(services)).require_agent(req.agent_id)
-    grant = await services.queue.claim(req.agent_id, req.pool, req.labels, req.wait_s)
-    if grant is None:
-        return {"status": 204}
-    return {"status": 200} | claim_answer(grant).model_dump(mode="json")
-
-
-async def heartbeat(services: Services, body: bytes) -> Reply:
-    req = JobLease.model_validate_json(body)
-    await req.holder(services)
-    state = await services.queue.heartbeat(req.job_id, req.claim_token)
-    expires = state.lease_expires_at.isoformat() if state.lease_expires_at else None
-    return {
-        "status": 200,
-        "job_status": state.status,
-        "cancelled": state.cancelled,
-        "lease_expires_at": expires,
-    }
-
-
-async def start(services: Services, body: bytes) -> Reply:
-    req = JobLease.model_validate_json(body)
-    cause = req.cause("job.start", await req.holder(services))
-    return _job(await services.queue.start(cause, req.job_id, req.claim_token))
-
-
-async def complete(services: Services, body: bytes) -> Reply:
-    req = JobComplete.model_validate_json(body)
-    cause = req.cause("job.complete", await req.holder(services))
-    return _job(await services.queue.complete(cause, req.job_id, req.claim_token, req))
-
-
-async def fail(services: Services, body: bytes) -> Reply:
-    req = JobFail.model_validate_json(body)
-    cause = req.cause("job.fail", await req.holder(services))
-    return _job(await services.queue.fail(cause, req.job_id, req.claim_token, req))
-
-
-async def release(services: Services, body: bytes) -> Reply:
-    req = JobLease.model_validate_json(body)
-    cause = req.cause("job.release", await req.holder(services))
-    return _job(await services.queue.release(cause, req.job_id, req.claim_token))
-
-
-OPERATIONS: dict[str, Callable[[Services, bytes], Awaitable[Reply]]] = {
-    "claim": claim,
-    "heartbeat": heartbeat,
-    "start": start,
-    "complete": complete,
-    "fail": fail,
-    "release": release,
-}
-
-
 async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
     """Run one request; every failure becomes an answer with a status, as at the HTTP edge."""
-    handler = OPERATIONS.get(operation)
-    if handler is None:
+    request = OPERATIONS.get(operation)
+    if request is None:
         return {"status": 404, "error": "UnknownOperation", "detail": f"no operation {operation!r}"}
     try:
-        return await handler(services, body)
+        native = request.model_validate_json(body)
+        return answer(await handle(services, native.to_command(), await native.context(services)))
     except orjson.JSONDecodeError as exc:
         return {"status": 422, "error": "ValidationError", "detail": f"not JSON: {exc}"}
     except ValidationError as exc:  # named, never echoed: a request carries the agent's token
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return {"status": 422, "error": "ValidationError", "detail": detail}
     except JetDeckError as exc:
-        return {"status": status_of(exc), "error": type(exc).__name__, "detail": str(exc)}
+        status, _ = status_and_code(exc)
+        return {"status": status, "error": type(exc).__name__, "detail": str(exc)}
     except (NatsError, TimeoutError) as exc:
         return {"status": 503, "error": "UnavailableError", "detail": repr(exc)}
     except Exception:  # the caller gets an answer whatever happened; the log gets the details
@@ -203,7 +184,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
 
 
 def main() -> None:
-    asyncio.run(create_app().run())
+    run_app("gateway", create_app)
 
 
 if __name__ == "__main__":

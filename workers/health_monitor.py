@@ -24,7 +24,7 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    run_worker(run)
+    run_worker("health_monitor", run)
 
 
 if __name__ == "__main__":

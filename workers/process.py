@@ -1,4 +1,5 @@
-"""What every long-running worker does around its work: wait for a signal, then clean up."""
+"""What every long-running worker does around its work: say it is alive, wait for a signal, then
+clean up."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from faststream import FastStream
+
+from infra.connection import connect
 from infra.settings import Settings
+from infra.worker_beats import beat
 
 
 async def until_signalled() -> None:
@@ -21,8 +26,27 @@ async def until_signalled() -> None:
     await stop.wait()
 
 
-def run_worker(run: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
+async def beating(settings: Settings, name: str, work: Awaitable[None]) -> None:
+    """`work`, while this worker says every second on a connection of its own that it is alive
+    (infra.worker_beats): a worker stuck on its own connection falls silent."""
+    nc = await connect(settings.server_url, f"jetdeck-{name}-beat", settings.nats_login)
+    beats = asyncio.create_task(beat(nc, name))
+    try:
+        await work
+    finally:
+        beats.cancel()
+        await nc.close()
+
+
+def run_worker(name: str, run: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     """`python -m workers.<name>`: settings from the environment, logs to stderr."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(Settings()))
+        asyncio.run(beating(settings, name, run(settings)))
+
+
+def run_app(name: str, create_app: Callable[[Settings], FastStream]) -> None:
+    """A FastStream worker: the same, with FastStream's own signal handling."""
+    settings = Settings()
+    asyncio.run(beating(settings, name, create_app(settings).run()))

@@ -5,7 +5,10 @@ The layout step alone uses the layout (admin) credential; the API and the worker
 one. The embedded server's credentials are made at its first start (`infra.nats_auth`).
 
 Ctrl-C stops the API, then the workers, then the server; the server's data under the data
-directory survives a restart.
+directory survives a restart. Whatever kills this process, its children die with it
+(`infra.lifeline`); a worker that exits on its own is restarted (`workers.supervision`). One
+JetDeck at a time holds a data directory, and a port in use stops the start with the name of the
+process holding it (`infra.exclusive`).
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ import uvicorn
 from pydantic import SecretStr
 
 from api.app import create_app
+from domain.errors import InUseError
+from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
+from infra.exclusive import data_dir_lock, require_free
 from infra.layout import apply_layout
+from infra.lifeline import lifeline
 from infra.settings import Settings
+from infra.worker_beats import exited
+from workers.supervision import RestartPolicy, Supervised
 
 WORKERS: list[str] = [
     "workers.gateway",
@@ -37,8 +46,15 @@ log = logging.getLogger("jetdeck")
 
 
 async def run(settings: Settings) -> None:
+    with data_dir_lock(settings.data_dir):
+        await run_locked(settings)
+
+
+async def run_locked(settings: Settings) -> None:
+    require_free(settings.api_port, "the API", settings.api_host)
     server: EmbeddedServer | None = None
     if settings.nats_url is None:
+        require_free(settings.nats_port, "the embedded nats-server")
         server = EmbeddedServer(settings.data_dir / "nats", settings.nats_port)
         await server.start()
         log.info("embedded nats-server on %s, data in %s", server.address, server.store_dir)
@@ -82,7 +98,13 @@ def worker_env(settings: Settings) -> dict[str, str]:
 async def restore(settings: Settings, backup: Path) -> None:
     """`jetdeck import` of `backup`, before anything else can write to the store."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli", "import", str(backup), env=worker_env(settings)
+        sys.executable,
+        "-m",
+        "cli",
+        "import",
+        str(backup),
+        env=worker_env(settings),
+        preexec_fn=lifeline(),
     )
     if await process.wait() != 0:
         raise SystemExit(f"restoring {backup} failed (see above); nothing was started")
@@ -90,37 +112,53 @@ async def restore(settings: Settings, backup: Path) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    """The workers and the API until a signal; `settings` hold the runtime credential only."""
+    """The workers and the API until a signal, or until a worker crash-loops (SystemExit 1);
+    `settings` hold the runtime credential only."""
     env = worker_env(settings)
-    workers = [
-        await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, env=env, start_new_session=True
-        )
-        for module in WORKERS
-    ]
+    notices = await connect(settings.server_url, "jetdeck-supervisor", settings.nats_login)
+
+    async def gone(module: str, pid: int) -> None:
+        await exited(notices, module.removeprefix("workers."), pid)
+
+    workers = [Supervised(module, env, RestartPolicy(), gone) for module in WORKERS]
+    config = uvicorn.Config(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info"
+    )
+    api = uvicorn.Server(config)
+    failures: list[BaseException] = []
+
+    def on_exit(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            failures.append(task.exception() or RuntimeError("worker task failed"))
+            api.should_exit = True
+
+    watched = [asyncio.create_task(worker.run()) for worker in workers]
+    for task in watched:
+        task.add_done_callback(on_exit)
+    # uvicorn restores the handlers it found and then raises the signal it caught again; with the
+    # default handlers that would end this process before it stops the workers and the server, so
+    # the ones it finds let the signal pass.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     try:
-        config = uvicorn.Config(
-            create_app(settings),
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level="info",
-        )
-        # uvicorn restores the handlers it found and then raises the signal it caught again; with
-        # the default handlers that would end this process before it stops the workers and the
-        # server, so the ones it finds let the signal pass.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: None)
-        await uvicorn.Server(config).serve()
+        await api.serve()
     finally:
         for worker in workers:
-            if worker.returncode is None:
-                worker.terminate()
-                await worker.wait()
+            await worker.stop()
+        for task in watched:
+            task.cancel()
+        await asyncio.gather(*watched, return_exceptions=True)
+        await notices.close()
+    if failures:
+        raise SystemExit(str(failures[0]))
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run(Settings()))
+    try:
+        asyncio.run(run(Settings()))
+    except InUseError as exc:
+        raise SystemExit(f"jetdeck: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.errors import Problem
 from api.examples.views import (
     ADMIN,
     AGENT_ID,
@@ -24,31 +23,39 @@ from api.examples.views import (
     POLICY_TERMS,
     TOKEN_VIEW,
 )
-from api.routes.access import IssuedToken, RevokeRequest, RoleRequest, TokenRequest
-from api.routes.agents import (
+from api.routes.agents import AgentDetail
+from api.routes.health import Health, Liveness, Readiness
+from api.routes.login import SessionView
+from api.routes.logs import LogWrite
+from domain.trust import PolicyTerms
+from projections.summary import Summary
+from wire.access import (
+    Exchanged,
+    ExchangeForm,
+    IssuedToken,
+    PolicyDeleted,
+    RevokeRequest,
+    RoleRequest,
+    TokenRequest,
+)
+from wire.agents import (
     AgentAnswer,
-    AgentDetail,
     AgentHeartbeatAnswer,
     AgentJobs,
     DeregisterRequest,
     HealthCounts,
     HeartbeatRequest,
+    PoolRequest,
     Registered,
     RegisterRequest,
+    Scaling,
 )
-from api.routes.audit import AuditTrail, QuarantineList
-from api.routes.deployments import (
-    DeploymentAccepted,
-    DeploymentCreate,
-    RollbackRequest,
-    StageReport,
-)
-from api.routes.health import Health
-from api.routes.jobs import JobAccepted, JobComplete, JobStart
-from api.routes.login import SessionView
-from api.routes.logs import LogWrite, LogWritten
-from api.routes.pools import PoolRequest, Scaling
-from api.routes.queue import (
+from wire.audit import AuditTrail, QuarantineList
+from wire.deployments import DeploymentAccepted, DeploymentCreate, RollbackRequest, StageReport
+from wire.jobs import JobAccepted, JobComplete, JobCreate, JobStart
+from wire.logs import LogWritten
+from wire.problems import Problem
+from wire.queue import (
     ClaimAnswer,
     ClaimRequest,
     CompleteRequest,
@@ -61,11 +68,6 @@ from api.routes.queue import (
     PoolState,
     ReasonBody,
 )
-from api.routes.token_exchange import Exchanged, ExchangeForm
-from api.routes.trust import PolicyDeleted
-from api.schemas import JobCreate
-from domain.trust import PolicyTerms
-from projections.summary import Summary
 
 CLAIM_TOKEN = "eyJqb2IiOiIwYjdlIn0.c2lnbmF0dXJl"
 SECRET = "jdsvc_3q2ZbXl0cVt4mA9kP1rN7sW5"
@@ -232,8 +234,11 @@ BODIES: dict[type[BaseModel], dict[str, Any]] = {
         "quarantined_events": 0,
         "last_quarantined_seq": 0,
         "rejected_tickets": 0,
+        "missing_workers": [],
         "alarms": [],
     },
+    Liveness: {"status": "alive"},
+    Readiness: {"ready": False, "reasons": ["worker dead_letters not heard from"]},
     PolicyTerms: POLICY_TERMS,
     PolicyDeleted: {"policy_id": POLICY_ID, "seq": 311},
     ExchangeForm: {

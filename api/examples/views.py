@@ -7,15 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.routes.access import Roles
 from api.routes.login import ProviderView
-from api.routes.logs import LogLine
 from projections.access import TokenView
 from projections.agents import AgentView, PoolView
 from projections.deployments import DeploymentView
 from projections.jobs import JobView
 from projections.queue import DeadLetter, LevelStats
 from projections.trust import TrustPolicyView
+from wire.access import Roles
+from wire.logs import LogLine
 
 JOB_ID = "0b7e5f4e-2c1d-4a8e-9f3b-6d2a1c0e9b7a"
 DEPLOYMENT_ID = "5d6c7b8a-9e0f-4a1b-8c2d-3e4f5a6b7c8d"

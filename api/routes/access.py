@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator
 
 from api.auth import PROTECTED, Administering
-from api.commands import Command
+from api.commands import Context
 from api.deps import ServicesDep, committed
-from api.schemas import Body, Cursor, Limit, Page
-from domain.access import ServiceNames
+from api.schemas import Cursor, Limit
+from domain.commands.access import GrantRole, IssueToken, RevokeRole, RevokeToken
 from domain.errors import ValidationError as DomainValidationError
 from domain.identity import Role, user_principal
-from domain.values import Name, Text
+from infra.dispatch import handle
 from projections.access import TokenView
+from wire.access import IssuedToken, RevokeRequest, RoleRequest, Roles, TokenRequest
+from wire.common import Page
 
 router = APIRouter(
     prefix="/api/auth", tags=["auth"], dependencies=[Administering], responses=PROTECTED
 )
-
-
-def _future(value: datetime | None) -> datetime | None:
-    if value is not None and (value.tzinfo is None or value <= datetime.now(UTC)):
-        raise ValueError("must be a time in the future, with its UTC offset")
-    return value
 
 
 def _granted_principal(value: str) -> str:
@@ -37,9 +32,6 @@ def _granted_principal(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-SERVICE_ROLES = frozenset({Role.VIEWER, Role.REPORTER, Role.DEPLOYER})
-"""What a token limited to some services may hold: the rest is not about services."""
-
 PrincipalPath = Annotated[
     str,
     Path(max_length=300, description="`user:<email>`; a service's roles are its token's"),
@@ -47,58 +39,14 @@ PrincipalPath = Annotated[
 ]
 
 
-class TokenRequest(Body):
-    name: Annotated[Name, Field(pattern=r"^[A-Za-z0-9._-]+$")]
-    """The token's principal is `service:<name>`; events it causes name it."""
-    roles: Annotated[frozenset[Role], Field(min_length=1)]
-    service_names: ServiceNames | None = None
-    """When set, the token touches only these services' deployments."""
-    expires_at: Annotated[datetime | None, AfterValidator(_future)] = None
-
-    @model_validator(mode="after")
-    def _limited_tokens_only_report_and_deploy(self) -> TokenRequest:
-        if self.service_names is not None and not self.roles <= SERVICE_ROLES:
-            raise ValueError("a token limited to services may hold only viewer, reporter, deployer")
-        return self
-
-
-class IssuedToken(TokenView):
-    token: str
-    """The secret, shown this once: JetDeck keeps only its hash."""
-    seq: int
-
-
-class RevokeRequest(Body):
-    reason: Text = "revoked"
-
-
-class RoleRequest(Body):
-    role: Role
-
-
-class Roles(BaseModel):
-    principal: str
-    roles: list[Role]
-    seq: int | None = None
-
-
 @router.post("/tokens", status_code=status.HTTP_201_CREATED)
 async def issue_token(
-    body: TokenRequest, services: ServicesDep, command: Command, response: Response
+    body: TokenRequest, services: ServicesDep, context: Context, response: Response
 ) -> IssuedToken:
     names = None if body.service_names is None else frozenset(body.service_names)
-    if services.views.access.active_token_named(body.name):
-        raise DomainValidationError(f"a token named {body.name!r} is active: revoke it first")
-    result, secret = await services.access.issue(
-        command.cause("token.issue"),
-        command.new_id("token.issue"),
-        body.name,
-        body.roles,
-        names,
-        body.expires_at,
-    )
+    command = IssueToken(body.name, body.roles, names, body.expires_at)
+    result, secret = await handle(services, command, context)
     committed(response, result)
-    await services.runner.wait_for(result.seq, services.settings.read_wait_s)
     view = services.access.token(str(result.aggregate.id))
     return IssuedToken(**view.model_dump(), token=secret, seq=result.seq)
 
@@ -115,17 +63,14 @@ async def list_tokens(
 async def revoke_token(
     token_id: UUID,
     services: ServicesDep,
-    command: Command,
+    context: Context,
     response: Response,
     body: RevokeRequest | None = None,
 ) -> TokenView:
     """The token opens nothing from this answer on, here and on every replica that has read
     the revocation."""
-    services.access.token(str(token_id))
     reason = (body or RevokeRequest()).reason
-    result = await services.access.revoke(command.cause("token.revoke"), token_id, reason)
-    committed(response, result)
-    await services.runner.wait_for(result.seq, services.settings.read_wait_s)
+    committed(response, await handle(services, RevokeToken(token_id, reason), context))
     return services.access.token(str(token_id))
 
 
@@ -145,18 +90,14 @@ async def user_roles(principal: PrincipalPath, services: ServicesDep) -> Roles:
 
 async def _set_role(
     services: ServicesDep,
-    command: Command,
+    context: Context,
     response: Response,
-    principal: str,
-    role: Role,
-    on: bool,
+    command: GrantRole | RevokeRole,
 ) -> Roles:
-    action = "role.grant" if on else "role.revoke"
-    result = await services.access.set_role(command.cause(action), principal, role, on)
+    result = await handle(services, command, context)
     committed(response, result)
-    await services.runner.wait_for(result.seq, services.settings.read_wait_s)
-    roles = sorted(services.views.access.roles_of(principal))
-    return Roles(principal=principal, roles=roles, seq=result.seq)
+    roles = sorted(services.views.access.roles_of(command.principal))
+    return Roles(principal=command.principal, roles=roles, seq=result.seq)
 
 
 @router.post("/users/{principal}/roles")
@@ -164,11 +105,11 @@ async def grant_role(
     principal: PrincipalPath,
     body: RoleRequest,
     services: ServicesDep,
-    command: Command,
+    context: Context,
     response: Response,
 ) -> Roles:
     """Takes effect on the principal's next request; granting a held role records nothing."""
-    return await _set_role(services, command, response, principal, body.role, True)
+    return await _set_role(services, context, response, GrantRole(principal, body.role))
 
 
 @router.delete("/users/{principal}/roles/{role}")
@@ -176,7 +117,7 @@ async def revoke_role(
     principal: PrincipalPath,
     role: Role,
     services: ServicesDep,
-    command: Command,
+    context: Context,
     response: Response,
 ) -> Roles:
-    return await _set_role(services, command, response, principal, role, False)
+    return await _set_role(services, context, response, RevokeRole(principal, role))

@@ -6,93 +6,41 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
 
-from api.auth import PROTECTED, AgentCaller, Operating, Reading
-from api.commands import Command, Registrant
+from api.auth import PROTECTED, Operating, Reading
+from api.commands import AgentCall, AgentContext, Context, Registrant
 from api.deps import SEQ_HEADER, Reader, ServicesDep, committed, found
-from api.schemas import Body, Cursor, Limit, Page
-from domain.agent import Agent, AgentStatus, HostInfo, Labels, Metrics
-from domain.health import Percent
-from domain.identity import PrincipalKind
-from domain.queue import PoolName
-from domain.values import Name, Text
+from api.schemas import Cursor, Limit
+from domain.agent import Agent, AgentStatus
+from domain.commands.fleet import (
+    DeregisterAgent,
+    DrainAgent,
+    HeartbeatAgent,
+    RegisterAgent,
+    ResumeAgent,
+)
+from domain.commands.results import Committed
 from infra.agents import Beat
-from infra.commands import Committed
+from infra.dispatch import handle
 from projections.agents import AgentView, with_beat
-from projections.jobs import JobView
+from wire.agents import (
+    AgentAnswer,
+    AgentHeartbeatAnswer,
+    AgentJobs,
+    DeregisterRequest,
+    HealthCounts,
+    HeartbeatRequest,
+    Instruction,
+    Registered,
+    RegisterRequest,
+)
+from wire.common import Page
 
 router = APIRouter(prefix="/api/agents", tags=["agents"], responses=PROTECTED)
 
 
-class RegisterRequest(Body):
-    name: Name
-    pool: PoolName = "default"
-    labels: Labels = ()
-    version: Name = "unknown"
-    host: HostInfo
-    slots: Annotated[int, Field(ge=1, le=256)] = 1
-
-
-class Registered(BaseModel):
-    agent_id: UUID
-    agent_token: str
-    status: AgentStatus
-    heartbeat_interval_s: float
-    seq: int
-
-
-class HeartbeatRequest(Body):
-    cpu_pct: Percent
-    mem_pct: Percent
-    disk_pct: Percent
-    running_jobs: Annotated[tuple[Name, ...], Field(max_length=256)] = ()
-    """Ids of the jobs the agent runs now."""
-
-    def metrics(self) -> Metrics:
-        return Metrics(
-            cpu_pct=self.cpu_pct,
-            mem_pct=self.mem_pct,
-            disk_pct=self.disk_pct,
-            running_jobs=len(self.running_jobs),
-        )
-
-
-class Instruction(BaseModel):
-    action: str = Field(description="`drain`: take no new work; `cancel`: stop job_id now.")
-    job_id: str | None = None
-
-
-class AgentHeartbeatAnswer(BaseModel):
-    status: AgentStatus
-    instructions: list[Instruction]
-    heartbeat_interval_s: float
-    agent_token: str
-    """A fresh token with a full lifetime; the one sent keeps working until it expires."""
-
-
 class AgentDetail(AgentView):
     last_heartbeat: Beat | None
-
-
-class AgentJobs(BaseModel):
-    current: list[JobView]
-    recent: list[JobView]
-
-
-class HealthCounts(BaseModel):
-    by_status: dict[AgentStatus, int]
-    by_pool: dict[str, dict[AgentStatus, int]]
-
-
-class AgentAnswer(BaseModel):
-    agent_id: UUID
-    status: AgentStatus
-    seq: int
-
-
-class DeregisterRequest(Body):
-    reason: Text = "deregistered"
 
 
 def answer(response: Response, result: Committed[Agent]) -> AgentAnswer:
@@ -102,22 +50,14 @@ def answer(response: Response, result: Committed[Agent]) -> AgentAnswer:
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
 async def register(
-    body: RegisterRequest, services: ServicesDep, command: Registrant, response: Response
+    body: RegisterRequest, services: ServicesDep, context: Registrant, response: Response
 ) -> Registered:
     """Needs the registration token (or a registration from `POST /api/auth/token`); the
     event names the new agent as its actor."""
-    command.allow_pool(body.pool)
-    agent_id = command.new_id("agent.register")
-    done = await services.agents.register(
-        command.cause("agent.register")._replace(actor=f"{PrincipalKind.AGENT}:{agent_id}"),
-        agent_id,
-        body.name,
-        body.pool,
-        frozenset(body.labels),
-        body.version,
-        body.host,
-        body.slots,
+    command = RegisterAgent(
+        body.name, body.pool, frozenset(body.labels), body.version, body.host, body.slots
     )
+    done = await handle(services, command, context)
     response.headers[SEQ_HEADER] = str(done.seq)
     return Registered(
         agent_id=done.agent.id,
@@ -177,11 +117,11 @@ async def agent_jobs(agent_id: UUID, services: Reader) -> AgentJobs:
 
 @router.post("/{agent_id}/heartbeat")
 async def heartbeat(
-    agent_id: UUID, body: HeartbeatRequest, services: ServicesDep, agent: AgentCaller
+    agent_id: UUID, body: HeartbeatRequest, services: ServicesDep, context: AgentCall
 ) -> AgentHeartbeatAnswer:
     """Renews the agent's token too: use `agent_token` from the answer from then on."""
-    agent.require_agent(str(agent_id))
-    orders = await services.agents.heartbeat(str(agent_id), body.metrics(), body.running_jobs)
+    command = HeartbeatAgent(str(agent_id), body.metrics(), body.running_jobs)
+    orders = await handle(services, command, context)
     return AgentHeartbeatAnswer(
         status=_view(services, agent_id).status,
         instructions=[Instruction(action=o.action, job_id=o.job_id) for o in orders],
@@ -194,41 +134,37 @@ async def heartbeat(
 async def leave(
     agent_id: UUID,
     services: ServicesDep,
-    command: Command,
-    agent: AgentCaller,
+    context: AgentContext,
     response: Response,
     body: DeregisterRequest | None = None,
 ) -> AgentAnswer:
     """An agent deregistering itself as it stops: terminated at once, its token with it; a job
     it still holds goes back to the queue without costing an attempt."""
-    agent.require_agent(str(agent_id))
     reason = (body or DeregisterRequest()).reason
-    cause = command.cause("agent.deregister")
-    return answer(response, await services.agents.deregister(cause, agent_id, reason))
+    return answer(response, await handle(services, DeregisterAgent(agent_id, reason), context))
 
 
 @router.post("/{agent_id}/drain", dependencies=[Operating])
 async def drain(
-    agent_id: UUID, services: ServicesDep, command: Command, response: Response
+    agent_id: UUID, services: ServicesDep, context: Context, response: Response
 ) -> AgentAnswer:
-    return answer(response, await services.agents.drain(command.cause("agent.drain"), agent_id))
+    return answer(response, await handle(services, DrainAgent(agent_id), context))
 
 
 @router.post("/{agent_id}/resume", dependencies=[Operating])
 async def resume(
-    agent_id: UUID, services: ServicesDep, command: Command, response: Response
+    agent_id: UUID, services: ServicesDep, context: Context, response: Response
 ) -> AgentAnswer:
-    return answer(response, await services.agents.resume(command.cause("agent.resume"), agent_id))
+    return answer(response, await handle(services, ResumeAgent(agent_id), context))
 
 
 @router.delete("/{agent_id}", dependencies=[Operating])
 async def deregister(
     agent_id: UUID,
     services: ServicesDep,
-    command: Command,
+    context: Context,
     response: Response,
     body: DeregisterRequest | None = None,
 ) -> AgentAnswer:
     reason = (body or DeregisterRequest()).reason
-    cause = command.cause("agent.deregister")
-    return answer(response, await services.agents.deregister(cause, agent_id, reason))
+    return answer(response, await handle(services, DeregisterAgent(agent_id, reason), context))

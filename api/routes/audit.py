@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from api.auth import PROTECTED, Caller, Reading
 from api.deps import ServicesDep
@@ -19,44 +16,9 @@ from domain.trust import TrustPolicy
 from infra.audit import verify_chain
 from infra.quarantine import KEPT
 from infra.unit_of_work import load_history
+from wire.audit import AuditEvent, AuditTrail, QuarantinedEvent, QuarantineList
 
 router = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Reading], responses=PROTECTED)
-
-
-class AuditEvent(BaseModel):
-    seq: int
-    time: datetime
-    type: str
-    subject: str
-    actor: str
-    command_id: str
-    action: str
-    correlation_id: str
-    prev: str
-    hash: str
-    data: dict[str, Any]
-
-
-class AuditTrail(BaseModel):
-    aggregate: str
-    id: UUID
-    chain_valid: bool
-    """Every event names the hash of the one before it, from the first on."""
-    events: list[AuditEvent]
-
-
-class QuarantinedEvent(BaseModel):
-    seq: int
-    subject: str
-    reason: str
-
-
-class QuarantineList(BaseModel):
-    count: int
-    """All quarantined since the first event; `events` holds the last ones (up to `kept`)."""
-    last_seq: int
-    kept: int
-    events: list[QuarantinedEvent]
 
 
 @router.get("/quarantine")

@@ -6,46 +6,21 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel, Field, FiniteFloat
 
 from api.auth import PROTECTED, Caller, Deploying, Reading, Reporting
-from api.commands import Command
+from api.commands import Context
 from api.deps import Reader, ServicesDep, committed, found
-from api.schemas import Body, Cursor, GitFields, Limit, Page
-from domain.deployment import Deployment, DeploymentStatus, Environment, Outcome
+from api.schemas import Cursor, Limit
+from domain.commands.deployments import STAGES, CreateDeployment, RollBackDeployment
+from domain.commands.results import Committed
+from domain.deployment import Deployment, DeploymentStatus, Environment
 from domain.identity import Permission
-from domain.values import Name, ShortText, Text
-from infra import deployment_commands
-from infra.commands import Committed
-from infra.unit_of_work import UnitOfWork
+from infra.dispatch import handle
 from projections.deployments import DeploymentView
+from wire.common import Page
+from wire.deployments import DeploymentAccepted, DeploymentCreate, RollbackRequest, StageReport
 
 router = APIRouter(prefix="/api/dashboard/deployments", tags=["deployments"], responses=PROTECTED)
-
-
-class DeploymentCreate(GitFields):
-    service_name: Name
-    service_version: Name
-    git_repo: ShortText = ""
-    git_ref: ShortText = ""
-
-
-class StageReport(Body):
-    """`started` enters the stage; `succeeded` gives staged (staging) or live (production)."""
-
-    outcome: Outcome = Outcome.STARTED
-    reason: Text = ""
-    metrics: Annotated[dict[Name, FiniteFloat], Field(max_length=64)] = {}
-
-
-class RollbackRequest(Body):
-    reason: Annotated[str, Field(min_length=1, max_length=10_000)]
-
-
-class DeploymentAccepted(BaseModel):
-    deployment_id: UUID
-    status: DeploymentStatus
-    seq: int
 
 
 def accepted(response: Response, result: Committed[Deployment]) -> DeploymentAccepted:
@@ -56,17 +31,10 @@ def accepted(response: Response, result: Committed[Deployment]) -> DeploymentAcc
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Reporting])
 async def create_deployment(
-    body: DeploymentCreate, services: ServicesDep, command: Command, response: Response
+    body: DeploymentCreate, services: ServicesDep, context: Context, response: Response
 ) -> DeploymentAccepted:
-    command.principal.require_service(body.service_name)
-
-    async def make(_: UnitOfWork) -> Deployment:
-        return Deployment.create(
-            command.new_id("deployment.create"), body.service_name, body.service_version, body.git()
-        )
-
-    result = await services.commands.create(command.cause("deployment.create"), make)
-    return accepted(response, result)
+    command = CreateDeployment(body.service_name, body.service_version, body.git())
+    return accepted(response, await handle(services, command, context))
 
 
 @router.get("", dependencies=[Reading])
@@ -98,14 +66,11 @@ async def roll_back(
     deployment_id: UUID,
     body: RollbackRequest,
     services: ServicesDep,
-    command: Command,
+    context: Context,
     response: Response,
 ) -> DeploymentAccepted:
-    cause = command.cause("deployment.rollback")
-    result = await deployment_commands.roll_back(
-        services, command.principal, cause, deployment_id, body.reason
-    )
-    return accepted(response, result)
+    command = RollBackDeployment(deployment_id, body.reason)
+    return accepted(response, await handle(services, command, context))
 
 
 async def stage_permission(environment: Environment, principal: Caller) -> None:
@@ -122,21 +87,12 @@ async def report_stage(
     deployment_id: UUID,
     environment: Environment,
     services: ServicesDep,
-    command: Command,
+    context: Context,
     response: Response,
     body: StageReport | None = None,
 ) -> DeploymentAccepted:
     """`/staging` or `/production`: report that stage's outcome. Staging needs the report
     permission, production the deploy permission."""
     report = body or StageReport()
-    result = await deployment_commands.advance(
-        services,
-        command.principal,
-        command.cause(f"deployment.{environment.value}.{report.outcome.value}"),
-        deployment_id,
-        environment,
-        report.outcome,
-        report.reason,
-        report.metrics,
-    )
-    return accepted(response, result)
+    command = STAGES[environment](deployment_id, report.outcome, report.reason, report.metrics)
+    return accepted(response, await handle(services, command, context))

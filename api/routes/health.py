@@ -31,7 +31,19 @@ class Health(BaseModel):
     last_quarantined_seq: int
     rejected_tickets: int
     """QUEUE tickets terminated for not being JetDeck job tickets."""
+    missing_workers: list[str]
+    """Expected workers not heard from lately (`JETDECK_EXPECTED_WORKERS`)."""
     alarms: list[str]
+
+
+class Liveness(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    reasons: list[str]
+    """Why not, one line each; empty when ready."""
 
 
 @router.get(
@@ -61,8 +73,41 @@ async def health(services: ServicesDep, response: Response) -> Health:
         quarantined_events=quarantine.count,
         last_quarantined_seq=quarantine.last_seq,
         rejected_tickets=rejected.count,
-        alarms=alarms(quarantine, rejected),
+        missing_workers=services.workers.missing(),
+        alarms=alarms(quarantine, rejected) + dead(services.workers.missing()),
     )
+
+
+@router.get("/health/live")
+async def live() -> Liveness:
+    """Kubernetes liveness: this process answers. Nothing outside it is asked, so a NATS outage
+    does not get every API process restarted."""
+    return Liveness(status="alive")
+
+
+@router.get(
+    "/health/ready",
+    responses={503: {"model": Readiness, "description": "Not ready: the reasons say why."}},
+)
+async def ready(services: ServicesDep, response: Response) -> Readiness:
+    """Kubernetes readiness: NATS reachable, the read models within `JETDECK_READY_MAX_LAG`
+    events of the stream, and every expected worker heard from lately."""
+    reasons: list[str] = []
+    try:
+        last = (await services.stream_state()).last_seq
+        lag = last - services.runner.position
+        if lag > services.settings.ready_max_lag:
+            reasons.append(f"read models are {lag} events behind the stream")
+    except UnavailableError as exc:
+        reasons.append(f"NATS unreachable: {exc}")
+    reasons += dead(services.workers.missing())
+    if reasons:
+        response.status_code = 503
+    return Readiness(ready=not reasons, reasons=reasons)
+
+
+def dead(missing: list[str]) -> list[str]:
+    return [f"worker {name} not heard from" for name in missing]
 
 
 def alarms(quarantine: Quarantine, rejected: Quarantine) -> list[str]:

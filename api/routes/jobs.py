@@ -6,51 +6,21 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from api.auth import PROTECTED, Reading, Reporting
-from api.commands import Command
+from api.commands import Context
 from api.deps import Reader, ServicesDep, committed, found
-from api.schemas import Body, Cursor, JobCreate, Limit, Page
-from domain.job import FINISHED, Job, JobStatus
-from domain.values import ExitCode, Name, Text, Url
-from infra.commands import Committed
+from api.schemas import Cursor, Limit
+from domain.commands.jobs import CreateJob, ReportJobEnd, ReportJobStart
+from domain.commands.results import Committed
+from domain.job import Job
+from infra.dispatch import handle
 from infra.job_detail import job_detail
-from infra.unit_of_work import UnitOfWork
 from projections.jobs import JobFilter, JobView
+from wire.common import Page
+from wire.jobs import JobAccepted, JobComplete, JobCreate, JobStart
 
 router = APIRouter(prefix="/api/dashboard/jobs", tags=["jobs"], responses=PROTECTED)
-
-
-class JobAccepted(BaseModel):
-    job_id: UUID
-    status: JobStatus
-    seq: int
-
-
-class JobStart(Body):
-    agent_id: Name | None = None
-
-
-def _finished(value: JobStatus) -> JobStatus:
-    if value not in FINISHED:
-        raise ValueError(f"must be one of {', '.join(sorted(FINISHED))}")
-    return value
-
-
-FinalStatus = Annotated[
-    JobStatus,
-    AfterValidator(_finished),
-    WithJsonSchema({"type": "string", "enum": sorted(FINISHED)}),
-]
-
-
-class JobComplete(Body):
-    status: FinalStatus
-    exit_code: ExitCode | None = None
-    summary: Text = ""
-    log_url: Url | None = None
-    artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()
 
 
 def accepted(response: Response, result: Committed[Job]) -> JobAccepted:
@@ -60,13 +30,10 @@ def accepted(response: Response, result: Committed[Job]) -> JobAccepted:
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Reporting])
 async def create_job(
-    body: JobCreate, services: ServicesDep, command: Command, response: Response
+    body: JobCreate, services: ServicesDep, context: Context, response: Response
 ) -> JobAccepted:
-    async def make(_: UnitOfWork) -> Job:
-        return Job.create(command.new_id("job.create"), body.job_type, body.git(), body.metadata)
-
-    result = await services.commands.create(command.cause("job.create"), make)
-    return accepted(response, result)
+    command = CreateJob(body.job_type, body.git(), body.metadata)
+    return accepted(response, await handle(services, command, context))
 
 
 @router.get("", dependencies=[Reading])
@@ -92,23 +59,17 @@ async def get_job(job_id: UUID, services: Reader) -> JobView:
 
 @router.patch("/{job_id}/start", dependencies=[Reporting])
 async def start_job(
-    job_id: UUID, body: JobStart, services: ServicesDep, command: Command, response: Response
+    job_id: UUID, body: JobStart, services: ServicesDep, context: Context, response: Response
 ) -> JobAccepted:
-    async def decide(_: UnitOfWork, job: Job) -> None:
-        job.require_outside_queue("start")
-        job.start(body.agent_id)
-
-    result = await services.commands.update(command.cause("job.start"), Job, job_id, decide)
-    return accepted(response, result)
+    command = ReportJobStart(job_id, body.agent_id)
+    return accepted(response, await handle(services, command, context))
 
 
 @router.patch("/{job_id}/complete", dependencies=[Reporting])
 async def complete_job(
-    job_id: UUID, body: JobComplete, services: ServicesDep, command: Command, response: Response
+    job_id: UUID, body: JobComplete, services: ServicesDep, context: Context, response: Response
 ) -> JobAccepted:
-    async def decide(_: UnitOfWork, job: Job) -> None:
-        job.require_outside_queue("complete")
-        job.complete(body.status, body.exit_code, body.summary, body.log_url, body.artifact_urls)
-
-    result = await services.commands.update(command.cause("job.complete"), Job, job_id, decide)
-    return accepted(response, result)
+    command = ReportJobEnd(
+        job_id, body.status, body.exit_code, body.summary, body.log_url, body.artifact_urls
+    )
+    return accepted(response, await handle(services, command, context))

@@ -12,13 +12,14 @@ from pydantic import BaseModel
 
 from api.auth import PROTECTED, SESSION_COOKIE, CurrentSession
 from api.deps import ServicesDep
-from api.errors import Problem
 from api.login import Logins
-from api.schemas import Cursor, Limit, Page
+from api.schemas import Cursor, Limit
 from domain.identity import Permission, Role
 from infra.login_settings import ProviderKind
 from infra.services import Services
 from infra.sessions import Session
+from wire.common import Page
+from wire.problems import Problem
 
 router = APIRouter(prefix="/api/auth", tags=["login"])
 ProviderName = Annotated[str, Path(max_length=64, description="A configured login provider")]

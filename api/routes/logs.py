@@ -5,31 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import PROTECTED, Reading
-from api.commands import LeaseHolder
+from api.commands import AgentContext
 from api.deps import ServicesDep
-from api.routes.queue import LeaseCall
-from api.schemas import Body, Cursor, Limit, Page
+from api.schemas import Cursor, Limit
+from domain.commands.leases import AppendLogs, Output
 from domain.job import JobStatus
-from infra.logs import (
-    MAX_CHUNKS,
-    MAX_TEXT,
-    JobEnd,
-    LogChunk,
-    LogStore,
-    NewChunk,
-    verify_writer,
-    writer_key,
-)
+from infra.dispatch import handle
+from infra.logs import MAX_CHUNKS, MAX_TEXT, JobEnd, LogChunk, LogStore
+from wire.common import Body, Page
+from wire.logs import LogLine, LogWritten
+from wire.queue import LeaseCall
 
 router = APIRouter(tags=["logs"], responses=PROTECTED)
 KEEPALIVE_S = 15.0
@@ -55,20 +49,6 @@ class LogWrite(LeaseCall):
     offset is stored once."""
 
 
-class LogWritten(BaseModel):
-    job_id: UUID
-    first_seq: int
-    last_seq: int
-
-
-class LogLine(BaseModel):
-    seq: int
-    stream: str
-    text: str
-    time: datetime
-    attempt: int
-
-
 async def get_logs(services: ServicesDep) -> LogStore:
     return services.logs
 
@@ -77,15 +57,15 @@ Logs = Annotated[LogStore, Depends(get_logs)]
 
 
 @router.post("/api/queue/jobs/{job_id}/logs")
-async def append_logs(job_id: UUID, body: LogWrite, agent: LeaseHolder, logs: Logs) -> LogWritten:
+async def append_logs(
+    job_id: UUID, body: LogWrite, services: ServicesDep, context: AgentContext
+) -> LogWritten:
     """Append output to the job's log, in the order given. Only the attempt holding the lease may
     write: 401 for a token the API did not sign, 403 for a token of another job or agent, 409 once
     the attempt lost its lease."""
-    agent.on_lease(job_id, body.claim_token, "job.logs")
-    claim = await verify_writer(agent.services.queue, job_id, body.claim_token)
-    chunks = [NewChunk(c.stream, c.text) for c in body.chunks]
-    key = writer_key(claim)
-    seqs = await logs.append(str(job_id), claim.attempt, chunks, body.offset, key)
+    chunks = tuple(Output(c.stream, c.text) for c in body.chunks)
+    command = AppendLogs(job_id, body.claim_token, chunks, body.offset)
+    seqs = await handle(services, command, context)
     return LogWritten(job_id=job_id, first_seq=seqs[0], last_seq=seqs[-1])
 
 

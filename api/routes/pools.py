@@ -3,41 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field
 
 from api.auth import PROTECTED, Operating, Reading
-from api.commands import Command
+from api.commands import Context
 from api.deps import Reader, ServicesDep, committed, found
-from api.schemas import Body, Cursor, Limit, Page
-from domain.agent import Labels
+from api.schemas import Cursor, Limit
+from domain.commands.fleet import CreatePool
 from domain.pool import Pool, desired_agents
-from domain.queue import PoolName
+from infra.dispatch import handle
 from projections.agents import PoolView
+from wire.agents import PoolRequest, Scaling
+from wire.common import Page
 
 router = APIRouter(prefix="/api/pools", tags=["pools"], responses=PROTECTED)
-Count = Annotated[int, Field(ge=0, le=10_000)]
-
-
-class PoolRequest(Body):
-    name: PoolName
-    min_agents: Count = 0
-    max_agents: Count = 10
-    labels: Labels = ()
-
-
-class Scaling(BaseModel):
-    pool: str
-    idle_agents: int
-    busy_agents: int
-    queue_depth: int
-    oldest_wait_s: float | None
-    min_agents: int
-    max_agents: int
-    desired_agents: int
-    """busy + queued jobs (idle agents only, until the oldest has waited 30 s), in [min, max]."""
 
 
 def _pool(services: Reader, name: str) -> PoolView:
@@ -46,14 +26,10 @@ def _pool(services: Reader, name: str) -> PoolView:
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Operating])
 async def create_pool(
-    body: PoolRequest, services: ServicesDep, command: Command, response: Response
+    body: PoolRequest, services: ServicesDep, context: Context, response: Response
 ) -> PoolView:
-    cause = command.cause("pool.create")
-    result = await services.pools.create(
-        cause, body.name, body.min_agents, body.max_agents, frozenset(body.labels)
-    )
-    committed(response, result)
-    await services.runner.wait_for(result.seq, services.settings.read_wait_s)
+    command = CreatePool(body.name, body.min_agents, body.max_agents, frozenset(body.labels))
+    committed(response, await handle(services, command, context))
     return _pool(services, body.name)
 
 

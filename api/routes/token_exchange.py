@@ -7,44 +7,21 @@ Public: the OIDC token is the credential. What it is checked against lives in tr
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as SchemaError
 
 from api.deps import ServicesDep
-from api.errors import Problem
 from domain.errors import ValidationError
+from wire.access import Exchanged, ExchangeForm
+from wire.problems import Problem
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 FORM = "application/x-www-form-urlencoded"
-
-
-class ExchangeForm(BaseModel):
-    """`audience`, `scope` and the other optional RFC 8693 fields are accepted and ignored:
-    the trust policy decides what the token is worth."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    grant_type: Literal["urn:ietf:params:oauth:grant-type:token-exchange"]
-    subject_token: Annotated[str, Field(min_length=1)]
-    subject_token_type: Literal[
-        "urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt"
-    ]
-
-
-class Exchanged(BaseModel):
-    access_token: str
-    """A `jdreg_` registration: the bearer token of `POST /api/agents/register`."""
-    issued_token_type: Literal["urn:ietf:params:oauth:token-type:access_token"] = (
-        "urn:ietf:params:oauth:token-type:access_token"
-    )
-    token_type: Literal["Bearer"] = "Bearer"
-    expires_in: int
 
 
 async def exchange_form(request: Request) -> ExchangeForm:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
 
 from api.auth import PROTECTED, Administering
-from api.commands import Command
+from api.commands import Context
 from api.deps import Reader, ServicesDep, committed, found
-from api.schemas import Cursor, Limit, Page
+from api.schemas import Cursor, Limit
+from domain.commands.access import ChangeTrustPolicy, CreateTrustPolicy, DeleteTrustPolicy
 from domain.trust import PolicyTerms, TrustPolicy
-from infra.commands import Committed
+from infra.dispatch import handle
 from projections.trust import TrustPolicyView
+from wire.access import PolicyDeleted
+from wire.common import Page
 
 router = APIRouter(
     prefix="/api/auth/trust-policies",
@@ -23,30 +25,16 @@ router = APIRouter(
 )
 
 
-class PolicyDeleted(BaseModel):
-    policy_id: UUID
-    seq: int
-
-
 def _view(services: ServicesDep, policy_id: UUID) -> TrustPolicyView:
     return found(services.views.trust.get(str(policy_id)), TrustPolicy.KIND, policy_id)
 
 
-async def _settled(
-    services: ServicesDep, response: Response, result: Committed[TrustPolicy]
-) -> None:
-    """Wait for the read models: the exchange reads policies from them."""
-    committed(response, result)
-    await services.runner.wait_for(result.seq, services.settings.read_wait_s)
-
-
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_policy(
-    body: PolicyTerms, services: ServicesDep, command: Command, response: Response
+    body: PolicyTerms, services: ServicesDep, context: Context, response: Response
 ) -> TrustPolicyView:
-    policy_id = command.new_id("trust.create")
-    result = await services.trust.create(command.cause("trust.create"), policy_id, body)
-    await _settled(services, response, result)
+    result = await handle(services, CreateTrustPolicy(body), context)
+    committed(response, result)
     return _view(services, result.aggregate.id)
 
 
@@ -68,20 +56,19 @@ async def change_policy(
     policy_id: UUID,
     body: PolicyTerms,
     services: ServicesDep,
-    command: Command,
+    context: Context,
     response: Response,
 ) -> TrustPolicyView:
     """Registrations the policy handed out before the change stop working."""
-    result = await services.trust.change(command.cause("trust.change"), policy_id, body)
-    await _settled(services, response, result)
+    committed(response, await handle(services, ChangeTrustPolicy(policy_id, body), context))
     return _view(services, policy_id)
 
 
 @router.delete("/{policy_id}")
 async def delete_policy(
-    policy_id: UUID, services: ServicesDep, command: Command, response: Response
+    policy_id: UUID, services: ServicesDep, context: Context, response: Response
 ) -> PolicyDeleted:
     """Registrations the policy handed out stop working too."""
-    result = await services.trust.delete(command.cause("trust.delete"), policy_id)
-    await _settled(services, response, result)
+    result = await handle(services, DeleteTrustPolicy(policy_id), context)
+    committed(response, result)
     return PolicyDeleted(policy_id=policy_id, seq=result.seq)

@@ -20,12 +20,12 @@ from tests.tokens import ADMIN_TOKEN
 def settings(request: pytest.FixtureRequest, fresh_server: EmbeddedServer) -> Settings:
     """Override fields per test: `@pytest.mark.parametrize("settings", [{...}], indirect=True)`."""
     overrides: dict[str, Any] = getattr(request, "param", {})
-    return Settings(
-        nats_url=fresh_server.url,
-        snapshot_every=100,
-        bootstrap_admin_token=ADMIN_TOKEN,
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "snapshot_every": 100,
+        "bootstrap_admin_token": ADMIN_TOKEN,
+        "expected_workers": [],  # the API alone: its tests start no worker
+    }
+    return Settings(nats_url=fresh_server.url, **(defaults | overrides))
 
 
 @pytest.fixture

@@ -97,6 +97,8 @@ WHO_MAY: dict[str, object] = {
     "GET /api/auth/login/{provider}": PUBLIC,
     "GET /api/auth/callback/{provider}": PUBLIC,
     "GET /api/health": PUBLIC,
+    "GET /api/health/live": PUBLIC,
+    "GET /api/health/ready": PUBLIC,
 }
 GARBAGE = {
     "garbage": "jdsvc_not-a-real-token",

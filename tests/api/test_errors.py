@@ -8,7 +8,6 @@ import httpx
 import orjson
 import pytest
 
-from api.errors import PROBLEM_JSON
 from infra.services import Services
 from tests.api.helpers import (
     DEPLOYMENTS,
@@ -20,6 +19,7 @@ from tests.api.helpers import (
     ok,
     start_job,
 )
+from wire.problems import PROBLEM_JSON
 
 SMALL = pytest.mark.parametrize("settings", [{"max_body_bytes": 1024}], indirect=True)
 OVERSIZED = orjson.dumps(JOB | {"git_commit_message": "x" * 2000})

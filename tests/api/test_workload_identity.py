@@ -13,7 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from agent.api import AgentApi
+from agent.host import Load
 from api.app import create_app
+from client import AsyncJetDeck
+from domain.agent import HostInfo
 from infra.authn import INVALID_CREDENTIALS
 from infra.services import Services
 from infra.settings import Settings
@@ -32,7 +36,6 @@ from tests.oidc_issuer import (
     sign,
     unsigned,
 )
-from workers.agent_api import AgentApi
 
 POLICIES = "/api/auth/trust-policies"
 TOKEN = "/api/auth/token"
@@ -221,15 +224,16 @@ async def test_a_malformed_form_is_422_with_the_usual_error_body(
 
 
 async def test_the_reference_agent_registers_through_workload_identity(
-    anonymous: httpx.AsyncClient, policy: dict[str, Any]
+    app: FastAPI, policy: dict[str, Any]
 ) -> None:
-    agent = AgentApi("http://jetdeck", anonymous)
-    registration = await agent.exchange(sign(claims()))
-    body = {"name": "wif-agent", "pool": policy["pool"], "host": HOST}
-    found = await agent.register(registration, body)
-    assert found.token.startswith("jdagt_")
-    beat = {"cpu_pct": 1.0, "mem_pct": 1.0, "disk_pct": 1.0}
-    assert await agent.heartbeat(beat, []) == []
+    transport = httpx.ASGITransport(app=app)
+    async with AsyncJetDeck("http://jetdeck", transport=transport) as client:
+        agent = AgentApi(client)
+        registration = await agent.exchange(sign(claims()))
+        host = HostInfo.model_validate(HOST)
+        found = await agent.register(registration, "wif-agent", host, pool=policy["pool"])
+        assert found.token.startswith("jdagt_")
+        assert await agent.heartbeat(Load(1.0, 1.0, 1.0), []) == []
 
 
 async def test_an_idempotency_key_under_one_registrar_never_answers_for_another(

@@ -146,8 +146,8 @@ class Agents:
     started: list[Proc] = field(default_factory=list)
 
     async def start(self, name: str, *flags: str, **env: Any) -> Proc:
-        """`python -m workers.agent` in this test's pool; `flags` add to or override ours."""
-        args = ["-m", "workers.agent", "--api", self.api.url, "--name", name]
+        """`python -m agent` in this test's pool; `flags` add to or override ours."""
+        args = ["-m", "agent", "--api", self.api.url, "--name", name]
         args += ["--registration-token", REGISTRATION_TOKEN, "--pool", self.pool]
         args += ["--work-dir", str(self.work_dir), "--claim-wait-s", "2", *flags]
         log = self.work_dir / f"agent-{name}.log"

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from agent.workdir import PREFIX
 from tests.e2e.conftest import Agents
 from tests.e2e.test_reference_agent import (
     WITHIN_S,
@@ -20,7 +21,6 @@ from tests.e2e.test_reference_agent import (
     ok,
     reaches,
 )
-from workers.agent_workdir import PREFIX
 
 
 def run_dirs(work_dir: Path) -> list[Path]:

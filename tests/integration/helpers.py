@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from domain.commands.results import Committed
 from domain.job import Job, JobStatus
 from domain.recorded import Cause
 from domain.values import GitContext
 from infra.codec import decode
-from infra.commands import CommandRunner, Committed
+from infra.commands import CommandRunner
 from infra.event_store import EventStore
 from infra.layout import EVENTS
 from infra.read_models import ReadModels

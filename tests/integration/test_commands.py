@@ -8,9 +8,10 @@ from uuid import UUID, uuid4
 import pytest
 from nats.aio.client import Client
 
+from domain.commands.results import Committed
 from domain.errors import ConcurrencyError, IdempotencyKeyReusedError, InvalidTransitionError
 from domain.job import FINISHED, Job, JobStatus
-from infra.commands import CommandRunner, Committed
+from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore

@@ -9,13 +9,15 @@ from uuid import uuid4
 
 import pytest
 
+from domain.commands.base import CommandContext
+from domain.commands.deployments import STAGES
 from domain.deployment import Deployment, Environment, Outcome
 from domain.errors import UnavailableError
 from domain.identity import Principal, PrincipalKind, Role
 from domain.job import JobStatus
-from infra import deployment_commands
 from infra.codec import decode
 from infra.commands import CommandRunner
+from infra.dispatch import handle
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import StoredMessage
 from infra.services import Services, open_services
@@ -128,9 +130,8 @@ DEPLOYER = Principal(PrincipalKind.SERVICE, "release", frozenset({Role.DEPLOYER}
 async def test_snapshot_is_saved_while_a_deployment_is_live(services: Services) -> None:
     deployment = await create_deployment(services.commands, "api")
     for env in Environment:
-        await deployment_commands.advance(
-            services, DEPLOYER, cause(f"deployment.{env}"), deployment.id, env, Outcome.SUCCEEDED
-        )
+        report = STAGES[env](deployment.id, Outcome.SUCCEEDED)
+        await handle(services, report, CommandContext(DEPLOYER, None, None))
     await services.runner.catch_up(5)
     await services.runner.save_snapshot()
     assert services.runner.snapshot_seq == services.runner.position == 5

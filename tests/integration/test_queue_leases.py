@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
+from domain.commands.results import ClaimGrant
 from domain.errors import InvalidTransitionError
 from domain.job import Job, JobStatus
 from infra.embedded_server import EmbeddedServer
 from infra.layout import EVENTS
-from infra.queue import ClaimGrant
 from infra.services import Services
 from tests.queue_helpers import (
     claim,

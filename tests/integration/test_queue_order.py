@@ -8,11 +8,11 @@ from uuid import UUID
 
 import pytest
 
+from domain.commands.results import ClaimGrant
 from domain.job import FailureReport, Job
 from domain.queue import PRIORITY_ORDER, FailureClass
 from infra.embedded_server import EmbeddedServer
 from infra.layout import QUEUE
-from infra.queue import ClaimGrant
 from infra.services import Services
 from tests.queue_helpers import (
     cause,

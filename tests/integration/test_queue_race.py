@@ -9,11 +9,12 @@ import asyncio
 from collections import Counter
 from uuid import uuid4
 
+from domain.commands.results import ClaimGrant
 from domain.job import FailureReport, Job
 from domain.queue import FailureClass, QueueSpec
 from infra.embedded_server import EmbeddedServer
 from infra.layout import QUEUE
-from infra.queue import ClaimGrant, QueueService
+from infra.queue import QueueService
 from tests.queue_helpers import (
     GIT,
     cause,

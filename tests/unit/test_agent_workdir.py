@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workers.agent_workdir import PREFIX, run_directory, sweep
+from agent.workdir import PREFIX, run_directory, sweep
 
 DIES_HOLDING_ITS_DIRECTORY = """
 import os, sys
 from pathlib import Path
-from workers.agent_workdir import run_directory
+from agent.workdir import run_directory
 with run_directory(Path(sys.argv[1])) as path:
     (path / "job").mkdir()
     print(path, flush=True)

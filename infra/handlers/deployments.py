@@ -1,33 +1,40 @@
-"""Deployment commands that touch two deployments at once, in one atomic append."""
+"""Deployments; going live and rolling back touch two deployments at once, in one append."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from domain.deployment import Deployment, DeploymentStatus, Environment, Outcome
-from domain.identity import Principal
-from domain.recorded import Cause
-from infra.commands import Committed
+from domain.commands.base import CommandContext
+from domain.commands.deployments import CreateDeployment, ReportStage, RollBackDeployment
+from domain.commands.results import Committed
+from domain.deployment import Deployment, DeploymentStatus, Environment
 from infra.services import Services
 from infra.unit_of_work import UnitOfWork
 
 
-async def advance(
-    services: Services,
-    principal: Principal,
-    cause: Cause,
-    deployment_id: UUID,
-    environment: Environment,
-    outcome: Outcome,
-    reason: str = "",
-    metrics: dict[str, float] | None = None,
+async def create_deployment(
+    services: Services, command: CreateDeployment, context: CommandContext
+) -> Committed[Deployment]:
+    context.principal.require_service(command.service_name)
+
+    async def make(_: UnitOfWork) -> Deployment:
+        deployment_id = context.new_id(command.action)
+        return Deployment.create(
+            deployment_id, command.service_name, command.service_version, command.git
+        )
+
+    return await services.commands.create(context.cause(command.action), make)
+
+
+async def report_stage(
+    services: Services, command: ReportStage, context: CommandContext
 ) -> Committed[Deployment]:
     """Report a stage; going live supersedes the service's previous live deployment."""
     board = services.views.deployments
 
     async def decide(uow: UnitOfWork, deployment: Deployment) -> None:
-        principal.require_service(deployment.service_name)
-        deployment.advance(environment, outcome, reason, metrics)
+        context.principal.require_service(deployment.service_name)
+        deployment.advance(command.ENVIRONMENT, command.outcome, command.reason, command.metrics)
         if deployment.status is not DeploymentStatus.LIVE:
             return
         await services.runner.catch_up(services.settings.read_wait_s)
@@ -36,17 +43,18 @@ async def advance(
             previous = await uow.get(Deployment, UUID(current.deployment_id))
             previous.supersede(deployment.id)
 
-    return await services.commands.update(cause, Deployment, deployment_id, decide)
+    cause = context.cause(command.action)
+    return await services.commands.update(cause, Deployment, command.deployment_id, decide)
 
 
 async def roll_back(
-    services: Services, principal: Principal, cause: Cause, deployment_id: UUID, reason: str
+    services: Services, command: RollBackDeployment, context: CommandContext
 ) -> Committed[Deployment]:
-    """Roll back; a live deployment hands production back to the one it superseded."""
+    """A live deployment hands production back to the one it superseded."""
     board = services.views.deployments
 
     async def decide(uow: UnitOfWork, deployment: Deployment) -> None:
-        principal.require_service(deployment.service_name)
+        context.principal.require_service(deployment.service_name)
         previous: Deployment | None = None
         if deployment.status is DeploymentStatus.LIVE:
             await services.runner.catch_up(services.settings.read_wait_s)
@@ -61,8 +69,9 @@ async def roll_back(
             )
             if replaced is not None:
                 previous = await uow.get(Deployment, UUID(replaced.deployment_id))
-        deployment.roll_back(reason, previous)
+        deployment.roll_back(command.reason, previous)
         if previous is not None:
             previous.restore(deployment.id)
 
-    return await services.commands.update(cause, Deployment, deployment_id, decide)
+    cause = context.cause(command.action)
+    return await services.commands.update(cause, Deployment, command.deployment_id, decide)

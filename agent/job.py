@@ -25,16 +25,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from workers.agent_api import (
-    AgentApi,
-    ApiError,
-    ClaimedJob,
-    LeaseLostError,
-    TransientError,
-    retrying,
-)
-from workers.agent_logs import MAX_TEXT, LogShipper
-from workers.agent_process import ShellProcess, exit_status, pump
+from agent.api import AgentApi, ClaimedJob, LeaseLostError, TransientError
+from agent.logs import MAX_TEXT, LogShipper
+from agent.process import ShellProcess, exit_status, pump
+from client import ApiError
+from domain.job import JobStatus
 
 log = logging.getLogger(__name__)
 DRAIN_OUTPUT_S = 5.0
@@ -112,7 +107,7 @@ class JobRun:
 
     async def _start(self) -> bool:
         try:
-            await retrying(lambda: self.api.start(self.job))
+            await self.api.start(self.job)
         except LeaseLostError as exc:
             log.warning("job %s: lease lost before start: %s", self.job_id, exc)
             return False
@@ -143,7 +138,7 @@ class JobRun:
 
     async def _release(self) -> None:
         try:
-            await retrying(lambda: self.api.release(self.job))
+            await self.api.release(self.job)
         except (TransientError, ApiError) as exc:
             log.warning("job %s: not released: %s", self.job_id, exc)
         else:
@@ -223,11 +218,11 @@ class JobRun:
         status, summary = _verdict(outcome, self.job.timeout_s)
         code = outcome.exit_code
         if status is None and code in self.job.retry_exit_codes:
-            report = functools.partial(self.api.fail, self.job, code, summary)
+            report = self.api.fail(self.job, code, summary)
         else:
-            report = functools.partial(self.api.complete, self.job, code, summary, status)
+            report = self.api.complete(self.job, code, summary, status)
         try:
-            await retrying(report)
+            await report
         except LeaseLostError as exc:
             log.warning("job %s: lease lost before the report: %s", self.job_id, exc)
         except (TransientError, ApiError) as exc:
@@ -236,10 +231,10 @@ class JobRun:
             log.info("job %s: %s", self.job_id, summary)
 
 
-def _verdict(outcome: Outcome, timeout_s: float) -> tuple[str | None, str]:
+def _verdict(outcome: Outcome, timeout_s: float) -> tuple[JobStatus | None, str]:
     """The status to report (None lets the exit code decide) and a summary."""
     if outcome.error:
-        return "error", f"could not run the command: {outcome.error}"
+        return JobStatus.ERROR, f"could not run the command: {outcome.error}"
     if outcome.timed_out:
-        return "timeout", f"timed out after {timeout_s:g}s"
+        return JobStatus.TIMEOUT, f"timed out after {timeout_s:g}s"
     return None, f"exited with {outcome.exit_code}"

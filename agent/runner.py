@@ -1,8 +1,9 @@
-"""The reference build agent: `python -m workers.agent --registration-token ... [--slots N]`.
+"""The reference build agent: `python -m agent --registration-token ... [--slots N]`.
 
 It registers (the registration token is used once; later calls carry the agent token), then
 heartbeats with its host's load and runs `--slots` claim loops. Each loop claims a job from its
-pool, runs the job's command with `/bin/sh -c` (see `workers.agent_job`), reports, and claims again.
+pool, runs the job's command with `/bin/sh -c` (see `agent.job`), reports, and claims again.
+Every call goes through the client (`client.AsyncJetDeck`).
 
 * A heartbeat's `drain` instruction stops the claiming; the agent exits once its jobs are done.
   `cancel` stops that job at once (SIGTERM to its process group, SIGKILL after `--grace-s`).
@@ -12,9 +13,9 @@ pool, runs the job's command with `/bin/sh -c` (see `workers.agent_job`), report
 * Once its jobs are done, an agent that stops (signal or drain) deregisters: it ends
   `terminated` at once instead of looking healthy until its heartbeats expire.
 * Jobs run in a directory of this run's own under `--work-dir`, removed at exit; one that a
-  killed run left behind is removed when the next agent starts there (`workers.agent_workdir`).
+  killed run left behind is removed when the next agent starts there (`agent.workdir`).
 
-Every flag falls back to a JETDECK_AGENT_* variable (`workers.agent_config`).
+Every flag falls back to a JETDECK_AGENT_* variable (`agent.config`).
 """
 
 from __future__ import annotations
@@ -24,24 +25,16 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from workers.agent_api import (
-    AgentApi,
-    ApiError,
-    AuthError,
-    ClaimedJob,
-    Instruction,
-    TransientError,
-    retrying,
-)
-from workers.agent_config import AgentConfig, parse_args
-from workers.agent_host import host_info, load, start_cpu_sampling
-from workers.agent_job import JobRun, RunSettings, Stop
-from workers.agent_workdir import run_directory
+from agent.api import RETRY, AgentApi, AuthError, ClaimedJob, Instruction, TransientError
+from agent.config import AgentConfig, parse_args
+from agent.host import host_info, load, start_cpu_sampling
+from agent.job import JobRun, RunSettings, Stop
+from agent.workdir import run_directory
+from client import ApiError, AsyncJetDeck
 
 log = logging.getLogger("jetdeck.agent")
 RETRY_MAX_S = 30.0
@@ -87,18 +80,19 @@ class Agent:
     # --- registration and heartbeats ------------------------------------------------------
 
     async def _register(self) -> bool:
-        body = {
-            "name": self.config.name,
-            "pool": self.config.pool,
-            "labels": list(self.config.labels),
-            "version": _version(),
-            "host": host_info(),
-            "slots": self.config.slots,
-        }
+        config, host, version = self.config, host_info(), _version()
         pause = 1.0
         while self.claiming:
             try:
-                found = await self.api.register(await self._registration_credential(), body)
+                found = await self.api.register(
+                    await self._registration_credential(),
+                    config.name,
+                    host,
+                    pool=config.pool,
+                    labels=config.labels,
+                    version=version,
+                    slots=config.slots,
+                )
             except TransientError as exc:
                 log.warning("registration: %s; trying again in %gs", exc, pause)
                 await self._idle(pause)
@@ -146,7 +140,7 @@ class Agent:
     async def _deregister(self) -> None:
         reason = "agent stopped" if self._shutting_down else "agent drained and stopped"
         try:
-            await retrying(lambda: self.api.deregister(reason))
+            await self.api.deregister(reason)
         except AuthError:
             log.info("agent %s: already deregistered", self.api.agent_id)
         except (TransientError, ApiError) as exc:
@@ -171,7 +165,7 @@ class Agent:
         while self.claiming:
             try:
                 job = await self.api.claim(
-                    self.config.pool, list(self.config.labels), self.config.claim_wait_s
+                    self.config.pool, self.config.labels, self.config.claim_wait_s
                 )
             except AuthError as exc:
                 self._distrusted(exc)
@@ -237,8 +231,8 @@ async def serve(config: AgentConfig) -> int:
 
 
 async def _serve(config: AgentConfig, work_dir: Path) -> int:
-    async with AgentApi(config.api) as api:
-        agent = Agent(config, api, work_dir)
+    async with AsyncJetDeck(config.api, retry=RETRY) as client:
+        agent = Agent(config, AgentApi(client), work_dir)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, agent.request_stop)
@@ -253,7 +247,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     return asyncio.run(serve(config))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
-from workers.agent_api import ApiError, LeaseLostError, TransientError
+from agent.api import LeaseLostError, TransientError
+from client import ApiError
 
 log = logging.getLogger(__name__)
 Send = Callable[[list[dict[str, str]], int], Awaitable[None]]

@@ -71,7 +71,7 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
     token = default("registration-token", env.get("JETDECK_REGISTRATION_TOKEN", ""))
     parser = argparse.ArgumentParser(
-        prog="python -m workers.agent",
+        prog="python -m agent",
         description="JetDeck reference build agent: claims jobs over HTTP and runs them.",
         epilog="Every flag falls back to JETDECK_AGENT_<FLAG> (e.g. JETDECK_AGENT_SLOTS).",
     )

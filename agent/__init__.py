@@ -1,0 +1,1 @@
+"""JetDeck's reference build agent, a program of its own built on the client: `python -m agent`."""
