@@ -2,8 +2,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The API's development default: an agent of `make agent` registers with `make run`'s API.
+REGISTRATION_TOKEN ?= jetdeck-dev-registration-token
 
-.PHONY: run test lint bench clean
+.PHONY: run cluster agent test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +15,13 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/python -m workers.supervisor
+
+# Three nats-servers (R3 streams), `make run`'s supervisor and a second API on the next port.
+cluster: $(STAMP)
+	$(BIN)/python -m workers.cluster
+
+agent: $(STAMP)
+	$(BIN)/python -m agent --registration-token $(REGISTRATION_TOKEN)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

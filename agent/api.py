@@ -10,14 +10,15 @@ stays the client's `ApiError`, of which the latter two are kinds.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from agent.host import Load
 from client import ApiError, AsyncJetDeck, RetryPolicy, UnreachableError
 from domain.agent import HostInfo
 from domain.job import CompletionReport, FailureReport, JobStatus
+from wire.queue import ClaimAnswer
 
 T = TypeVar("T")
 RETRY = RetryPolicy(attempts=6, base_s=0.5)
@@ -68,17 +69,17 @@ class ClaimedJob:
     """Ours alone: names this claim in Idempotency-Keys (attempt numbers repeat after a release)."""
 
     @classmethod
-    def from_answer(cls, answer: Mapping[str, Any]) -> ClaimedJob:
-        job = answer["job"]
+    def from_answer(cls, answer: ClaimAnswer) -> ClaimedJob:
+        job = answer.job
         return cls(
-            job_id=job["job_id"],
-            command=job["command"],
-            timeout_s=float(job["timeout_s"]),
-            attempt=int(job["attempt"]),
-            claim_token=answer["claim_token"],
-            heartbeat_every_s=float(answer["heartbeat_every_s"]),
-            git={k: str(v) for k, v in (job.get("git") or {}).items()},
-            retry_exit_codes=frozenset((job.get("retry") or {}).get("exit_codes", ())),
+            job_id=str(job.job_id),
+            command=job.command,
+            timeout_s=job.timeout_s,
+            attempt=job.attempt,
+            claim_token=answer.claim_token,
+            heartbeat_every_s=answer.heartbeat_every_s,
+            git=job.git,
+            retry_exit_codes=frozenset(job.retry.exit_codes if job.retry else ()),
         )
 
     def key(self, action: str) -> str:
@@ -111,7 +112,7 @@ class AgentApi:
 
     async def exchange(self, id_token: str) -> str:
         """A short-lived registration for this OIDC token (RFC 8693 token exchange)."""
-        return await answer(self.client.exchange_id_token(id_token))
+        return (await answer(self.client.exchange_id_token(id_token))).access_token
 
     async def register(
         self,
@@ -127,26 +128,22 @@ class AgentApi:
         """Retries carry the same key, so a registration whose answer was lost is not made
         twice. Later calls carry the agent token it answers."""
         self.client.set_token(credential)
-        receipt = await answer(
+        registered = await answer(
             self.client.register_agent(
                 name, host, pool, labels, version, slots, idempotency_key=self._registration_key
             )
         )
-        self.agent_id, token = str(receipt.body["agent_id"]), str(receipt.body["agent_token"])
+        self.agent_id, token = str(registered.value.agent_id), registered.value.agent_token
         self.client.set_token(token)
-        interval = receipt.body.get("heartbeat_interval_s")
-        return Registration(self.agent_id, token, float(interval) if interval else None)
+        return Registration(self.agent_id, token, registered.value.heartbeat_interval_s)
 
     async def heartbeat(self, load: Load, running_jobs: Iterable[str]) -> list[Instruction]:
         call = self.client.agent_heartbeat(
             self.agent_id, load.cpu_pct, load.mem_pct, load.disk_pct, running_jobs
         )
         found = await answer(call)
-        if renewed := found.get("agent_token"):  # tokens expire; each beat hands out a fresh one
-            self.client.set_token(renewed)
-        return [
-            Instruction(str(i["action"]), i.get("job_id")) for i in found.get("instructions", [])
-        ]
+        self.client.set_token(found.agent_token)  # tokens expire; each beat hands out a fresh one
+        return [Instruction(i.action, i.job_id) for i in found.instructions]
 
     async def deregister(self, reason: str) -> None:
         """Leave for good: the API ends this agent's token and releases what it still holds."""
@@ -170,7 +167,7 @@ class AgentApi:
     async def extend(self, job: ClaimedJob) -> bool:
         """Extend the lease; True when the job was cancelled meanwhile."""
         found = await answer(self.client.lease_heartbeat(job.job_id, job.claim_token), lease=True)
-        return bool(found.get("cancelled", False))
+        return found.cancelled
 
     async def write_logs(self, job: ClaimedJob, chunks: list[dict[str, str]], offset: int) -> None:
         call = self.client.write_logs(job.job_id, job.claim_token, chunks, offset)

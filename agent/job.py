@@ -26,10 +26,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from agent.api import AgentApi, ClaimedJob, LeaseLostError, TransientError
-from agent.logs import MAX_TEXT, LogShipper
+from agent.logs import LogShipper
 from agent.process import ShellProcess, exit_status, pump
 from client import ApiError
 from domain.job import JobStatus
+from wire.logs import MAX_TEXT
 
 log = logging.getLogger(__name__)
 DRAIN_OUTPUT_S = 5.0

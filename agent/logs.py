@@ -16,13 +16,10 @@ import orjson
 
 from agent.api import LeaseLostError, TransientError
 from client import ApiError
+from wire.logs import MAX_CHUNKS
 
 log = logging.getLogger(__name__)
 Send = Callable[[list[dict[str, str]], int], Awaitable[None]]
-MAX_CHUNKS = 256
-"""The API's limit on chunks per request."""
-MAX_TEXT = 32_768
-"""The API's limit on characters per chunk."""
 MAX_REQUEST_BYTES = 512 * 1024
 """Half the API's default body limit, so JSON overhead never tips a batch over it."""
 MAX_BACKOFF_S = 5.0

@@ -11,6 +11,7 @@ from api import errors, idempotency, openapi
 from api.body_limit import BodyLimitMiddleware
 from api.login import Logins, Transports
 from api.login_state import LoginStateMiddleware
+from api.request_metrics import RequestMetricsMiddleware
 from api.routes import (
     access,
     agents,
@@ -21,6 +22,7 @@ from api.routes import (
     jobs,
     login,
     logs,
+    metrics,
     pools,
     queue,
     summary,
@@ -67,6 +69,7 @@ def create_app(
     app.state.logins = Logins(settings, login_transports)
     app.add_middleware(LoginStateMiddleware, secure=settings.secure_cookies)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)  # last added, outermost: it times them all
     routers = (
         jobs,
         deployments,
@@ -80,6 +83,6 @@ def create_app(
         access,
         health,
     )
-    for module in (*routers, token_exchange, trust, login):
+    for module in (*routers, token_exchange, trust, login, metrics):
         app.include_router(module.router)
     return app

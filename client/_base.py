@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from client.agents import Agents
 from client.queue import Queueing
 from client.reads import Reading
 from client.reporting import Reporting
@@ -9,7 +10,7 @@ from client.reporting import Reporting
 DEFAULT_TIMEOUT_S = 30.0
 
 
-class Operations(Reporting, Queueing, Reading):
+class Operations(Reporting, Queueing, Agents, Reading):
     """Every operation once; `JetDeck` answers them, `AsyncJetDeck` awaits them."""
 
 

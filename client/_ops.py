@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from client._http import Call
-from client.models import Page
+from wire.common import Page
 
 P = ParamSpec("P")
 T = TypeVar("T")

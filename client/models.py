@@ -1,70 +1,51 @@
-"""What calls answer. Read models are the server's own pydantic classes, shared, not copied."""
+"""What calls answer: the API's own pydantic models (`wire`, `projections`), shared, not copied,
+each answer validated against its model; a write that records an event answers `Written`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
-from uuid import UUID
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from client._http import KEY_HEADER
 
 M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
-Json = dict[str, Any]
-"""An answer whose model the API defines next to its route, out of the client's reach."""
 
 
-class Page(NamedTuple, Generic[T]):
-    """One page of the `{items, next_cursor}` envelope every list answers."""
+class Sequenced(Protocol):
+    @property
+    def seq(self) -> int: ...
 
-    items: list[T]
-    next_cursor: int | None
+
+S = TypeVar("S", bound=Sequenced)
 
 
 @dataclass(frozen=True)
-class Receipt:
-    """A write's answer: its body, and the key it ran under (resend it to retry by hand)."""
+class Written(Generic[S]):
+    """A write's answer (`value`, the API's model) and the key it ran under: resend the key to
+    retry the same write by hand."""
 
-    body: Json
-    idempotency_key: str | None
+    value: S
+    idempotency_key: str
 
     @property
     def seq(self) -> int:
         """The stream sequence of the write: pass as `min_seq` to read it back."""
-        return int(self.body["seq"])
-
-    @property
-    def status(self) -> str:
-        return str(self.body["status"])
-
-    @property
-    def id(self) -> UUID:
-        """The id of the job, deployment or agent written."""
-        return UUID(next(v for k, v in self.body.items() if k.endswith("_id")))
+        return self.value.seq
 
 
-def receipt(response: httpx.Response) -> Receipt:
-    return Receipt(response.json(), response.headers.get(KEY_HEADER))
-
-
-def json(response: httpx.Response) -> Json:
-    body: Json = response.json()
-    return body
+def body(request: BaseModel) -> dict[str, Any]:
+    """A request model as JSON, with only the fields the caller set: the server applies the same
+    model's defaults, and some rules (a pending job queued by `job_id`) hinge on what is set."""
+    return request.model_dump(mode="json", exclude_unset=True)
 
 
 def model(cls: type[M]) -> Callable[[httpx.Response], M]:
     return lambda response: cls.model_validate_json(response.content)
 
 
-def page(cls: type[T]) -> Callable[[httpx.Response], Page[T]]:
-    items: TypeAdapter[list[T]] = TypeAdapter(list[cls])  # type: ignore[valid-type]
-
-    def parse(response: httpx.Response) -> Page[T]:
-        body = response.json()
-        return Page(items.validate_python(body["items"]), body["next_cursor"])
-
-    return parse
+def written(parse: Callable[[httpx.Response], S]) -> Callable[[httpx.Response], Written[S]]:
+    return lambda response: Written(parse(response), response.request.headers[KEY_HEADER])

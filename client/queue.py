@@ -1,4 +1,4 @@
-"""The job queue and the agents that work it: enqueue, claim, lease calls, registration."""
+"""The job queue: enqueue, claim, the lease holder's calls, operators' calls."""
 
 from __future__ import annotations
 
@@ -10,25 +10,36 @@ import httpx
 
 from client._http import Call
 from client._ops import Op
-from client.models import Json, Receipt, json, receipt
+from client.models import Written, body, model, written
 from client.reporting import git_fields
-from domain.agent import HostInfo
 from domain.job import CompletionReport, FailureReport
 from domain.queue import QueueSpec
 from domain.values import GitContext
+from wire.logs import LogWrite, LogWritten
+from wire.queue import (
+    ClaimAnswer,
+    ClaimRequest,
+    CompleteRequest,
+    Enqueued,
+    EnqueueRequest,
+    FailRequest,
+    JobAnswer,
+    LeaseCall,
+    LeaseHeartbeatAnswer,
+    PoolState,
+    ReasonBody,
+)
 
 QUEUE = "/api/queue"
-AGENTS = "/api/agents"
 CLAIM_SLACK_S = 30.0
 """A claim may hold its request for `wait_s`; its answer gets this long beyond that."""
-TOKEN_EXCHANGE = {
-    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-    "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
-}
+ENQUEUED = written(model(Enqueued))
+JOB_ANSWER = written(model(JobAnswer))
+POOL_STATE = written(model(PoolState))
 
 
 def _spec(spec: QueueSpec | None) -> dict[str, Any]:
-    return {} if spec is None else spec.model_dump(mode="json", exclude_defaults=True)
+    return {} if spec is None else spec.model_dump(exclude_unset=True)
 
 
 def enqueue(
@@ -38,51 +49,57 @@ def enqueue(
     metadata: Mapping[str, str] | None = None,
     *,
     idempotency_key: str | None = None,
-) -> Call[Receipt]:
-    """A new job, queued; the receipt's `existing` says a unique key found an earlier one."""
-    body = {"job_type": job_type, **git_fields(git), "metadata": dict(metadata or {})}
-    body |= _spec(spec)
-    return Call("POST", f"{QUEUE}/jobs", receipt, body, idempotency_key=idempotency_key)
+) -> Call[Written[Enqueued]]:
+    """A new job, queued; the answer's `existing` says a unique key found an earlier one."""
+    request = EnqueueRequest(
+        job_type=job_type, **git_fields(git), metadata=dict(metadata or {}), **_spec(spec)
+    )
+    path = f"{QUEUE}/jobs"
+    return Call("POST", path, ENQUEUED, body(request), idempotency_key=idempotency_key)
 
 
 def queue_existing(
     job_id: UUID | str, spec: QueueSpec | None = None, *, idempotency_key: str | None = None
-) -> Call[Receipt]:
+) -> Call[Written[Enqueued]]:
     """A pending job reported earlier, queued for agents."""
-    body = {"job_id": str(job_id)} | _spec(spec)
-    return Call("POST", f"{QUEUE}/jobs", receipt, body, idempotency_key=idempotency_key)
+    request = EnqueueRequest(job_id=job_id, **_spec(spec))
+    path = f"{QUEUE}/jobs"
+    return Call("POST", path, ENQUEUED, body(request), idempotency_key=idempotency_key)
 
 
-def _claimed(response: httpx.Response) -> Json | None:
-    return None if response.status_code == httpx.codes.NO_CONTENT else json(response)
+def _claimed(response: httpx.Response) -> ClaimAnswer | None:
+    if response.status_code == httpx.codes.NO_CONTENT:
+        return None
+    return ClaimAnswer.model_validate_json(response.content)
 
 
 def claim(
     agent_id: str, pool: str = "default", labels: Iterable[str] = (), wait_s: float = 5.0
-) -> Call[Json | None]:
+) -> Call[ClaimAnswer | None]:
     """Work for an agent (its token), or None when none came within `wait_s`."""
-    body = {"agent_id": agent_id, "pool": pool, "labels": sorted(labels), "wait_s": wait_s}
-    return Call("POST", f"{QUEUE}/claim", _claimed, body, timeout_s=wait_s + CLAIM_SLACK_S)
+    request = ClaimRequest(agent_id=agent_id, pool=pool, labels=frozenset(labels), wait_s=wait_s)
+    path = f"{QUEUE}/claim"
+    return Call("POST", path, _claimed, body(request), timeout_s=wait_s + CLAIM_SLACK_S)
 
 
 def _lease_call(
-    action: str, job_id: UUID | str, claim_token: str, key: str | None, fields: Json | None = None
-) -> Call[Receipt]:
-    body = {"claim_token": claim_token, **(fields or {})}
+    action: str, job_id: UUID | str, request: LeaseCall, key: str | None
+) -> Call[Written[JobAnswer]]:
     path = f"{QUEUE}/jobs/{job_id}/{action}"
-    return Call("POST", path, receipt, body, idempotency_key=key)
+    return Call("POST", path, JOB_ANSWER, body(request), idempotency_key=key)
 
 
 def start_claimed(
     job_id: UUID | str, claim_token: str, *, idempotency_key: str | None = None
-) -> Call[Receipt]:
-    return _lease_call("start", job_id, claim_token, idempotency_key)
+) -> Call[Written[JobAnswer]]:
+    return _lease_call("start", job_id, LeaseCall(claim_token=claim_token), idempotency_key)
 
 
-def lease_heartbeat(job_id: UUID | str, claim_token: str) -> Call[Json]:
+def lease_heartbeat(job_id: UUID | str, claim_token: str) -> Call[LeaseHeartbeatAnswer]:
     """Renews the lease; the answer's `cancelled` tells the agent to stop."""
-    body = {"claim_token": claim_token}
-    return Call("POST", f"{QUEUE}/jobs/{job_id}/heartbeat", json, body)
+    request = LeaseCall(claim_token=claim_token)
+    path = f"{QUEUE}/jobs/{job_id}/heartbeat"
+    return Call("POST", path, model(LeaseHeartbeatAnswer), body(request))
 
 
 def write_logs(
@@ -90,11 +107,13 @@ def write_logs(
     claim_token: str,
     chunks: Iterable[Mapping[str, str]],
     offset: int | None = None,
-) -> Call[Json]:
+) -> Call[LogWritten]:
     """Appends `{stream, text}` chunks to the job's log; `offset`, the index of the first among
     all this claim sent, makes a resent batch stored once."""
-    body = {"claim_token": claim_token, "chunks": [dict(c) for c in chunks], "offset": offset}
-    return Call("POST", f"{QUEUE}/jobs/{job_id}/logs", json, body)
+    request = LogWrite.model_validate(
+        {"claim_token": claim_token, "chunks": [dict(c) for c in chunks], "offset": offset}
+    )
+    return Call("POST", f"{QUEUE}/jobs/{job_id}/logs", model(LogWritten), body(request))
 
 
 def complete_claimed(
@@ -103,9 +122,9 @@ def complete_claimed(
     report: CompletionReport,
     *,
     idempotency_key: str | None = None,
-) -> Call[Receipt]:
-    fields = report.model_dump(mode="json")
-    return _lease_call("complete", job_id, claim_token, idempotency_key, fields)
+) -> Call[Written[JobAnswer]]:
+    request = CompleteRequest(claim_token=claim_token, **report.model_dump(exclude_unset=True))
+    return _lease_call("complete", job_id, request, idempotency_key)
 
 
 def fail_claimed(
@@ -114,80 +133,35 @@ def fail_claimed(
     report: FailureReport,
     *,
     idempotency_key: str | None = None,
-) -> Call[Receipt]:
-    fields = report.model_dump(mode="json")
-    return _lease_call("fail", job_id, claim_token, idempotency_key, fields)
+) -> Call[Written[JobAnswer]]:
+    request = FailRequest(claim_token=claim_token, **report.model_dump(exclude_unset=True))
+    return _lease_call("fail", job_id, request, idempotency_key)
 
 
 def release(
     job_id: UUID | str, claim_token: str, *, idempotency_key: str | None = None
-) -> Call[Receipt]:
+) -> Call[Written[JobAnswer]]:
     """Gives the job back without spending its attempt."""
-    return _lease_call("release", job_id, claim_token, idempotency_key)
+    return _lease_call("release", job_id, LeaseCall(claim_token=claim_token), idempotency_key)
 
 
-def cancel(job_id: UUID | str, reason: str = "") -> Call[Receipt]:
-    return Call("POST", f"{QUEUE}/jobs/{job_id}/cancel", receipt, {"reason": reason})
+def cancel(job_id: UUID | str, reason: str = "") -> Call[Written[JobAnswer]]:
+    request = ReasonBody(reason=reason)
+    return Call("POST", f"{QUEUE}/jobs/{job_id}/cancel", JOB_ANSWER, body(request))
 
 
-def retry_dead_letter(job_id: UUID | str, reason: str = "") -> Call[Receipt]:
+def retry_dead_letter(job_id: UUID | str, reason: str = "") -> Call[Written[JobAnswer]]:
     path = f"{QUEUE}/dead-letters/{job_id}/retry"
-    return Call("POST", path, receipt, {"reason": reason})
+    return Call("POST", path, JOB_ANSWER, body(ReasonBody(reason=reason)))
 
 
-def pause_pool(pool: str, reason: str = "") -> Call[Json]:
-    return Call("POST", f"{QUEUE}/pools/{pool}/pause", json, {"reason": reason})
+def pause_pool(pool: str, reason: str = "") -> Call[Written[PoolState]]:
+    path = f"{QUEUE}/pools/{pool}/pause"
+    return Call("POST", path, POOL_STATE, body(ReasonBody(reason=reason)))
 
 
-def resume_pool(pool: str) -> Call[Json]:
-    return Call("POST", f"{QUEUE}/pools/{pool}/resume", json)
-
-
-def register_agent(
-    name: str,
-    host: HostInfo,
-    pool: str = "default",
-    labels: Iterable[str] = (),
-    version: str = "unknown",
-    slots: int = 1,
-    *,
-    idempotency_key: str | None = None,
-) -> Call[Receipt]:
-    """Needs the registration token; the receipt's `agent_token` authenticates the agent."""
-    body: Json = {"name": name, "host": host.model_dump(), "pool": pool, "slots": slots}
-    body |= {"labels": sorted(labels), "version": version}
-    return Call("POST", f"{AGENTS}/register", receipt, body, idempotency_key=idempotency_key)
-
-
-def _access_token(response: httpx.Response) -> str:
-    return str(response.json()["access_token"])
-
-
-def exchange_id_token(id_token: str) -> Call[str]:
-    """A short-lived registration (the bearer token of `register_agent`) for a CI job's OIDC
-    token, by RFC 8693 token exchange; needs no token of its own."""
-    form = TOKEN_EXCHANGE | {"subject_token": id_token}
-    return Call("POST", "/api/auth/token", _access_token, form=form)
-
-
-def agent_heartbeat(
-    agent_id: UUID | str,
-    cpu_pct: float,
-    mem_pct: float,
-    disk_pct: float,
-    running_jobs: Iterable[str] = (),
-) -> Call[Json]:
-    """The answer's `agent_token` is a fresh one: use it from then on."""
-    body: Json = {"cpu_pct": cpu_pct, "mem_pct": mem_pct, "disk_pct": disk_pct}
-    body["running_jobs"] = list(running_jobs)
-    return Call("POST", f"{AGENTS}/{agent_id}/heartbeat", json, body)
-
-
-def deregister_agent(
-    agent_id: UUID | str, reason: str = "deregistered", *, idempotency_key: str | None = None
-) -> Call[Receipt]:
-    path = f"{AGENTS}/{agent_id}/deregister"
-    return Call("POST", path, receipt, {"reason": reason}, idempotency_key=idempotency_key)
+def resume_pool(pool: str) -> Call[Written[PoolState]]:
+    return Call("POST", f"{QUEUE}/pools/{pool}/resume", POOL_STATE)
 
 
 class Queueing:
@@ -204,7 +178,3 @@ class Queueing:
     retry_dead_letter = Op(retry_dead_letter)
     pause_pool = Op(pause_pool)
     resume_pool = Op(resume_pool)
-    register_agent = Op(register_agent)
-    exchange_id_token = Op(exchange_id_token)
-    agent_heartbeat = Op(agent_heartbeat)
-    deregister_agent = Op(deregister_agent)

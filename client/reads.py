@@ -8,7 +8,7 @@ from uuid import UUID
 
 from client._http import Call
 from client._ops import Op, Pages
-from client.models import Json, Page, json, model, page
+from client.models import model
 from domain.agent import AgentStatus
 from domain.deployment import DeploymentStatus
 from projections.agents import AgentView, PoolView
@@ -16,13 +16,16 @@ from projections.deployments import DeploymentView
 from projections.job_rows import JobFilter, JobView
 from projections.queue import DeadLetter, LevelStats
 from projections.summary import Summary
+from wire.agents import Scaling
+from wire.audit import AuditTrail
+from wire.common import Page
 
 T = TypeVar("T")
 LIMIT = 50
 
 
-def _list(path: str, cls: type[T], limit: int, **params: Any) -> Call[Page[T]]:
-    return Call("GET", path, page(cls), params={**params, "limit": limit})
+def _list(path: str, cls: type[Page[T]], limit: int, **params: Any) -> Call[Page[T]]:
+    return Call("GET", path, model(cls), params={**params, "limit": limit})
 
 
 def get_job(job_id: UUID | str, min_seq: int | None = None) -> Call[JobView]:
@@ -34,11 +37,11 @@ def jobs(
     where: JobFilter | None = None, min_seq: int | None = None, limit: int = LIMIT
 ) -> Call[Page[JobView]]:
     filters = (where or JobFilter()).model_dump(mode="json", exclude_none=True)
-    return _list("/api/dashboard/jobs", JobView, limit, min_seq=min_seq, **filters)
+    return _list("/api/dashboard/jobs", Page[JobView], limit, min_seq=min_seq, **filters)
 
 
 def running_jobs(limit: int = LIMIT) -> Call[Page[JobView]]:
-    return _list("/api/dashboard/jobs/running", JobView, limit)
+    return _list("/api/dashboard/jobs/running", Page[JobView], limit)
 
 
 def get_deployment(deployment_id: UUID | str, min_seq: int | None = None) -> Call[DeploymentView]:
@@ -53,13 +56,13 @@ def deployments(
     limit: int = LIMIT,
 ) -> Call[Page[DeploymentView]]:
     path = "/api/dashboard/deployments"
-    return _list(path, DeploymentView, limit, service=service, status=status, min_seq=min_seq)
+    return _list(path, Page[DeploymentView], limit, service=service, status=status, min_seq=min_seq)
 
 
 def agents(
     pool: str | None = None, status: AgentStatus | None = None, limit: int = LIMIT
 ) -> Call[Page[AgentView]]:
-    return _list("/api/agents", AgentView, limit, pool=pool, status=status)
+    return _list("/api/agents", Page[AgentView], limit, pool=pool, status=status)
 
 
 def get_agent(agent_id: UUID | str, min_seq: int | None = None) -> Call[AgentView]:
@@ -67,29 +70,29 @@ def get_agent(agent_id: UUID | str, min_seq: int | None = None) -> Call[AgentVie
 
 
 def pools(limit: int = LIMIT) -> Call[Page[PoolView]]:
-    return _list("/api/pools", PoolView, limit)
+    return _list("/api/pools", Page[PoolView], limit)
 
 
-def scaling(pool: str) -> Call[Json]:
-    return Call("GET", f"/api/pools/{pool}/scaling", json)
+def scaling(pool: str) -> Call[Scaling]:
+    return Call("GET", f"/api/pools/{pool}/scaling", model(Scaling))
 
 
 def queue_stats(limit: int = LIMIT) -> Call[Page[LevelStats]]:
-    return _list("/api/queue/stats", LevelStats, limit)
+    return _list("/api/queue/stats", Page[LevelStats], limit)
 
 
 def dead_letters(limit: int = LIMIT) -> Call[Page[DeadLetter]]:
-    return _list("/api/queue/dead-letters", DeadLetter, limit)
+    return _list("/api/queue/dead-letters", Page[DeadLetter], limit)
 
 
 def summary(min_seq: int | None = None) -> Call[Summary]:
     return Call("GET", "/api/dashboard/summary", model(Summary), params={"min_seq": min_seq})
 
 
-def audit(aggregate: str, aggregate_id: UUID | str) -> Call[Json]:
+def audit(aggregate: str, aggregate_id: UUID | str) -> Call[AuditTrail]:
     """Every event of one aggregate (`job`, `deployment`, ...), straight from the log, its hash
     chain checked."""
-    return Call("GET", f"/api/audit/{aggregate}/{aggregate_id}", json)
+    return Call("GET", f"/api/audit/{aggregate}/{aggregate_id}", model(AuditTrail))
 
 
 class Reading:

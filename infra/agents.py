@@ -7,6 +7,7 @@ the agent may stay silent before it counts as offline); only a change of health 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from nats.js.errors import NotFoundError as JsNotFoundError
 from domain.agent import Agent, HostInfo, Metrics
 from domain.commands.results import Committed, Instruction, Registration
 from domain.errors import NotFoundError, UnauthorizedError
-from domain.health import classify
+from domain.health import AgentStatus, classify
 from domain.identity import system
 from domain.job import JobStatus
 from domain.recorded import Cause
@@ -46,6 +47,8 @@ class Beat:
 
 _AgentAct = Callable[[Agent], None]
 AGENT_PREFIX = "jdagt_"
+UNWELL = frozenset({AgentStatus.UNHEALTHY, AgentStatus.OFFLINE})
+log = logging.getLogger(__name__)
 HEALTH_MONITOR = str(system("health-monitor"))
 
 
@@ -205,10 +208,25 @@ class AgentService:
         view = self.views.agents.get(agent_id)
         if view is None or view.terminated:
             return None
-        return await self._command(_system(action, agent_id), UUID(agent_id), act)
+        result = await self._command(_system(action, agent_id), UUID(agent_id), act)
+        _report_health(view, result.aggregate, action)
+        return result
 
     async def _command(self, cause: Cause, agent_id: UUID, act: _AgentAct) -> Committed[Agent]:
         async def decide(_: UnitOfWork, agent: Agent) -> None:
             act(agent)
 
         return await self.commands.update(cause, Agent, agent_id, decide)
+
+
+def _report_health(before: AgentView, agent: Agent, action: str) -> None:
+    """A log line when an agent turns unhealthy or goes offline."""
+    if agent.health in UNWELL and agent.health is not before.health:
+        log.warning(
+            "agent %s (%s) is %s (%s)",
+            agent.id,
+            before.name,
+            agent.health,
+            action,
+            extra={"agent_id": str(agent.id), "pool": before.pool, "health": str(agent.health)},
+        )

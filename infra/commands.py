@@ -6,6 +6,7 @@ request than the one recorded)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -19,6 +20,7 @@ from infra.event_store import AppendConflictError, EventStore
 from infra.unit_of_work import AlreadyDoneError, HistoryCache, UnitOfWork
 
 A = TypeVar("A", bound=Aggregate)
+log = logging.getLogger(__name__)
 
 
 class StaleCacheError(Exception):
@@ -69,6 +71,7 @@ class CommandRunner:
         A decision made on cached history that refuses or records nothing is made again on
         what the store says: only an append proves the cache was current.
         """
+        kind, aggregate_id = target or ("aggregate", "new")
         cache: HistoryCache | None = self.cache
         for attempt in range(self.retries + 1):
             uow = UnitOfWork(self.store, cause, cache, target[1] if target else None)
@@ -91,12 +94,12 @@ class CommandRunner:
             except AppendConflictError:
                 if on_conflict is not None:
                     return await on_conflict(uow, aggregate)
+                log.info("append conflict on %s %s; deciding again", kind, aggregate_id)
                 await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
                 continue
             return Committed(
                 aggregate, seq if seq is not None else uow.tracked[aggregate.id].last_seq
             )
-        kind, aggregate_id = target or ("aggregate", "new")
         raise ConcurrencyError(kind, str(aggregate_id))
 
     async def _created_by_us(self, uow: UnitOfWork, aggregate: A) -> Committed[A]:

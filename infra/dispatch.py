@@ -17,6 +17,7 @@ from infra.handlers import deployments as deployment_handlers
 from infra.handlers import fleet as fleet_handlers
 from infra.handlers import jobs as job_handlers
 from infra.handlers import leases as lease_handlers
+from infra.logging_setup import command_scope
 from infra.services import Services
 
 R = TypeVar("R")
@@ -60,6 +61,8 @@ HANDLERS: dict[type[Command[Any]], Handler] = {
 
 
 async def handle(services: Services, command: Command[R], context: CommandContext) -> R:
-    """Run `command`, sent in `context`; its handler's answer, or one of our errors."""
-    result: R = await HANDLERS[type(command)](services, command, context)
+    """Run `command`, sent in `context`; its handler's answer, or one of our errors. Lines
+    logged meanwhile name the command."""
+    with command_scope(context.correlation_id, context.command_id, context.actor):
+        result: R = await HANDLERS[type(command)](services, command, context)
     return result

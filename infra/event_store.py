@@ -21,6 +21,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NoStreamResponseError
 
 from domain.errors import OutcomeUnknownError, UnavailableError
+from infra import metrics
 from infra.layout import EVENT_SUBJECTS, EVENTS
 from infra.replies import Replies
 from infra.tokens import event_writer_key
@@ -115,7 +116,10 @@ class EventStore:
         unanswered = False
         for attempt in range(attempts):
             try:
-                return await self._publish(messages, deadline - loop.time())
+                seq = await self._publish(messages, deadline - loop.time())
+            except AppendConflictError:
+                metrics.append_conflict(messages)
+                raise
             except TRANSIENT as exc:
                 unanswered = unanswered or isinstance(exc, UNANSWERED)
                 pause = 0.1 * 2**attempt
@@ -124,6 +128,9 @@ class EventStore:
                         raise OutcomeUnknownError from exc
                     raise UnavailableError(f"event store did not answer: {exc!r}") from exc
                 await asyncio.sleep(pause)
+            else:
+                metrics.appended(messages)
+                return seq
         raise AssertionError("unreachable")
 
     async def _publish(self, messages: list[Outgoing], timeout_s: float) -> int:

@@ -46,10 +46,6 @@ from infra.queue import QueueService
 from infra.tokens import Claim
 
 OutputStream = Literal["stdout", "stderr"]
-MAX_CHUNKS = 256
-"""Chunks in one append."""
-MAX_TEXT = 32_768
-"""Characters in one chunk; a longer line is sent as several chunks."""
 ENDED = FINISHED | {JobStatus.DEAD_LETTERED}
 """Statuses after which a job writes no more output."""
 

@@ -14,6 +14,7 @@ import hashlib
 import heapq
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,6 +112,8 @@ class ProjectionRunner:
         self.skipped = 0
         self.faults = 0
         self.snapshot_seq = 0
+        self.snapshot_at: float | None = None
+        """When (`time.monotonic`) a snapshot was last saved or loaded."""
         self.version = code_version()
         self.snapshots = Snapshots(self.js, self.version)
         self.keep_every = keep_every
@@ -236,6 +239,7 @@ class ProjectionRunner:
         # event; and no failure of a snapshot may stop the read models, hence the broad except.
         try:
             await self.snapshots.put(seq, await packed)
+            self.snapshot_at = time.monotonic()
             if self.keep_every is not None:
                 await self.snapshots.prune(self.keep_every)
         except Exception:
@@ -257,3 +261,4 @@ class ProjectionRunner:
                 model.restore(picture["models"][model.name])
         self.quarantine.restore(picture["quarantine"])
         self.position = self.snapshot_seq = picture["seq"]
+        self.snapshot_at = time.monotonic()

@@ -44,6 +44,7 @@ from domain.job import (
 from domain.queue import PRIORITY_ORDER, QueueSpec, RetryPolicy, eligible
 from domain.recorded import Cause
 from domain.values import GitContext
+from infra import queue_signals as signals
 from infra.commands import CommandRunner
 from infra.layout import LEASES, QUEUE, QUEUED_EVENTS, consumer_name, queue_consumer
 from infra.nats_errors import unavailable_on_failure
@@ -278,6 +279,7 @@ class QueueService:
         job_id = UUID(msg.subject.rsplit(".", 1)[-1])
         claim_id = f"claim:{msg.reply}"
         cause = Cause(f"{PrincipalKind.AGENT}:{agent_id}", claim_id, ClaimJob.ACTION, claim_id)
+        due: list[datetime] = []
 
         async def decide(_: UnitOfWork, job: Job) -> None:
             spec = job.spec
@@ -285,6 +287,7 @@ class QueueService:
                 return
             if eligible(spec.labels, labels):
                 await self._write_lease(job, agent_id, msg.reply, spec.lease_s)
+                due[:] = [signals.due_since(job)]
                 job.claim(agent_id, msg.reply)
 
         try:
@@ -300,6 +303,8 @@ class QueueService:
             raise
         job = result.aggregate
         if job.status is JobStatus.CLAIMED and job.ack_subject == msg.reply:
+            if due:  # else a retried append found the claim made
+                signals.claimed(job, due[0])
             return self._grant(result)
         await self._put_back(msg, job)
         return None
@@ -387,15 +392,21 @@ class QueueService:
             raise ForbiddenError(f"the claim token is for job {claim.job_id}, not {job_id}")
         return claim
 
-    async def _as_holder(self, cause: Cause, job_id: UUID, token: str, act: _Act) -> Committed[Job]:
+    async def _as_holder(
+        self, cause: Cause, job_id: UUID, token: str, act: _Act, ends_attempt: bool = False
+    ) -> Committed[Job]:
         claim = self._verify(job_id, token)
+        since: list[datetime | None] = []
 
-        async def decide(_: UnitOfWork, job: Job) -> None:
+        async def decide(uow: UnitOfWork, job: Job) -> None:
             job.require_lease(claim.agent_id, claim.attempt, claim.ack_subject)
+            since[:] = [signals.claimed_at(uow.tracked[job.id].history)]
             act(job, claim)
 
         result = await self.commands.update(cause, Job, UUID(claim.job_id), decide)
         if not result.replayed:  # a retry's ticket may be someone else's claim by now
+            if ends_attempt:
+                signals.attempt_ended(result.aggregate, since[0])
             await self._after_report(result.aggregate, claim.ack_subject)
         return result
 
@@ -409,6 +420,8 @@ class QueueService:
             wait = (job.not_before - now()).total_seconds() if job.not_before else 0.0
             await self._settle(ack_subject, nak(wait))
             return
+        if job.status is JobStatus.DEAD_LETTERED:
+            signals.dead_lettered(job)
         verdict = b"+TERM dead lettered" if job.status is JobStatus.DEAD_LETTERED else b"+ACK"
         await self._settle(ack_subject, verdict)
         # No lease follows a finished job, so the answer need not wait for this; if it is lost,
@@ -447,7 +460,7 @@ class QueueService:
                 report.artifact_urls,
             )
 
-        return await self._as_holder(cause, job_id, token, act)
+        return await self._as_holder(cause, job_id, token, act, ends_attempt=True)
 
     async def fail(
         self,
@@ -462,7 +475,7 @@ class QueueService:
                 report.error, report.failure_class, report.retryable, report.exit_code, retry_at
             )
 
-        return await self._as_holder(cause, job_id, token, act)
+        return await self._as_holder(cause, job_id, token, act, ends_attempt=True)
 
     async def release(self, cause: Cause, job_id: UUID, token: str) -> Committed[Job]:
         return await self._as_holder(cause, job_id, token, lambda job, _: job.release())
@@ -527,5 +540,7 @@ class QueueService:
 
         result = await self.commands.update(cause, Job, UUID(job_id), decide)
         if tickets:
+            if lost:
+                signals.lease_lost(result.aggregate, reason)
             await self._after_report(result.aggregate, tickets[0])
         return result.seq

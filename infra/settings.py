@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".jetdeck")
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
+    metrics_port: Annotated[int, Field(ge=1, le=65000)] | None = None
+    """Where each worker serves its `/metrics` (the API serves its own on the API port): this
+    port plus the worker's place in `expected_workers`. Unset, workers serve none."""
+    metrics_host: str = "127.0.0.1"
+    """The workers' metrics listen here; those ports ask for no credentials."""
     replicas: Annotated[int, Field(ge=1, le=5)] = 1
     expected_workers: list[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]] = [
         "gateway",

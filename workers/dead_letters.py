@@ -26,6 +26,7 @@ from infra.codec import decode
 from infra.connection import broker_security
 from infra.event_store import EventStore
 from infra.layout import EVENTS, QUEUE, queue_subject
+from infra.logging_setup import broker_logger
 from infra.settings import Settings
 from infra.unit_of_work import fold, load_history
 from workers.process import run_app
@@ -80,7 +81,11 @@ async def handle_dead_letter(store: EventStore, seq: int, subject: str, payload:
 
 def create_app(settings: Settings | None = None) -> FastStream:
     settings = settings or Settings()
-    broker = NatsBroker(settings.server_urls, security=broker_security(settings.nats_login))
+    broker = NatsBroker(
+        settings.server_urls,
+        security=broker_security(settings.nats_login),
+        logger=broker_logger(),
+    )
     key = settings.writer_key.encode() if settings.writer_key else None
     held: list[EventStore] = []
 
@@ -115,7 +120,6 @@ def create_app(settings: Settings | None = None) -> FastStream:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run_app("dead_letters", create_app)
 
 

@@ -29,6 +29,7 @@ from domain.identity import Permission
 from infra.authn import INVALID_CREDENTIALS
 from infra.connection import broker_security
 from infra.dispatch import handle
+from infra.logging_setup import broker_logger
 from infra.nats_auth import AGENT_INBOX
 from infra.services import Services, open_services
 from infra.settings import Settings
@@ -152,7 +153,11 @@ async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
 
 def create_app(settings: Settings | None = None) -> FastStream:
     settings = settings or Settings()
-    broker = NatsBroker(settings.server_urls, security=broker_security(settings.nats_login))
+    broker = NatsBroker(
+        settings.server_urls,
+        security=broker_security(settings.nats_login),
+        logger=broker_logger(),
+    )
     state: dict[str, Services] = {}
 
     # Claims long-poll for up to 30 s; one handler at a time would hold every other call back.

@@ -8,14 +8,14 @@ the workers, at the first start and at every upgrade; they only check that it wa
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from infra.layout import apply_layout
+from infra.logging_setup import configure_logging
 from infra.settings import Settings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()
     settings = Settings()
     asyncio.run(apply_layout(settings.server_url, settings.layout_login, settings.replicas))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -13,6 +12,8 @@ from typing import Any
 from faststream import FastStream
 
 from infra.connection import connect
+from infra.logging_setup import configure_logging
+from infra.metrics import serve_worker_metrics
 from infra.settings import Settings
 from infra.worker_beats import beat
 
@@ -29,6 +30,7 @@ async def until_signalled() -> None:
 async def beating(settings: Settings, name: str, work: Awaitable[None]) -> None:
     """`work`, while this worker says every second on a connection of its own that it is alive
     (infra.worker_beats): a worker stuck on its own connection falls silent."""
+    serve_worker_metrics(settings, name)
     nc = await connect(settings.server_url, f"jetdeck-{name}-beat", settings.nats_login)
     beats = asyncio.create_task(beat(nc, name))
     try:
@@ -40,7 +42,7 @@ async def beating(settings: Settings, name: str, work: Awaitable[None]) -> None:
 
 def run_worker(name: str, run: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     """`python -m workers.<name>`: settings from the environment, logs to stderr."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()
     settings = Settings()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(beating(settings, name, run(settings)))
@@ -48,5 +50,6 @@ def run_worker(name: str, run: Callable[[Settings], Coroutine[Any, Any, None]]) 
 
 def run_app(name: str, create_app: Callable[[Settings], FastStream]) -> None:
     """A FastStream worker: the same, with FastStream's own signal handling."""
+    configure_logging()
     settings = Settings()
     asyncio.run(beating(settings, name, create_app(settings).run()))

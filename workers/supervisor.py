@@ -30,6 +30,8 @@ from infra.embedded_server import EmbeddedServer
 from infra.exclusive import data_dir_lock, require_free
 from infra.layout import apply_layout
 from infra.lifeline import lifeline
+from infra.logging_setup import configure_logging
+from infra.metrics import worker_metrics_port
 from infra.settings import Settings
 from infra.worker_beats import exited
 from workers.supervision import RestartPolicy, Supervised
@@ -52,6 +54,11 @@ async def run(settings: Settings) -> None:
 
 async def run_locked(settings: Settings) -> None:
     require_free(settings.api_port, "the API", settings.api_host)
+    for module in WORKERS:
+        name = module.removeprefix("workers.")
+        port = worker_metrics_port(settings, name)
+        if port is not None:
+            require_free(port, f"the metrics of worker {name}", settings.metrics_host)
     server: EmbeddedServer | None = None
     if settings.nats_url is None:
         require_free(settings.nats_port, "the embedded nats-server")
@@ -122,7 +129,11 @@ async def serve(settings: Settings) -> None:
 
     workers = [Supervised(module, env, RestartPolicy(), gone) for module in WORKERS]
     config = uvicorn.Config(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info"
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+        log_config=None,  # its loggers go through ours (configure_logging)
     )
     api = uvicorn.Server(config)
     failures: list[BaseException] = []
@@ -154,7 +165,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()
     try:
         asyncio.run(run(Settings()))
     except InUseError as exc:

@@ -26,7 +26,6 @@ from api.examples.views import (
 from api.routes.agents import AgentDetail
 from api.routes.health import Health, Liveness, Readiness
 from api.routes.login import SessionView
-from api.routes.logs import LogWrite
 from domain.trust import PolicyTerms
 from projections.summary import Summary
 from wire.access import (
@@ -53,7 +52,7 @@ from wire.agents import (
 from wire.audit import AuditTrail, QuarantineList
 from wire.deployments import DeploymentAccepted, DeploymentCreate, RollbackRequest, StageReport
 from wire.jobs import JobAccepted, JobComplete, JobCreate, JobStart
-from wire.logs import LogWritten
+from wire.logs import LogWrite, LogWritten
 from wire.problems import Problem
 from wire.queue import (
     ClaimAnswer,

@@ -11,7 +11,6 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
-from pydantic import Field
 
 from api.auth import PROTECTED, Reading
 from api.commands import AgentContext
@@ -20,10 +19,9 @@ from api.schemas import Cursor, Limit
 from domain.commands.leases import AppendLogs, Output
 from domain.job import JobStatus
 from infra.dispatch import handle
-from infra.logs import MAX_CHUNKS, MAX_TEXT, JobEnd, LogChunk, LogStore
-from wire.common import Body, Page
-from wire.logs import LogLine, LogWritten
-from wire.queue import LeaseCall
+from infra.logs import JobEnd, LogChunk, LogStore
+from wire.common import Page
+from wire.logs import LogLine, LogWrite, LogWritten
 
 router = APIRouter(tags=["logs"], responses=PROTECTED)
 KEEPALIVE_S = 15.0
@@ -35,18 +33,6 @@ class Expired:
 
 
 EXPIRED = Expired()
-
-
-class ChunkIn(Body):
-    stream: Literal["stdout", "stderr"]
-    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-
-
-class LogWrite(LeaseCall):
-    chunks: Annotated[list[ChunkIn], Field(min_length=1, max_length=MAX_CHUNKS)]
-    offset: Annotated[int | None, Field(ge=0)] = None
-    """Index of the first chunk among all chunks this claim sent; a retried batch with the same
-    offset is stored once."""
 
 
 async def get_logs(services: ServicesDep) -> LogStore:

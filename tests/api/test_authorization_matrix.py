@@ -99,6 +99,7 @@ WHO_MAY: dict[str, object] = {
     "GET /api/health": PUBLIC,
     "GET /api/health/live": PUBLIC,
     "GET /api/health/ready": PUBLIC,
+    "GET /metrics": READ,
 }
 GARBAGE = {
     "garbage": "jdsvc_not-a-real-token",

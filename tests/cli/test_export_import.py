@@ -23,8 +23,9 @@ from tests.conftest import laid_out_server
 from tests.queue_helpers import http_agent, post_job
 from tests.tokens import ADMIN_TOKEN
 
-UNEQUAL = {"/api/health", "/api/health/live", "/api/health/ready"}
-"""Its uptime, connection, stream and worker figures belong to the process, not to the log."""
+UNEQUAL = {"/api/health", "/api/health/live", "/api/health/ready", "/metrics"}
+"""Their uptime, connection, stream, worker and request figures belong to the process, not to
+the log."""
 NOT_IN_THE_LOG = {"last_heartbeat", "last_heartbeat_at", "oldest_wait_s"}
 """Heartbeats live in HEARTBEATS (a TTL'd stream, not exported); a queue's oldest wait is
 measured from the moment of the read."""

@@ -55,7 +55,7 @@ async def test_a_write_nats_does_not_confirm_is_retried_with_its_key_and_lands_o
     assert (transport.statuses[0], transport.statuses[-1]) == (503, 201)
     assert len(set(transport.keys)) == 1
     assert created.idempotency_key == transport.keys[0]
-    history = await load_history(services.store, "job", created.id)
+    history = await load_history(services.store, "job", created.value.job_id)
     assert [r.type for r in history] == ["job.Created"]
     assert await message_count(services) == count + 1
 
@@ -66,12 +66,12 @@ def test_a_refusal_raises_the_servers_problem_without_a_retry(api: Api) -> None:
         with pytest.raises(ApiError) as missing:
             deck.start_job(uuid4())
         with pytest.raises(ApiError) as invalid:
-            deck.create_token("no spaces allowed", ["deployer"])
+            deck.start_job("not-a-job-id")
     assert counting.sent == 2
     assert (missing.value.status, missing.value.error) == (404, "not_found")
     assert str(missing.value.problem["instance"]).endswith("/start")
     assert (invalid.value.status, invalid.value.error) == (422, "validation_error")
-    assert [e["loc"] for e in invalid.value.errors] == [["body", "name"]]
+    assert [e["loc"] for e in invalid.value.errors] == [["path", "job_id"]]
     assert invalid.value.detail
 
 

@@ -1,0 +1,84 @@
+"""One log format for JetDeck, uvicorn and FastStream: a JSON object a line, or structlog's console
+rendering when stderr is a terminal. Everything logs through the standard library; structlog
+only formats. A line logged while a command is handled carries the command's correlation id,
+command id and principal (`command_scope`), and the fields a call passes as `extra`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+FOREIGN = ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststream.access")
+"""Loggers that come with handlers and colours of their own: theirs go, ours take over."""
+
+
+def _drop_colour(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """uvicorn passes a coloured copy of its message as `extra`."""
+    event.pop("color_message", None)
+    return event
+
+
+PRE_CHAIN: list[Processor] = [
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.ExtraAdder(),
+    _drop_colour,
+]
+
+
+def formatter(as_json: bool) -> logging.Formatter:
+    last: list[Processor] = (
+        [
+            structlog.processors.format_exc_info,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(),
+        ]
+        if as_json
+        else [structlog.dev.ConsoleRenderer()]
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=PRE_CHAIN,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *last],
+    )
+
+
+def configure_logging(
+    level: int = logging.INFO, stream: TextIO | None = None, as_json: bool | None = None
+) -> None:
+    """Once per process, first thing: every record to `stream` (stderr), JSON unless it is a
+    terminal."""
+    out = stream or sys.stderr
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter(not out.isatty() if as_json is None else as_json))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.captureWarnings(True)  # a library's deprecation notice is a line like any other
+    for name in FOREIGN:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def broker_logger() -> logging.Logger:
+    """For a FastStream broker's `logger=`: left to itself it makes a logger with a coloured
+    handler of its own when it starts, after `configure_logging` ran."""
+    return logging.getLogger("faststream.access")
+
+
+@contextmanager
+def command_scope(correlation_id: str, command_id: str, principal: str) -> Iterator[None]:
+    """Lines logged inside carry these (contextvars: each task has its own)."""
+    with structlog.contextvars.bound_contextvars(
+        correlation_id=correlation_id, command_id=command_id, principal=principal
+    ):
+        yield
