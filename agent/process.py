@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from infra.lifeline import lifeline
+
 READ_BYTES = 65_536
 GROUP_POLL_S = 0.05
 
@@ -41,6 +43,7 @@ class ShellProcess:
             cwd=cwd,
             env=dict(env),
             start_new_session=True,
+            preexec_fn=lifeline(),  # the job's shell does not outlive a killed agent
         )
         return cls(proc)
 

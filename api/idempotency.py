@@ -4,12 +4,10 @@ use in its `Idempotency-Key` header; a write whose outcome is unknown names it i
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, NamedTuple
 from uuid import uuid4
 
-import orjson
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -18,7 +16,7 @@ from pydantic import ValidationError as SchemaError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import OutcomeUnknownError
-from wire.common import IdempotencyKey
+from wire.common import IdempotencyKey, request_hash
 
 KEY_HEADER = "Idempotency-Key"
 RAW_HEADER = KEY_HEADER.lower().encode()
@@ -48,16 +46,6 @@ RESPONSE_HEADER = {
 class KeyedRequest(NamedTuple):
     key: str
     request_hash: str
-
-
-def request_hash(path: str, body: bytes) -> str:
-    """SHA-256 of the path and the body as canonical JSON (keys sorted, no spaces), so a retry
-    that only reorders or reformats the body is the same request."""
-    try:
-        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
-    except orjson.JSONDecodeError:
-        canonical = body
-    return hashlib.sha256(path.encode() + b"\n" + canonical).hexdigest()
 
 
 async def keyed_request(request: Request, key: KeyHeader = None) -> AsyncIterator[KeyedRequest]:

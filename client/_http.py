@@ -79,6 +79,9 @@ class Call(Generic[T]):
     """A form body (`application/x-www-form-urlencoded`), sent instead of `json`."""
     timeout_s: float | None = None
     """This call's own timeout, for one the server may hold open (a claim waiting for work)."""
+    repeatable: bool = True
+    """False for a call whose repeat is not the same call (a claim hands out another job): it is
+    sent again only when the first never reached the server."""
 
     def at(self, cursor: int) -> Call[T]:
         return replace(self, params={**self.params, "cursor": cursor})
@@ -104,10 +107,14 @@ class Call(Generic[T]):
 Outcome = httpx.Response | httpx.TransportError
 
 
-def wait_before_retry(policy: RetryPolicy, attempt: int, outcome: Outcome) -> float | None:
+def wait_before_retry(
+    policy: RetryPolicy, attempt: int, outcome: Outcome, repeatable: bool = True
+) -> float | None:
     """Seconds to wait before attempt `attempt + 1`, or None when `outcome` is final."""
     if attempt + 1 >= policy.attempts:
         return None
+    if not repeatable:
+        return policy.delay(attempt) if isinstance(outcome, httpx.ConnectError) else None
     if isinstance(outcome, httpx.TransportError):
         return policy.delay(attempt)
     if outcome.status_code in RETRY_STATUSES:

@@ -45,7 +45,7 @@ class AsyncJetDeck(AsyncRunner, Operations):
                 outcome = await self.http.send(request)
             except httpx.TransportError as exc:
                 outcome = exc
-            delay = wait_before_retry(self.retry, attempt, outcome)
+            delay = wait_before_retry(self.retry, attempt, outcome, call.repeatable)
             if delay is None:
                 return settle(call, outcome)
             await asyncio.sleep(delay)

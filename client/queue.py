@@ -79,7 +79,8 @@ def claim(
     """Work for an agent (its token), or None when none came within `wait_s`."""
     request = ClaimRequest(agent_id=agent_id, pool=pool, labels=frozenset(labels), wait_s=wait_s)
     path = f"{QUEUE}/claim"
-    return Call("POST", path, _claimed, body(request), timeout_s=wait_s + CLAIM_SLACK_S)
+    timeout_s = wait_s + CLAIM_SLACK_S
+    return Call("POST", path, _claimed, body(request), timeout_s=timeout_s, repeatable=False)
 
 
 def _lease_call(

@@ -45,7 +45,7 @@ class JetDeck(SyncRunner, Operations):
                 outcome = self.http.send(request)
             except httpx.TransportError as exc:
                 outcome = exc
-            delay = wait_before_retry(self.retry, attempt, outcome)
+            delay = wait_before_retry(self.retry, attempt, outcome, call.repeatable)
             if delay is None:
                 return settle(call, outcome)
             time.sleep(delay)

@@ -5,6 +5,7 @@
     + InvalidTransitionError    409, names the current status
     + ValidationError           422
     + IdempotencyKeyReusedError 422, the key was used for another request
+    + SecretShownError          409, a retried token issue: its secret was shown once
   x NotFoundError               404
   x ConcurrencyError            lost an append race after every retry: 409
   x BeyondLogError              a read waits for a sequence the log has not reached: 409
@@ -48,6 +49,17 @@ class IdempotencyKeyReusedError(DomainError):
         if first_action == action:
             used = f"to {action} with another request (a different body)"
         super().__init__(f"Idempotency-Key {key!r} was first used {used}")
+
+
+class SecretShownError(DomainError):
+    """A retry of a token issue that already landed: the secret was shown once and is kept
+    nowhere, so the retry cannot answer it again."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"token {name!r} was issued by this request already and its secret shown once; "
+            "if it was lost, revoke the token and issue another"
+        )
 
 
 class NotFoundError(JetDeckError):

@@ -81,9 +81,13 @@ class EmbeddedCluster:
     async def start(self, timeout_s: float = 30.0) -> None:
         """Every node, then until each says JetStream is current (a meta leader elected and
         known), so an R3 stream can be placed at once."""
-        for node in self.nodes:  # one after the other: the first makes the passwords
-            await node.start(timeout_s)
-        await asyncio.gather(*(healthy(node, timeout_s) for node in self.nodes))
+        try:
+            for node in self.nodes:  # one after the other: the first makes the passwords
+                await node.start(timeout_s)
+            await asyncio.gather(*(healthy(node, timeout_s) for node in self.nodes))
+        except BaseException:  # none of those already started is left running
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         await asyncio.gather(*(node.stop() for node in self.nodes))

@@ -128,7 +128,11 @@ class EmbeddedServer:
                 start_new_session=True,  # Ctrl-C stops JetDeck first; the server stops last
                 preexec_fn=lifeline(),
             )
-        await self._wait_until_ready(log_start, timeout_s)
+        try:
+            await self._wait_until_ready(log_start, timeout_s)
+        except BaseException:  # a server that never got ready is not left running
+            await self.stop()
+            raise
 
     async def _wait_until_ready(self, log_start: int, timeout_s: float) -> None:
         """Until the server logs that it is ready. Not until the port accepts a connection:

@@ -22,11 +22,16 @@ from typing import NoReturn
 from domain.errors import UnavailableError
 from infra.lifeline import die_with_parent
 
+DEADLINE_S = 300.0
+"""A child still at work after this is killed: a stuck one must not hold the next snapshot,
+and with it the replay, for good."""
+
 
 class Forked:
     """`work` run now, in a child, on the state as it is at this call."""
 
-    def __init__(self, work: Callable[[], bytes]) -> None:
+    def __init__(self, work: Callable[[], bytes], deadline_s: float = DEADLINE_S) -> None:
+        self.deadline_s = deadline_s
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
         with warnings.catch_warnings():
@@ -48,8 +53,8 @@ class Forked:
             lambda: asyncio.StreamReaderProtocol(reader), self._pipe
         )
         try:
-            data = await reader.read()
-        except BaseException:
+            data = await asyncio.wait_for(reader.read(), self.deadline_s)
+        except BaseException:  # the deadline, or the caller gave up
             os.kill(self.pid, signal.SIGKILL)
             raise
         finally:

@@ -11,6 +11,9 @@ from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 """From <linux/prctl.h>."""
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+"""Looked up once, here: a child forked from a process with threads must not `dlopen`, which
+takes a lock another thread may have held at the fork."""
 
 
 def die_with_parent(parent: int) -> None:
@@ -18,10 +21,8 @@ def die_with_parent(parent: int) -> None:
 
     The check after the request closes the race of a parent that died before it was made. On
     other systems a child must notice on its own (a pipe to the parent that closes)."""
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if _PRCTL is not None and _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent:
         os._exit(1)
 

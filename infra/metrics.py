@@ -74,10 +74,10 @@ def append_conflict(messages: Iterable[Outgoing]) -> None:
 def worker_metrics_port(settings: Settings, name: str) -> int | None:
     """`metrics_port` plus the worker's place among the expected workers, so the workers of one
     `make run` do not collide; None when unset."""
-    if settings.metrics_port is None:
-        return None
     workers = settings.expected_workers
-    return settings.metrics_port + (workers.index(name) if name in workers else 0)
+    if settings.metrics_port is None or name not in workers:
+        return None  # an unlisted worker would take a listed one's port
+    return settings.metrics_port + workers.index(name)
 
 
 def serve_worker_metrics(settings: Settings, name: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,16 +24,22 @@ SILENT_AFTER_S = 3 * INTERVAL_S
 """A worker unheard for this long counts as missing: three beats lost, not one late."""
 
 
+def process_id(pid: int) -> bytes:
+    """A worker process across hosts: pids repeat from one host or container to the next, and
+    the supervisor that announces an exit runs on its worker's host."""
+    return f"{socket.gethostname()}:{pid}".encode()
+
+
 async def beat(nc: Client, name: str) -> None:
     """Forever, until cancelled."""
-    payload = str(os.getpid()).encode()
+    payload = process_id(os.getpid())
     while True:
         await nc.publish(f"{PREFIX}.{name}", payload)
         await asyncio.sleep(INTERVAL_S)
 
 
 async def exited(nc: Client, name: str, pid: int) -> None:
-    await nc.publish(f"{PREFIX}.{name}.exited", str(pid).encode())
+    await nc.publish(f"{PREFIX}.{name}.exited", process_id(pid))
 
 
 class WorkerWatch:
@@ -41,7 +48,7 @@ class WorkerWatch:
         self.clock = clock
         self.heard: dict[str, float] = {}
         self.ended: dict[str, set[bytes]] = {}
-        """Per worker, the pids the supervisor saw end: a beat from one of them is stale."""
+        """Per worker, the processes the supervisor saw end: a beat from one of them is stale."""
         self._subs: list[Any] = []
 
     async def start(self, nc: Client) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Annotated, Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.values import CommitSha, GitContext, Name, Text
@@ -50,3 +52,13 @@ class Page(BaseModel, Generic[T]):
     def window(cls, rows: Sequence[T], limit: int, cursor: int | None) -> Page[T]:
         items, next_cursor = window(rows, limit, cursor)
         return cls(items=items, next_cursor=next_cursor)
+
+
+def request_hash(path: str, body: bytes) -> str:
+    """SHA-256 of the path and the body as canonical JSON (keys sorted, no spaces), so a retry
+    that only reorders or reformats the body is the same request."""
+    try:
+        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
+    except orjson.JSONDecodeError:
+        canonical = body
+    return hashlib.sha256(path.encode() + b"\n" + canonical).hexdigest()

@@ -15,6 +15,7 @@ from domain.errors import (
     JetDeckError,
     NotFoundError,
     OutcomeUnknownError,
+    SecretShownError,
     UnauthorizedError,
     UnavailableError,
 )
@@ -27,6 +28,7 @@ ERRORS: list[tuple[type[JetDeckError], int, str]] = [
     (ConcurrencyError, 409, "concurrency_conflict"),
     (BeyondLogError, 409, "beyond_log"),
     (IdempotencyKeyReusedError, 422, "idempotency_key_reused"),
+    (SecretShownError, 409, "secret_already_shown"),
     (DomainError, 422, "validation_error"),
     (NotFoundError, 404, "not_found"),
     (UnauthorizedError, 401, "unauthorized"),

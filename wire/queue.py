@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.commands.jobs import EnqueueJob, QueueJob
 from domain.commands.leases import ClaimJob, CompleteJob, FailJob
@@ -21,8 +21,31 @@ NEW_JOB_FIELDS = frozenset(
 ) | {"metadata"}
 
 
+NEW_JOB_REQUIRED = ("job_type", "git_repo", "git_ref", "git_commit_sha")
+
+
+def _one_of_two_shapes(schema: dict[str, Any]) -> None:
+    """The validator's rule, said in the schema: a new job (its fields, no `job_id`) or a pending
+    one by `job_id` alone (no new-job fields, no `unique_key`)."""
+    given = [{"required": [name]} for name in sorted(NEW_JOB_FIELDS | {"unique_key"})]
+    schema["oneOf"] = [
+        {
+            "required": list(NEW_JOB_REQUIRED),
+            "properties": {name: {"type": "string"} for name in NEW_JOB_REQUIRED},
+            "not": {"required": ["job_id"]},
+        },
+        {
+            "required": ["job_id"],
+            "properties": {"job_id": {"type": "string"}},
+            "not": {"anyOf": given},
+        },
+    ]
+
+
 class EnqueueRequest(QueueSpec):
     """A new job (the dashboard's job fields), or `job_id` of a pending one, plus queue fields."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of_two_shapes)
 
     job_id: UUID | None = None
     job_type: Name | None = None

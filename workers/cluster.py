@@ -128,6 +128,7 @@ async def laid_out(cluster: EmbeddedCluster) -> None:
             if loop.time() > deadline:
                 raise
             log.info("streams still electing their leaders")
+            await asyncio.sleep(0.5)
 
 
 async def run(settings: Settings) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from typing import Annotated, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 from faststream import FastStream
@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from domain.commands.base import Command, CommandContext
 from domain.commands.leases import ReleaseJob, RenewLease, StartJob
 from domain.commands.results import ClaimGrant, Committed, LeaseState
-from domain.errors import JetDeckError, UnauthorizedError
+from domain.errors import JetDeckError, OutcomeUnknownError, UnauthorizedError
 from domain.identity import Permission
 from infra.authn import INVALID_CREDENTIALS
 from infra.connection import broker_security
@@ -33,12 +33,13 @@ from infra.logging_setup import broker_logger
 from infra.nats_auth import AGENT_INBOX
 from infra.services import Services, open_services
 from infra.settings import Settings
-from wire.common import IdempotencyKey
+from wire.common import IdempotencyKey, request_hash
 from wire.problems import status_and_code
 from wire.queue import ClaimAnswer, ClaimRequest, CompleteRequest, FailRequest, LeaseCall
 from workers.process import run_app
 
-SUBJECTS = "jetdeck.queue.*"
+SUBJECT_PREFIX = "jetdeck.queue."
+SUBJECTS = f"{SUBJECT_PREFIX}*"
 REPLY_PREFIXES = (f"{AGENT_INBOX}.", "_INBOX.")
 """Native agents' inboxes, and those of JetDeck's own processes (nats-py's default prefix)."""
 CONCURRENCY = 256
@@ -54,13 +55,17 @@ class Native(BaseModel, ABC):
     idempotency_key: IdempotencyKey | None = None
     """As the `Idempotency-Key` header over HTTP: a retry answers as the first request did."""
 
-    async def context(self, services: Services) -> CommandContext:
-        """Only an agent's token opens the native path, checked as over HTTP."""
+    async def context(self, services: Services, operation: str) -> CommandContext:
+        """Only an agent's token opens the native path, checked as over HTTP. The request's
+        hash leaves out the token (renewed by heartbeats) and the key, as HTTP's leaves out
+        its headers."""
         if self.agent_token is None:
             raise UnauthorizedError(INVALID_CREDENTIALS)
         principal = await services.authn.principal(self.agent_token)
         principal.require(Permission.AGENT)
-        return CommandContext(principal, self.idempotency_key, None)
+        body = self.model_dump_json(exclude={"agent_token", "idempotency_key"}).encode()
+        hashed = request_hash(f"{SUBJECT_PREFIX}{operation}", body)
+        return CommandContext(principal, self.idempotency_key or uuid4().hex, None, hashed)
 
     @abstractmethod
     def to_command(self) -> Command[Any]: ...
@@ -132,23 +137,26 @@ async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
     """Run one request; every failure becomes an answer with a status, as at the HTTP edge."""
     request = OPERATIONS.get(operation)
     if request is None:
-        return {"status": 404, "error": "UnknownOperation", "detail": f"no operation {operation!r}"}
+        return {"status": 404, "error": "not_found", "detail": f"no operation {operation!r}"}
+    context: CommandContext | None = None
     try:
         native = request.model_validate_json(body)
-        return answer(await handle(services, native.to_command(), await native.context(services)))
-    except orjson.JSONDecodeError as exc:
-        return {"status": 422, "error": "ValidationError", "detail": f"not JSON: {exc}"}
+        context = await native.context(services, operation)
+        return answer(await handle(services, native.to_command(), context))
     except ValidationError as exc:  # named, never echoed: a request carries the agent's token
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return {"status": 422, "error": "ValidationError", "detail": detail}
+        return {"status": 422, "error": "validation_error", "detail": detail}
     except JetDeckError as exc:
-        status, _ = status_and_code(exc)
-        return {"status": status, "error": type(exc).__name__, "detail": str(exc)}
+        status, code = status_and_code(exc)
+        reply: Reply = {"status": status, "error": code, "detail": str(exc)}
+        if isinstance(exc, OutcomeUnknownError) and context is not None:
+            reply["idempotency_key"] = context.key  # resend with it: the retry lands once
+        return reply
     except (NatsError, TimeoutError) as exc:
-        return {"status": 503, "error": "UnavailableError", "detail": repr(exc)}
+        return {"status": 503, "error": "unavailable", "detail": repr(exc)}
     except Exception:  # the caller gets an answer whatever happened; the log gets the details
         log.exception("native %s failed", operation)
-        return {"status": 500, "error": "InternalError", "detail": "see the gateway's log"}
+        return {"status": 500, "error": "internal_error", "detail": "see the gateway's log"}
 
 
 def create_app(settings: Settings | None = None) -> FastStream:

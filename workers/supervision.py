@@ -67,6 +67,9 @@ class Supervised:
                 start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
                 preexec_fn=lifeline(),
             )
+            if self._stopping:  # `stop` came while this one was being started
+                await self._end(self.process)
+                return
             code = await self.process.wait()
             if self._stopping:
                 return
@@ -84,8 +87,12 @@ class Supervised:
 
     async def stop(self) -> None:
         self._stopping = True
-        process = self.process
-        if process is not None and process.returncode is None:
+        if self.process is not None:
+            await self._end(self.process)
+
+    @staticmethod
+    async def _end(process: asyncio.subprocess.Process) -> None:
+        if process.returncode is None:
             process.terminate()
             try:
                 await asyncio.wait_for(process.wait(), 10)

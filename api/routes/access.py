@@ -34,7 +34,11 @@ def _granted_principal(value: str) -> str:
 
 PrincipalPath = Annotated[
     str,
-    Path(max_length=300, description="`user:<email>`; a service's roles are its token's"),
+    Path(
+        max_length=300,
+        pattern=r"^\s*user:\S*@\S*\s*$",
+        description="`user:<email>`; a service's roles are its token's",
+    ),
     AfterValidator(_granted_principal),
 ]
 

@@ -57,7 +57,12 @@ def check_horizon(body: EnqueueRequest, horizon_s: int) -> None:
         )
 
 
-@router.post("/jobs", status_code=status.HTTP_201_CREATED, dependencies=[Operating])
+@router.post(
+    "/jobs",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Operating],
+    responses={404: {"description": "`job_id` names no job."}},
+)
 async def enqueue(
     body: EnqueueRequest, services: ServicesDep, context: Context, response: Response
 ) -> Enqueued:

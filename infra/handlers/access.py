@@ -15,7 +15,7 @@ from domain.commands.access import (
 )
 from domain.commands.base import CommandContext
 from domain.commands.results import Committed
-from domain.errors import ValidationError
+from domain.errors import SecretShownError, ValidationError
 from domain.trust import TrustPolicy
 from infra.handlers.settle import settled
 from infra.services import Services
@@ -24,16 +24,21 @@ from infra.services import Services
 async def issue_token(
     services: Services, command: IssueToken, context: CommandContext
 ) -> tuple[Committed[ServiceToken], str]:
+    token_id = context.new_id(command.action)
+    if str(token_id) in services.views.access.tokens:
+        raise SecretShownError(command.name)
     if services.views.access.active_token_named(command.name):
         raise ValidationError(f"a token named {command.name!r} is active: revoke it first")
     result, secret = await services.access.issue(
         context.cause(command.action),
-        context.new_id(command.action),
+        token_id,
         command.name,
         command.roles,
         command.service_names,
         command.expires_at,
     )
+    if result.replayed:  # the read models had not seen the first issue yet
+        raise SecretShownError(command.name)
     return await settled(services, result), secret
 
 

@@ -104,6 +104,21 @@ async def test_a_revoked_token_opens_nothing_at_once_and_its_secret_is_never_sho
         assert (await holder.get(JOBS)).status_code == 401
 
 
+async def test_a_retried_token_issue_never_answers_a_secret_that_opens_nothing(
+    app: FastAPI, client: httpx.AsyncClient, services: Services
+) -> None:
+    key = {"Idempotency-Key": "issue-ci-token"}
+    body = {"name": "ci", "roles": ["viewer"]}
+    first = ok(await client.post(TOKENS, json=body, headers=key), 201)
+    before = await message_count(services)
+    retried = await client.post(TOKENS, json=body, headers=key)
+    assert retried.status_code == 409, retried.text
+    assert retried.json()["error"] == "secret_already_shown"
+    assert await message_count(services) == before
+    async with http_client(app, token=first["token"]) as holder:
+        ok(await holder.get(JOBS))
+
+
 async def test_roles_granted_and_revoked_are_audited_events(client: httpx.AsyncClient) -> None:
     user = "user:carol@example.com"
     granted = ok(await client.post(f"/api/auth/users/{user}/roles", json={"role": "deployer"}))

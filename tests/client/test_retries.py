@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from client import ApiError, AsyncJetDeck, JetDeck, RetryPolicy, UnreachableError
-from client._http import KEY_HEADER
+from client._http import KEY_HEADER, wait_before_retry
 from infra.embedded_server import EmbeddedServer, free_port
 from infra.services import Services
 from infra.unit_of_work import load_history
@@ -83,3 +83,14 @@ def test_a_refused_connection_is_retried_then_raised() -> None:
         deck.create_job("test", GIT)
     assert counting.sent == 3
     assert isinstance(raised.value.__cause__, httpx.ConnectError)
+
+
+def test_a_claim_is_sent_again_only_when_it_never_reached_the_server() -> None:
+    policy = RetryPolicy(attempts=3)
+    busy = httpx.Response(503, headers={"Retry-After": "0"})
+    lost_answer = httpx.ReadTimeout("no answer")
+    refused = httpx.ConnectError("refused")
+    assert wait_before_retry(policy, 0, busy, repeatable=False) is None
+    assert wait_before_retry(policy, 0, lost_answer, repeatable=False) is None
+    assert wait_before_retry(policy, 0, refused, repeatable=False) is not None
+    assert wait_before_retry(policy, 0, busy) is not None  # any other write: same key, resent

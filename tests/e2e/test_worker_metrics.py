@@ -18,7 +18,7 @@ def test_each_expected_worker_gets_a_port_of_its_own() -> None:
     settings = Settings(metrics_port=9100)
     ports = [worker_metrics_port(settings, name) for name in settings.expected_workers]
     assert ports == list(range(9100, 9100 + len(settings.expected_workers)))
-    assert worker_metrics_port(settings, "another") == 9100
+    assert worker_metrics_port(settings, "another") is None  # never a listed worker's port
     assert worker_metrics_port(Settings(), "gateway") is None
 
 

@@ -20,6 +20,7 @@ from infra.embedded_server import EmbeddedServer
 from infra.services import Services, open_services
 from infra.settings import Settings
 from infra.unit_of_work import load_history
+from wire.problems import ERRORS
 from workers.gateway import create_app
 
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
@@ -106,7 +107,10 @@ async def test_bad_requests_get_an_error_answer(
     answer = await ask(nc, operation, body)
     assert answer["status"] == status
     assert answer["detail"]
+    assert answer["error"] in CODES  # the same stable codes as the HTTP problems
 
+
+CODES = {code for _, _, code in ERRORS} | {"validation_error", "not_found"}
 
 HOST = HostInfo(hostname="h", os="linux", arch="x86_64", cpu_count=2, memory_mb=1024)
 
@@ -142,6 +146,10 @@ async def test_native_calls_need_the_agents_token_and_act_only_for_it(
     again = await ask(nc, "start", lease | {"agent_token": token_a, "idempotency_key": "s-1"})
     assert started == again
     assert started["job_status"] == JobStatus.RUNNING
+    done = lease | {"agent_token": token_a, "idempotency_key": "c-1", "exit_code": 0}
+    assert (await ask(nc, "complete", done | {"summary": "ok"}))["status"] == 200
+    other = await ask(nc, "complete", done | {"summary": "another report"})
+    assert (other["status"], other["error"]) == (422, "idempotency_key_reused")
 
 
 @pytest.mark.parametrize("reply", ["$KV.jetdeck-config.token-secret", "ev.job.x.created"])

@@ -76,3 +76,14 @@ def gone(process: psutil.Process, deadline_s: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+async def test_a_child_past_its_deadline_is_killed() -> None:
+    def forever() -> bytes:
+        time.sleep(3600)
+        return b""
+
+    child = Forked(forever, deadline_s=0.2)
+    with pytest.raises(TimeoutError):
+        await child.result()
+    assert not psutil.pid_exists(child.pid)  # killed and reaped
