@@ -46,7 +46,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = await open_services(
-            settings, "jetdeck-api", http, snapshots=settings.write_snapshots
+            settings, "jetdeck-api", http, snapshots=settings.write_snapshots, watch_workers=True
         )
         await app.state.services.access.bootstrap(settings)
         try:

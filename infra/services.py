@@ -88,10 +88,15 @@ class Services:
 
 
 async def open_services(
-    settings: Settings, name: str, http: HttpFactory | None = None, snapshots: bool = False
+    settings: Settings,
+    name: str,
+    http: HttpFactory | None = None,
+    snapshots: bool = False,
+    watch_workers: bool = False,
 ) -> Services:
     """Connect, check the layout, restore the read models and catch them up. With `snapshots`
-    this process also writes the read models' snapshots (only the API process does).
+    this process also writes the read models' snapshots (only the API process does); with
+    `watch_workers` it listens for the workers' beats (only the API reports on them).
 
     `http` makes the clients that fetch OIDC issuers' keys; tests serve an issuer in process."""
     tune_gc()
@@ -124,7 +129,8 @@ async def open_services(
     jtis = await nc.jetstream().key_value(JTI_BUCKET)
     workload = WorkloadIdentity(views, runner, keys, jtis, signer, federation, settings.read_wait_s)
     workers = WorkerWatch(settings.expected_workers)
-    await workers.start(nc)
+    if watch_workers:  # only the API reports on the workers; the workers need not hear each other
+        await workers.start(nc)
     return Services(
         settings=settings,
         nc=nc,

@@ -76,17 +76,24 @@ async def job(client: httpx.AsyncClient, job_id: str, min_seq: int = 0) -> Any:
 
 
 async def reaches(
-    client: httpx.AsyncClient, job_id: str, statuses: set[str], within_s: float = WITHIN_S
+    client: httpx.AsyncClient,
+    job_id: str,
+    statuses: set[str],
+    within_s: float = WITHIN_S,
+    min_seq: int = 0,
 ) -> Any:
+    """Polls until the job is in one of `statuses`; `min_seq`: the caller's last write, so no
+    read answers from read models that have not seen it."""
+
     async def check() -> Any:
-        view = await job(client, job_id)
+        view = await job(client, job_id, min_seq)
         return view if view["status"] in statuses else None
 
     return await eventually(check, within_s, f"job {job_id} in {sorted(statuses)}")
 
 
-async def finished(client: httpx.AsyncClient, job_id: str) -> Any:
-    return await reaches(client, job_id, FINISHED)
+async def finished(client: httpx.AsyncClient, job_id: str, min_seq: int = 0) -> Any:
+    return await reaches(client, job_id, FINISHED, min_seq=min_seq)
 
 
 async def log_of(client: httpx.AsyncClient, job_id: str) -> list[Any]:
@@ -288,7 +295,7 @@ async def test_a_drained_agent_finishes_its_job_and_exits(
     job_id = await enqueue(client, agents.pool, "sleep 2; echo finished")
     running = await reaches(client, job_id, {"running"})
 
-    ok(await client.post(f"/api/agents/{running['agent_id']}/drain"))
+    drained = ok(await client.post(f"/api/agents/{running['agent_id']}/drain"))
 
     assert await agent.exit_code(WITHIN_S) == 0
-    assert (await finished(client, job_id))["status"] == "success"
+    assert (await finished(client, job_id, drained["seq"]))["status"] == "success"
