@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from infra.event_store import EventStore
 from infra.layout import aggregate_filter
 from tests.api.helpers import every_item
 from tests.e2e.conftest import Agents
+from tests.processes import alive
 
 WITHIN_S = 60.0
 """Deadline for a job to reach a status: generous, since processes start and leases run out."""
@@ -106,17 +106,6 @@ def texts(chunks: list[Any], stream: str) -> list[str]:
 
 def of_type(log: list[RecordedEvent], kind: type[E]) -> list[E]:
     return [e for r in log if isinstance(e := r.event, kind)]
-
-
-def pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # an orphan that died stays a zombie until PID 1 reaps it
-        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture
@@ -228,7 +217,7 @@ async def test_a_cancelled_job_is_killed_within_the_grace_period(
     cancelled = ok(await client.post(f"/api/queue/jobs/{job_id}/cancel"))
 
     await eventually(
-        lambda: not pid_running(shell), lease_s / 3 + grace_s + 10, "the job's process was killed"
+        lambda: not alive(shell), lease_s / 3 + grace_s + 10, "the job's process was killed"
     )
     assert (await job(client, job_id, cancelled["seq"]))["status"] == "cancelled"
 

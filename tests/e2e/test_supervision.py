@@ -19,6 +19,7 @@ import psutil
 
 from infra.embedded_server import free_port
 from tests.e2e.test_supervisor import JOB, healthy
+from tests.processes import still_running
 
 WORKER = "workers.dead_letters"
 
@@ -78,23 +79,6 @@ def worker_pid(leader: psutil.Process, module: str) -> int:
     return int(pid)
 
 
-def gone(processes: list[psutil.Process], deadline_s: float) -> list[psutil.Process]:
-    """Those still alive (not even a zombie) after `deadline_s`."""
-    deadline = time.monotonic() + deadline_s
-    alive = processes
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if running(p)]
-        time.sleep(0.05)
-    return alive
-
-
-def running(process: psutil.Process) -> bool:
-    try:
-        return bool(process.status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False
-
-
 async def test_sigkill_of_the_group_leaves_nothing_and_a_restart_finds_the_data(
     tmp_path: Path,
 ) -> None:
@@ -108,7 +92,7 @@ async def test_sigkill_of_the_group_leaves_nothing_and_a_restart_finds_the_data(
             started = leader.children(recursive=True)
             assert len(started) >= 5  # nats-server and four workers, in sessions of their own
             os.killpg(leader.pid, signal.SIGKILL)
-            assert gone(started, deadline_s=5) == []
+            assert still_running([p.pid for p in started], deadline_s=5) == []
         async with group(tmp_path, api_port, nats_port):
             await ready(client)
             answer = await client.get(f"/api/dashboard/jobs/{job_id}")

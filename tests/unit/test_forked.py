@@ -14,6 +14,7 @@ import pytest
 
 from domain.errors import UnavailableError
 from infra.forked import Forked
+from tests.processes import still_running
 
 CHILD_OF_A_PARENT = """
 import asyncio, sys, time
@@ -61,21 +62,9 @@ def test_the_child_dies_with_its_parent_killed_by_sigkill() -> None:
         assert child.ppid() == parent.pid
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
-        assert gone(child, deadline_s=10)
+        assert still_running([child.pid], deadline_s=10) == []
     finally:
         parent.kill()
-
-
-def gone(process: psutil.Process, deadline_s: float) -> bool:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 async def test_a_child_past_its_deadline_is_killed() -> None:
