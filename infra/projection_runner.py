@@ -9,30 +9,28 @@ cover, so a past state (`infra.time_travel`) starts from the nearest one below i
 from __future__ import annotations
 
 import asyncio
-import gc
 import hashlib
 import heapq
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 import domain
 import projections
 from domain.errors import UnavailableError, UndecodableEventError
-from infra import snapshots
+from infra import pictures, snapshots
 from infra.codec import decode
 from infra.event_store import follow
 from infra.forked import Forked
 from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
+from infra.pictures import MAX_DEPTH, load_chain
 from infra.quarantine import Quarantine
 from infra.snapshots import Snapshots
 from projections.base import ReadModel
@@ -42,11 +40,11 @@ log = logging.getLogger(__name__)
 
 def code_version() -> str:
     """Changes whenever any source file of the domain or of the read models changes, or the
-    module that stores their pictures (it owns their compression)."""
+    modules that store their pictures (they own the pictures' format)."""
     digest = hashlib.sha256()
     packages = (domain, projections)
     sources = [path for p in packages for path in sorted(Path(p.__path__[0]).glob("*.py"))]
-    for path in [*sources, Path(snapshots.__file__)]:
+    for path in [*sources, Path(pictures.__file__), Path(snapshots.__file__)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -68,21 +66,6 @@ def pending(msg: Msg) -> int:
     subject does not say): the distance to the end of a catch-up."""
     last = msg.reply.rsplit(".", 1)[-1]
     return int(last) if msg.reply.startswith("$JS.ACK.") and last.isdigit() else 0
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Without the cyclic collector: taking or restoring a picture makes millions of objects
-    (none of them cyclic garbage), and the collections they set off rescan the whole young heap
-    again and again: about 0.3 s of a 0.7 s restore at 150,000 events. Only around code with no
-    await, so nothing else runs meanwhile."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class ProjectionRunner:
@@ -124,6 +107,8 @@ class ProjectionRunner:
         self._routes: dict[str, list[ReadModel]] = {}
         self._sub: Any = None
         self._snapshotting: asyncio.Task[None] | None = None
+        self._drawn: list[tuple[int, int]] = []
+        """(sequence, depth in its chain) of the pictures this runner saved or started from."""
 
     async def start(self, from_snapshot: bool = True) -> None:
         if from_snapshot:
@@ -212,15 +197,20 @@ class ProjectionRunner:
             info = await self.js.stream_info(EVENTS)
         await self.wait_for(info.state.last_seq, timeout_s)
 
-    def picture(self) -> bytes:
-        with collector_paused():
-            models = {m.name: m.dump() for m in self.models}
-        return orjson.dumps(
-            {"seq": self.position, "models": models, "quarantine": self.quarantine.dump()}
-        )
+    def picture(self, base: int = 0, depth: int = 0) -> bytes:
+        """The models as they stand; with `base`, incremental ones only as changed after it."""
+        return pictures.draw(self.models, self.quarantine.dump(), self.position, base, depth)
 
-    def packed_picture(self) -> bytes:
-        return snapshots.pack(self.picture())
+    def _next_base(self, seq: int) -> tuple[int, int]:
+        """(base, depth) for a picture at `seq`: the newest picture drawn in an earlier run of
+        `keep_every` events, which pruning keeps; (0, 0), a whole picture, when there is none
+        or its chain is long enough."""
+        if self.keep_every is None:
+            return 0, 0
+        for drawn, depth in reversed(self._drawn):
+            if drawn // self.keep_every < seq // self.keep_every:
+                return (drawn, depth + 1) if depth < MAX_DEPTH else (0, 0)
+        return 0, 0
 
     async def _snapshot_in_background(self) -> None:
         """The picture of the models as they are at this event (the next one changes them),
@@ -230,15 +220,17 @@ class ProjectionRunner:
         if self._snapshotting is not None:
             # Shielded: unsubscribing cancels this callback, which must not cancel the upload.
             await asyncio.shield(self._snapshotting)
-        self.snapshot_seq = self.position
-        child = Forked(self.packed_picture)
-        self._snapshotting = asyncio.create_task(self._save(self.snapshot_seq, child.result()))
+        seq = self.snapshot_seq = self.position
+        base, depth = self._next_base(seq)
+        child = Forked(lambda: self.picture(base, depth))
+        self._snapshotting = asyncio.create_task(self._save(seq, depth, child.result()))
 
-    async def _save(self, seq: int, packed: Awaitable[bytes]) -> None:
+    async def _save(self, seq: int, depth: int, picture: Awaitable[bytes]) -> None:
         # Counted as taken even if it fails, so a failure costs one try per interval, not one per
         # event; and no failure of a snapshot may stop the read models, hence the broad except.
         try:
-            await self.snapshots.put(seq, await packed)
+            await self.snapshots.put(seq, await picture)
+            self._drawn.append((seq, depth))
             self.snapshot_at = time.monotonic()
             if self.keep_every is not None:
                 await self.snapshots.prune(self.keep_every)
@@ -248,17 +240,22 @@ class ProjectionRunner:
             self._snapshotting = None
 
     async def save_snapshot(self) -> None:
-        self.snapshot_seq = self.position
-        await self._save(self.snapshot_seq, asyncio.to_thread(snapshots.pack, self.picture()))
+        """A picture at the current position, drawn here (nothing may change the models
+        meanwhile) and saved before this returns."""
+        seq = self.snapshot_seq = self.position
+        base, depth = self._next_base(seq)
+        drawn: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        drawn.set_result(self.picture(base, depth))
+        await self._save(seq, depth, drawn)
 
     async def _load_snapshot(self) -> None:
-        data = await self.snapshots.load_nearest(self.until)
-        if data is None:
+        chain = await load_chain(self.snapshots, self.until)
+        if chain is None:
             return
-        with collector_paused():
-            picture = orjson.loads(data)
-            for model in self.models:
-                model.restore(picture["models"][model.name])
-        self.quarantine.restore(picture["quarantine"])
-        self.position = self.snapshot_seq = picture["seq"]
+        for model in self.models:
+            chain.restore(model)
+        newest = chain.newest
+        self.quarantine.restore(newest.quarantine)
+        self.position = self.snapshot_seq = newest.seq
+        self._drawn.append((newest.seq, newest.depth))
         self.snapshot_at = time.monotonic()

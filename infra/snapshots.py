@@ -1,19 +1,15 @@
-"""Pictures of the read models in the SNAPSHOTS object store, one object per (code version, seq).
+"""Pictures of the read models (infra/pictures) in the SNAPSHOTS object store, one object per
+(code version, seq).
 
 Several snapshots per code version let a past state ("as of") start from the nearest picture at
-or below it instead of from the first event. Names sort by sequence within a version. Pictures are
-stored zlib-compressed (level 1): the JSON of 200,000 events shrinks about 5x in a fraction of
-the time nats-py takes to move the difference (about 30 MB/s); this module's source is part of
-the code version, so a change of that format never meets a picture in the other.
+or below it instead of from the first event. Names sort by sequence within a version.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
-import zlib
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -27,8 +23,6 @@ PREFIX = "read-models-"
 CHUNKED = ObjectMeta(options=ObjectMetaOptions(max_chunk_size=512 * 1024))
 """Four times nats-py's default chunk: a save awaits one acknowledgement per chunk, and a replay
 running alongside delays each of them. Half the default max_payload of a server (1 MB)."""
-COMPRESSION = 1
-"""zlib's fastest level: level 6 shrinks a picture a further sixth for nearly 3x the CPU."""
 _STREAM = f"OBJ_{SNAPSHOTS}"
 _SHA = "SHA-256="
 """How nats-py's object store labels the digest of an object's content."""
@@ -47,10 +41,6 @@ class SnapshotName:
     def parse(cls, name: str) -> SnapshotName | None:
         found = _NAME.fullmatch(name)
         return None if found is None else cls(found["version"], int(found["seq"]))
-
-
-def pack(picture: bytes) -> bytes:
-    return zlib.compress(picture, COMPRESSION)
 
 
 class Snapshots:
@@ -74,19 +64,7 @@ class Snapshots:
         found = (SnapshotName.parse(info.name) for info in infos if info.name)
         return sorted(name for name in found if name is not None)
 
-    async def load_nearest(self, seq: int) -> bytes | None:
-        """The newest picture of this code version covering at most `seq`, if any."""
-        fit = [n for n in await self.names() if n.version == self.version and n.seq <= seq]
-        for name in reversed(fit):
-            try:
-                packed = await self._read(name)
-            except NotFoundError:  # pruned since the listing: the next older one will do
-                continue
-            # In a thread (zlib releases the GIL): the API keeps answering meanwhile.
-            return await asyncio.to_thread(zlib.decompress, packed)
-        return None
-
-    async def _read(self, name: SnapshotName) -> bytearray:
+    async def read(self, name: SnapshotName) -> bytearray:
         """The object's chunks, one direct get each. nats-py's `get` reads them through an
         ordered push consumer whose flow-control replies wait for a poll every 0.25 s: about
         0.25 s per 2 MB read (measured 0.5 s for 8 MB, 0.77 s for 16 MB). Read into a buffer:
@@ -105,14 +83,9 @@ class Snapshots:
             raise DigestMismatchError
         return data
 
-    async def save(self, seq: int, data: bytes) -> SnapshotName:
-        # In a thread (zlib releases the GIL): a replay runs alongside on the event loop.
-        return await self.put(seq, await asyncio.to_thread(pack, data))
-
-    async def put(self, seq: int, packed: bytes) -> SnapshotName:
-        """A picture already `pack`ed."""
+    async def put(self, seq: int, picture: bytes) -> SnapshotName:
         name = SnapshotName(self.version, seq)
-        await (await self.store()).put(str(name), packed, meta=CHUNKED)
+        await (await self.store()).put(str(name), picture, meta=CHUNKED)
         return name
 
     async def prune(self, spacing: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from domain.recorded import RecordedEvent
 
@@ -20,3 +20,17 @@ class ReadModel(Protocol):
 
     def restore(self, data: Any) -> None:
         """Replace the state with a picture `dump` made."""
+
+
+@runtime_checkable
+class Incremental(Protocol):
+    """A read model whose picture can hold only what changed since an earlier picture: one
+    that grows with history (every job ever run) and changes in few rows per interval. A chain of
+    such pictures costs storage and drawing time in proportion to the events, not to their square
+    (docs/architecture.md, Time travel)."""
+
+    def dump_since(self, seq: int) -> Any:
+        """What changed after stream sequence `seq`; `dump_since(0)` is the whole state."""
+
+    def restore_since(self, data: Any) -> None:
+        """Lay a `dump_since` picture over the state as it stood at that sequence."""

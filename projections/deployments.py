@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -253,22 +254,34 @@ class DeploymentBoard:
         }
 
     def dump(self) -> Any:
-        return {
-            "arrivals": list(zip(self.arrivals.seqs, self.arrivals.rows, strict=True)),
-            "rows": [pack(row) for row in self.deployments.values()],
-            "live": {s: {env.value: d for env, d in envs.items()} for s, envs in self.live.items()},
-        }
+        return self.dump_since(0)
 
     def restore(self, data: Any) -> None:
         self.deployments.clear()
         self.by_service.clear()
         self.arrivals = ArrivalIndex()
+        self.restore_since(data)
+
+    def dump_since(self, seq: int) -> Any:
+        """Rows are never deleted, and each knows the last event that changed it; `live` is
+        small and whole."""
+        start = bisect_right(self.arrivals.seqs, seq)
+        return {
+            "arrivals": list(
+                zip(self.arrivals.seqs[start:], self.arrivals.rows[start:], strict=True)
+            ),
+            "rows": [pack(row) for row in self.deployments.values() if row.last_seq > seq],
+            "live": {s: {env.value: d for env, d in envs.items()} for s, envs in self.live.items()},
+        }
+
+    def restore_since(self, data: Any) -> None:
         gits: dict[tuple[str, ...], GitContext] = {}
-        rows = {row.deployment_id: row for row in (unpack(p, gits) for p in data["rows"])}
+        for row in (unpack(p, gits) for p in data["rows"]):
+            self.deployments[row.deployment_id] = row
         for seq, deployment_id in data["arrivals"]:
-            row = self.deployments[deployment_id] = rows[deployment_id]
             self.arrivals.add(seq, deployment_id)
-            self.by_service.setdefault(row.service_name, []).append(deployment_id)
+            service = self.deployments[deployment_id].service_name
+            self.by_service.setdefault(service, []).append(deployment_id)
         self.live = {
             service: {Environment(env): d for env, d in envs.items()}
             for service, envs in data["live"].items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, ClassVar
@@ -58,18 +59,28 @@ class JobBoard:
         return [row.view() for row in rows]
 
     def dump(self) -> Any:
-        gits: dict[GitContext, int] = {}
-        rows = [pack(row, gits) for row in self.jobs.values()]
-        return {
-            "arrivals": list(zip(self.arrivals.seqs, self.arrivals.rows, strict=True)),
-            "gits": [git.__dict__ for git in gits],  # only strings: its JSON form
-            "rows": rows,
-        }
+        return self.dump_since(0)
 
     def restore(self, data: Any) -> None:
         self.jobs.clear()
         self.running.clear()
         self.arrivals = ArrivalIndex()
+        self.restore_since(data)
+
+    def dump_since(self, seq: int) -> Any:
+        """Rows are never deleted, and each knows the last event that changed it."""
+        gits: dict[GitContext, int] = {}
+        rows = [pack(row, gits) for row in self.jobs.values() if row.last_seq > seq]
+        start = bisect_right(self.arrivals.seqs, seq)
+        return {
+            "arrivals": list(
+                zip(self.arrivals.seqs[start:], self.arrivals.rows[start:], strict=True)
+            ),
+            "gits": [git.__dict__ for git in gits],  # only strings: its JSON form
+            "rows": rows,
+        }
+
+    def restore_since(self, data: Any) -> None:
         for seq, job_id in data["arrivals"]:
             self.arrivals.add(seq, job_id)
         gits = [GitContext.model_construct(None, **fields) for fields in data["gits"]]
@@ -78,6 +89,8 @@ class JobBoard:
             self.jobs[row.job_id] = row
             if row.status is JobStatus.RUNNING:
                 self.running.add(row.job_id)
+            else:
+                self.running.discard(row.job_id)
 
 
 # Snapshots hold every job, so rows are stored as positional lists (in slot order) and rebuilt

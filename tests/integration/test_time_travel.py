@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 
 from domain.job import JobStatus
 from infra.embedded_server import EmbeddedServer
+from infra.pictures import load_chain
 from infra.projection_runner import ProjectionRunner
 from infra.read_models import ReadModels
 from infra.services import Services, open_services
@@ -81,7 +81,7 @@ async def test_a_past_state_starts_from_the_snapshot_below_it(services: Services
     # from this snapshot plus the tail, not from a full replay.
     blank = ProjectionRunner(services.nc, ReadModels().all(), NEVER, services.runner.writer_key)
     blank.position = 30
-    await services.runner.snapshots.save(30, blank.picture())
+    await services.runner.snapshots.put(30, blank.picture())
     tail = [m for m in await services.store.load("ev.>") if 30 < m.seq <= 45]
     created = {m.subject.split(".")[2] for m in tail if m.subject.endswith(".created")}
     assert set((await read_models_at(services.nc, 45)).jobs.jobs) == created
@@ -131,11 +131,56 @@ async def test_snapshots_drawn_along_a_rebuild_hold_the_state_at_their_sequence(
     assert len(kept) >= 4, kept  # drawn by forked children along the way, and the last one
     assert kept[-1] == covered
     for seq in kept:
-        picture = orjson.loads(await services.runner.snapshots.load_nearest(seq) or b"{}")
-        assert picture["seq"] == seq
-        assert picture["models"] == orjson.loads(orjson.dumps(await cut_at(services, seq))), seq
+        chain = await load_chain(services.runner.snapshots, seq)
+        assert chain is not None
+        assert chain.newest.seq == seq
+        restored = ReadModels()
+        for model in restored.all():
+            chain.restore(model)
+        assert dumps(restored) == await cut_at(services, seq), seq
 
 
 async def test_a_sequence_beyond_the_log_is_refused(services: Services) -> None:
     with pytest.raises(ValueError, match="ends at 0"):
         await read_models_at(services.nc, 1)
+
+
+async def test_later_pictures_hold_only_what_changed_since_their_base(services: Services) -> None:
+    await write_jobs(services, jobs=90, snapshots=2)
+    chain = await load_chain(services.runner.snapshots, services.runner.position)
+    assert chain is not None
+    assert [p.base for p in chain.pictures] == [0, *(p.seq for p in chain.pictures[:-1])]
+    whole, *laid = chain.pictures
+    assert laid, "the second picture has the first as its base"
+    for picture in laid:
+        jobs = picture.sections["jobs"]
+        assert jobs.since_base
+        changed = {row[0] for row in jobs.load()["rows"]}
+        assert 0 < len(changed) < len(services.views.jobs.jobs)
+        assert not picture.sections["queue"].since_base  # not incremental: whole each time
+    assert not whole.sections["jobs"].since_base
+
+
+async def test_a_chain_that_lost_its_base_gives_way_to_an_older_whole_picture(
+    services: Services,
+) -> None:
+    await write_jobs(services, jobs=90, snapshots=2)
+    chain = await load_chain(services.runner.snapshots, services.runner.position)
+    assert chain is not None
+    assert len(chain.pictures) == 2
+    names = await services.runner.snapshots.names()
+    await services.runner.snapshots.delete(names[0])  # the whole picture the others build on
+    last = services.runner.position
+    assert await load_chain(services.runner.snapshots, last) is None
+    assert dumps(await read_models_at(services.nc, last)) == await cut_at(services, last)
+
+
+async def test_a_past_state_restores_only_the_models_read(services: Services) -> None:
+    await write_jobs(services, jobs=30, snapshots=1)
+    views = await read_models_at(services.nc, services.runner.position - 2)
+    assert "jobs" not in vars(views)
+    assert "stats" not in vars(views)
+    assert views.stats.summary(datetime.now(UTC), {}, 0).jobs_total == 30
+    assert "stats" in vars(views)
+    assert "jobs" not in vars(views)
+    assert len(views.jobs.jobs) == 30
