@@ -266,7 +266,10 @@ async def rebuild(url: str, last: int, snapshot_every: int, cap_s: float) -> Reb
     """A ProjectionRunner on fresh read models, timed until it applied `last` or `cap_s` ran out."""
     nc = await connect(url, "bench-rebuild")
     views = ReadModels()
-    runner = ProjectionRunner(nc, views.all(), snapshot_every, await EventStore(nc).key())
+    keep = None if snapshot_every == NO_SNAPSHOTS else Settings().snapshot_keep_every
+    runner = ProjectionRunner(
+        nc, views.all(), snapshot_every, await EventStore(nc).key(), keep_every=keep
+    )
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:

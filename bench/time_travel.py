@@ -4,10 +4,11 @@ The stream is filled as in bench.projection_rebuild (realistic, hash-chained, se
 
 * rebuild: `infra.time_travel.rebuild` (discard the snapshots, replay everything, save one);
   raw: an ordered push consumer with a counting callback over the whole stream. Events/s.
-* as_of: the real API under uvicorn (it starts with an empty snapshot bucket, so it writes the
-  snapshots a long-running API would have), asked `GET /api/dashboard/summary?as_of=<seq>` at
-  points spread over the stream: cold (first time each point) and cached (asked again).
-  Raw: a counting replay of events 1..seq for the same points. p95 latency.
+* as_of: the real API under uvicorn, on the pictures the rebuild left, asked
+  `GET /api/dashboard/summary?as_of=<seq>` at points spread over the stream: cold (first time
+  each point) and cached (asked again); then the first page of `GET /api/dashboard/jobs` at
+  points of its own (the job board is most of a picture). Raw: a counting replay of events
+  1..seq for the same points. p95 latency.
 
     python -m bench.time_travel [--quick]
 """
@@ -43,16 +44,21 @@ POINTS = 12
 CACHED_ROUNDS = 3
 
 
+JOBS_OFFSET = 2_345
+"""Where the job list's points lie past the summary's, so neither meets the other's cache."""
+
+
 @dataclass(frozen=True)
 class AsOf:
     cold: list[float]
     cached: list[float]
+    jobs: list[float]
     raw: list[float]
 
 
-def points(events: int) -> list[int]:
+def points(events: int, offset: int = 137) -> list[int]:
     step = events // (POINTS + 1)
-    return [step * (i + 1) + 137 for i in range(POINTS)]
+    return [step * (i + 1) + offset for i in range(POINTS)]
 
 
 async def rebuild_seconds(url: str) -> float:
@@ -65,17 +71,19 @@ async def rebuild_seconds(url: str) -> float:
 
 
 async def as_of(url: str, size: Size) -> AsOf:
-    """Latencies in seconds of ours (cold, cached) and of a raw replay to the same points."""
+    """Latencies in seconds of ours (summary cold and cached, jobs cold) and of a raw replay to
+    the same points."""
     cold: list[float] = []
     cached: list[float] = []
+    jobs: list[float] = []
     async with (
         api_process(url) as (base, _),
         httpx.AsyncClient(base_url=base, headers=ADMIN_HEADERS, timeout=120) as client,
     ):
 
-        async def ask(seq: int) -> float:
+        async def ask(seq: int, path: str = "/api/dashboard/summary") -> float:
             started = time.perf_counter()
-            answer = await client.get("/api/dashboard/summary", params={"as_of": seq})
+            answer = await client.get(path, params={"as_of": seq})
             answer.raise_for_status()
             return time.perf_counter() - started
 
@@ -84,8 +92,10 @@ async def as_of(url: str, size: Size) -> AsOf:
         for _ in range(CACHED_ROUNDS):
             for seq in points(size.events)[-4:]:  # the API keeps the last 4 (as_of_cache)
                 cached.append(await ask(seq))
+        for seq in points(size.events, JOBS_OFFSET):
+            jobs.append(await ask(seq, "/api/dashboard/jobs"))
     raw = [await raw_replay(url, seq) for seq in points(size.events)]
-    return AsOf(cold, cached, raw)
+    return AsOf(cold, cached, jobs, raw)
 
 
 def ms(values: list[float]) -> str:
@@ -106,6 +116,7 @@ async def run(quick: bool) -> list[Figure]:
     print(f"  rebuild rounds: ours {runs_text(ours.rates)}  raw {runs_text(raw.rates)}")
     print(f"  as_of ms: cold {ms(past.cold)}")
     print(f"            cached {ms(past.cached)}")
+    print(f"            jobs, cold {ms(past.jobs)}")
     print(f"            raw replay to the point {ms(past.raw)}")
     raw_p95 = percentile(past.raw, 95) * 1000
     figures = [
@@ -114,6 +125,14 @@ async def run(quick: bool) -> list[Figure]:
             NAME, "as_of p95 ms, cold", percentile(past.cold, 95) * 1000, raw_p95, False, "< 1 s"
         ),
         Figure(NAME, "as_of p95 ms, cached", percentile(past.cached, 95) * 1000, raw_p95, False),
+        Figure(
+            NAME,
+            "as_of p95 ms, jobs, cold",
+            percentile(past.jobs, 95) * 1000,
+            raw_p95,
+            False,
+            "< 1 s",
+        ),
     ]
     for figure in figures:
         print_figure(figure)

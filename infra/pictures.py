@@ -38,8 +38,9 @@ class BrokenChainError(Exception):
 def collector_paused() -> Iterator[None]:
     """Without the cyclic collector: taking or restoring a picture makes millions of objects
     (none of them cyclic garbage), and the collections they set off rescan the whole young heap
-    again and again: about 0.3 s of a 0.7 s restore at 150,000 events. Only around code with no
-    await, so nothing else runs meanwhile."""
+    again and again: about 0.3 s of a 0.7 s restore at 150,000 events. Around an await only for
+    a bounded replay (a past state's tail) or in a process the replay owns (a rebuild); pauses
+    that overlap leave the collector on once the one that found it on ends."""
     collecting = gc.isenabled()
     gc.disable()
     try:

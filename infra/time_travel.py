@@ -83,11 +83,14 @@ async def read_models_at(
     tail = Tail()
     runner = ProjectionRunner(nc, [tail], NEVER, key, until=seq)
     runner.position = 0 if chain is None else chain.newest.seq
-    try:
-        await runner.start(from_snapshot=False)
-        await _follow(runner, seq, progress)
-    finally:
-        await runner.stop()
+    # The tail makes only objects that live on in the past state: collections would rescan the
+    # process's whole heap for none of them (a third of a tail's cost in the API process).
+    with collector_paused():
+        try:
+            await runner.start(from_snapshot=False)
+            await _follow(runner, seq, progress)
+        finally:
+            await runner.stop()
     return PastModels(chain, tail.events)
 
 
