@@ -59,14 +59,21 @@ class PastModels(ReadModels):
         if factory is None:
             raise AttributeError(name)
         model = factory()
-        if self._chain is not None:
-            self._chain.restore(model)
+        try:
+            if self._chain is not None:
+                self._chain.restore(model)
+        except AttributeError as exc:  # would read as "no such model" to getattr and hasattr
+            raise RuntimeError(f"restoring {name}: {exc}") from exc
         with collector_paused():
             for recorded in self._tail:
                 if recorded.kind in model.kinds:
                     _apply(model, recorded)
         setattr(self, name, model)
         return model
+
+    def __repr__(self) -> str:
+        """Without the models: the dataclass's would restore every one of them."""
+        return f"PastModels(restored={sorted(set(vars(self)) & set(_FACTORIES))})"
 
 
 def _apply(model: ReadModel, recorded: RecordedEvent) -> None:

@@ -39,8 +39,8 @@ def collector_paused() -> Iterator[None]:
     """Without the cyclic collector: taking or restoring a picture makes millions of objects
     (none of them cyclic garbage), and the collections they set off rescan the whole young heap
     again and again: about 0.3 s of a 0.7 s restore at 150,000 events. Around an await only for
-    a bounded replay (a past state's tail) or in a process the replay owns (a rebuild); pauses
-    that overlap leave the collector on once the one that found it on ends."""
+    a replay bounded by a picture (a past state's tail) or in a process the replay owns (a
+    rebuild); pauses that overlap leave the collector on once the one that found it on ends."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -57,10 +57,10 @@ def draw(models: Sequence[ReadModel], quarantine: Any, seq: int, base: int, dept
     sections: list[tuple[str, bool, int]] = []
     with collector_paused():
         for model in models:
-            since = base > 0 and isinstance(model, Incremental)
-            data = (
-                model.dump_since(base) if isinstance(model, Incremental) and since else model.dump()
-            )
+            if base > 0 and isinstance(model, Incremental):
+                since, data = True, model.dump_since(base)
+            else:
+                since, data = False, model.dump()
             blob = zlib.compress(orjson.dumps(data), COMPRESSION)
             blobs.append(blob)
             sections.append((model.name, since, len(blob)))

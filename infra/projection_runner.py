@@ -201,12 +201,14 @@ class ProjectionRunner:
         """The models as they stand; with `base`, incremental ones only as changed after it."""
         return pictures.draw(self.models, self.quarantine.dump(), self.position, base, depth)
 
-    def _next_base(self, seq: int) -> tuple[int, int]:
-        """(base, depth) for a picture at `seq`: the newest picture drawn in an earlier run of
-        `keep_every` events, which pruning keeps; (0, 0), a whole picture, when there is none
-        or its chain is long enough."""
+    async def _next_base(self, seq: int) -> tuple[int, int]:
+        """(base, depth) for a picture at `seq`: the newest picture of this runner's, still
+        stored, in an earlier run of `keep_every` events, which pruning keeps; (0, 0), a whole
+        picture, when there is none (a rebuild discarded them, say) or its chain is long enough."""
         if self.keep_every is None:
             return 0, 0
+        stored = {n.seq for n in await self.snapshots.names() if n.version == self.version}
+        self._drawn = sorted(d for d in self._drawn if d[0] in stored)
         for drawn, depth in reversed(self._drawn):
             if drawn // self.keep_every < seq // self.keep_every:
                 return (drawn, depth + 1) if depth < MAX_DEPTH else (0, 0)
@@ -221,7 +223,7 @@ class ProjectionRunner:
             # Shielded: unsubscribing cancels this callback, which must not cancel the upload.
             await asyncio.shield(self._snapshotting)
         seq = self.snapshot_seq = self.position
-        base, depth = self._next_base(seq)
+        base, depth = await self._next_base(seq)
         child = Forked(lambda: self.picture(base, depth))
         self._snapshotting = asyncio.create_task(self._save(seq, depth, child.result()))
 
@@ -241,9 +243,11 @@ class ProjectionRunner:
 
     async def save_snapshot(self) -> None:
         """A picture at the current position, drawn here (nothing may change the models
-        meanwhile) and saved before this returns."""
+        meanwhile) and saved before this returns, after any still going up."""
+        if self._snapshotting is not None:
+            await asyncio.shield(self._snapshotting)
         seq = self.snapshot_seq = self.position
-        base, depth = self._next_base(seq)
+        base, depth = await self._next_base(seq)
         drawn: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         drawn.set_result(self.picture(base, depth))
         await self._save(seq, depth, drawn)

@@ -2,9 +2,9 @@
 
 "As of T" is transaction time: the events EVENTS had committed before T by the stream's clock.
 T is resolved to a sequence once (research/replay.md §4.1: a leader change can make stream
-timestamps go backwards), and everything after works in sequences. A past state is a snapshot at
-or below the sequence plus the tail up to it, in a throw-away ProjectionRunner; it is never
-written back.
+timestamps go backwards), and everything after works in sequences. A past state is the chain of
+pictures at or below the sequence plus the tail up to it (infra/past_models); it is never written
+back.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import orjson
@@ -22,10 +23,9 @@ from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
 from infra.past_models import PastModels, Tail
 from infra.pictures import collector_paused, load_chain
-from infra.projection_runner import ProjectionRunner, code_version
+from infra.projection_runner import ProjectionRunner
 from infra.read_models import ReadModels
 from infra.settings import Settings
-from infra.snapshots import Snapshots
 from infra.tokens import event_writer_key
 
 Progress = Callable[[int], None]
@@ -79,13 +79,14 @@ async def read_models_at(
     if not 0 <= seq <= last:
         raise ValueError(f"sequence {seq} is outside the log, which ends at {last}")
     key = writer_key or await _writer_key(nc)
-    chain = await load_chain(Snapshots(nc.jetstream(), code_version()), seq)
     tail = Tail()
     runner = ProjectionRunner(nc, [tail], NEVER, key, until=seq)
+    chain = await load_chain(runner.snapshots, seq)
     runner.position = 0 if chain is None else chain.newest.seq
     # The tail makes only objects that live on in the past state: collections would rescan the
-    # process's whole heap for none of them (a third of a tail's cost in the API process).
-    with collector_paused():
+    # process's whole heap for none of them (a third of a tail's cost in the API process). Only
+    # from a picture, so the pause lasts at most `snapshot_keep_every` events, never a whole log.
+    with collector_paused() if chain is not None else nullcontext():
         try:
             await runner.start(from_snapshot=False)
             await _follow(runner, seq, progress)

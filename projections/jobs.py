@@ -93,12 +93,12 @@ class JobBoard:
                 self.running.discard(row.job_id)
 
 
-# Snapshots hold every job, so rows are stored as positional lists (in slot order) and rebuilt
-# without validation: the snapshot's code version is this file's, so it holds what this code
-# wrote. Going through JobView cost seconds per snapshot at 200,000 events, and field by field
+# A whole picture holds every job, so rows are stored as positional lists (in slot order) and
+# rebuilt without validation: the snapshot's code version is this file's, so it holds what this
+# code wrote. Going through JobView cost seconds per snapshot at 200,000 events, and field by field
 # packing still most of a second: a restore is the cold cost of every past state. Git contexts,
-# shared by many jobs, are a table. Rows hold no history (`JobRow.detailed`): at 200,000 events
-# it made a picture 39 MB of JSON instead of XX MB, and most of a restore.
+# shared by many jobs, are a table. Rows hold no history (`JobRow.detailed`): it was most of a
+# picture (39 MB of JSON at 200,000 events) and most of a restore.
 _ROW = attrgetter(*JobRow.__slots__)
 _AT = {name: i for i, name in enumerate(JobRow.__slots__)}
 _TIMES = tuple(_AT[name] for name in ("created_at", "queued_at", "started_at", "finished_at"))

@@ -184,3 +184,16 @@ async def test_a_past_state_restores_only_the_models_read(services: Services) ->
     assert "stats" in vars(views)
     assert "jobs" not in vars(views)
     assert len(views.jobs.jobs) == 30
+
+
+async def test_a_writer_whose_base_was_discarded_draws_a_whole_picture(services: Services) -> None:
+    await write_jobs(services, jobs=40, snapshots=1)
+    await services.runner.snapshots.discard()  # as `jetdeck rebuild` does under a running API
+    await write_jobs(services, jobs=40)
+    await services.runner.save_snapshot()
+    last = services.runner.position
+    chain = await load_chain(services.runner.snapshots, last)
+    assert chain is not None
+    assert [p.base for p in chain.pictures] == [0]
+    assert dumps(await read_models_at(services.nc, last)) == await cut_at(services, last)
+    assert repr(await read_models_at(services.nc, last - 1)) == "PastModels(restored=[])"
