@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import fields
+from functools import partial
 from typing import Any, ClassVar
 
 from domain.catalog import EVENT_TYPES
@@ -18,6 +19,7 @@ from domain.recorded import RecordedEvent
 from infra.pictures import Chain, collector_paused
 from infra.read_models import ReadModels
 from projections.base import ReadModel
+from projections.jobs import JobBoard
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ _FACTORIES: dict[str, Callable[[], ReadModel]] = {
     f.name: f.default_factory  # type: ignore[misc]
     for f in fields(ReadModels)
 }
+_FACTORIES["jobs"] = partial(JobBoard, unpack_on_read=True)
 
 
 class Tail:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -13,7 +14,7 @@ from domain.deployment import Deployment, DeploymentStatus, Environment, Outcome
 from domain.job import Job, JobStatus
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
-from projections.base import ReadModel
+from projections.base import Incremental, ReadModel
 from projections.deployments import (
     DeploymentBoard,
     DeploymentRow,
@@ -402,7 +403,7 @@ def snapshot_of(model: ReadModel) -> Any:
     return orjson.loads(orjson.dumps(model.dump()))
 
 
-MODELS = [JobBoard, DeploymentBoard, JobStats]
+MODELS = [JobBoard, partial(JobBoard, unpack_on_read=True), DeploymentBoard, JobStats]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -415,13 +416,43 @@ def test_restored_model_equals_the_original_and_stays_equal(model: type[ReadMode
     assert fed(restored, later).dump() == fed(original, later).dump()
 
 
-def test_restored_job_board_answers_queries_like_the_original() -> None:
+@pytest.mark.parametrize("unpack_on_read", [False, True])
+def test_restored_job_board_answers_queries_like_the_original(unpack_on_read: bool) -> None:
     original = fed(JobBoard(), busy_log()[0])
-    restored = JobBoard()
+    restored = JobBoard(unpack_on_read)
     restored.restore(snapshot_of(original))
     assert pages(restored, JobFilter(), 2) == pages(original, JobFilter(), 2)
     assert labels(restored.list_running()) == labels(original.list_running()) == "running"
     assert [restored.get(i) for i in original.jobs] == [original.get(i) for i in original.jobs]
+
+
+def test_a_past_board_unpacks_only_the_rows_a_page_reads() -> None:
+    original = fed(JobBoard(), busy_log()[0])
+    restored = JobBoard(unpack_on_read=True)
+    restored.restore(snapshot_of(original))
+    assert len(restored.jobs) == len(original.jobs) > 2
+    assert dict.__len__(restored.jobs) == 0
+    assert restored.page(JobFilter(), 2) == original.page(JobFilter(), 2)
+    assert dict.__len__(restored.jobs) == 3  # the page's two and the one that ends it
+    assert "no such job" not in restored.jobs
+    assert restored.get("no such job") is None
+
+
+@pytest.mark.parametrize("model", [JobBoard, DeploymentBoard])
+def test_a_change_laid_over_a_picture_gives_the_later_state(model: type[ReadModel]) -> None:
+    log, later = busy_log()
+    board = fed(model(), log)
+    whole = snapshot_of(board)
+    since = log[-1].seq
+    fed(board, later)
+    assert isinstance(board, Incremental)
+    changes = orjson.loads(orjson.dumps(board.dump_since(since)))
+    restored = model()
+    restored.restore(whole)
+    assert isinstance(restored, Incremental)
+    restored.restore_since(changes)
+    assert restored.dump() == board.dump()
+    assert len(changes["rows"]) < len(whole["rows"])
 
 
 def test_restored_deployment_board_answers_queries_like_the_original() -> None:
