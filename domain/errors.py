@@ -69,6 +69,10 @@ class NotFoundError(JetDeckError):
         self.aggregate_id = aggregate_id
 
 
+class ExpiredError(JetDeckError):
+    """It was there, and retention removed it (a job's log after `log_retention_days`)."""
+
+
 class ConcurrencyError(JetDeckError):
     def __init__(self, kind: str, aggregate_id: str, status: str | None = None) -> None:
         super().__init__(f"{kind} {aggregate_id} changed concurrently; try again")

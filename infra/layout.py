@@ -33,6 +33,8 @@ QUEUE = "QUEUE"
 LEASES = "LEASES"
 HEARTBEATS = "HEARTBEATS"
 LOGS = "LOGS"
+LOG_MAX_AGE_S = 30 * 86400.0
+"""`Settings.log_retention_days`'s default, for callers that lay out without settings."""
 AUDIT = "AUDIT"
 CHECKPOINT_SUBJECT = "audit.checkpoint.EVENTS"
 """Signed checkpoints of EVENTS (infra.checkpoints), written by `workers.checkpointer`."""
@@ -105,14 +107,16 @@ def liveness_stream(name: str, subject: str, replicas: int) -> StreamConfig:
     )
 
 
-def logs_stream(replicas: int) -> StreamConfig:
-    """Job output, one subject per job (`log.<job_id>`), in the order the agent sent it."""
+def logs_stream(replicas: int, max_age_s: float = LOG_MAX_AGE_S) -> StreamConfig:
+    """Job output, one subject per job (`log.<job_id>`), in the order the agent sent it; each
+    chunk kept `max_age_s` (the events, the audit trail, are kept forever)."""
     return StreamConfig(
         name=LOGS,
         subjects=["log.>"],
         storage=StorageType.FILE,
         num_replicas=replicas,
         allow_direct=True,
+        max_age=max_age_s,
     )
 
 
@@ -170,14 +174,14 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 Declaration = StreamConfig | KeyValueConfig | ObjectStoreConfig
 
 
-def declarations(replicas: int) -> list[Declaration]:
+def declarations(replicas: int, log_max_age_s: float = LOG_MAX_AGE_S) -> list[Declaration]:
     """Everything JetDeck needs, in the order it is declared: QUEUE sources EVENTS."""
     return [
         events_stream(replicas),
         queue_stream(replicas),
         liveness_stream(LEASES, "lease.>", replicas),  # TTL: a job's lease
         liveness_stream(HEARTBEATS, "hb.>", replicas),  # TTL: until offline
-        logs_stream(replicas),
+        logs_stream(replicas, log_max_age_s),
         audit_stream(replicas),
         ObjectStoreConfig(bucket=SNAPSHOTS),
         KeyValueConfig(bucket=CONFIG_BUCKET),
@@ -207,12 +211,16 @@ async def declare(js: JetStreamContext, declaration: Declaration) -> None:
         await ensure_stream(js, declaration)
 
 
-async def ensure_layout(js: JetStreamContext, replicas: int) -> None:
-    for declaration in declarations(replicas):
+async def ensure_layout(
+    js: JetStreamContext, replicas: int, log_max_age_s: float = LOG_MAX_AGE_S
+) -> None:
+    for declaration in declarations(replicas, log_max_age_s):
         await declare(js, declaration)
 
 
-async def apply_layout(url: str, login: Login | None, replicas: int) -> None:
+async def apply_layout(
+    url: str, login: Login | None, replicas: int, log_max_age_s: float = LOG_MAX_AGE_S
+) -> None:
     """The layout step, over a connection of its own that lives no longer than it.
 
     A credential that may not create streams gets no error from the server, only a timeout or
@@ -220,7 +228,7 @@ async def apply_layout(url: str, login: Login | None, replicas: int) -> None:
     logs it)."""
     nc = await connect(url, "jetdeck-layout", login)
     try:
-        await ensure_layout(nc.jetstream(), replicas)
+        await ensure_layout(nc.jetstream(), replicas, log_max_age_s)
     except (TimeoutError, NoRespondersError) as exc:
         raise UnavailableError(
             "the layout step got no answer: may its credential (JETDECK_NATS_ADMIN_USER) "

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     """Past states (`as_of`) each API process keeps, least recently used dropped first."""
     read_wait_s: Annotated[float, Field(gt=0, le=30)] = 5.0
     """How long a read with `min_seq` may wait for the read models."""
+    log_retention_days: Annotated[float, Field(gt=0, le=36500)] = 30.0
+    """How long LOGS keeps a chunk (the stream's `max_age`, set by the layout step); a log read
+    after its job's chunks are gone answers 410 `logs_expired`. Events are kept forever."""
     log_follow_max_s: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     """How long a `follow=true` log stream lasts before it ends with `event: timeout`; the
     client reconnects with `Last-Event-ID`, so no stream holds a connection for good."""
@@ -212,6 +215,10 @@ class Settings(BaseSettings):
     @property
     def server_url(self) -> str:
         return self.nats_url or f"nats://127.0.0.1:{self.nats_port}"
+
+    @property
+    def log_max_age_s(self) -> float:
+        return self.log_retention_days * 86400
 
     @property
     def server_urls(self) -> list[str]:

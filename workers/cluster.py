@@ -115,14 +115,14 @@ async def stop(children: list[Child]) -> None:
                 await process.wait()
 
 
-async def laid_out(cluster: EmbeddedCluster) -> None:
+async def laid_out(cluster: EmbeddedCluster, log_max_age_s: float) -> None:
     """The layout step, taken again until every stream answers: on a restart, each stream elects
     its leader only after the nodes report healthy."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_WITHIN_S
     while True:
         try:
-            await apply_layout(cluster.address, cluster.logins.admin, REPLICAS)
+            await apply_layout(cluster.address, cluster.logins.admin, REPLICAS, log_max_age_s)
             return
         except UnavailableError:
             if loop.time() > deadline:
@@ -137,7 +137,7 @@ async def run(settings: Settings) -> None:
     )
     await cluster.start()
     try:
-        await laid_out(cluster)
+        await laid_out(cluster, settings.log_max_age_s)
         log.info("nats-servers on %s, R%d streams", cluster.address, REPLICAS)
         children = await start_apis(settings, cluster)
         ports = f"{settings.api_port} and {settings.api_port + 1}"

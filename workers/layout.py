@@ -17,7 +17,10 @@ from infra.settings import Settings
 def main() -> None:
     configure_logging()
     settings = Settings()
-    asyncio.run(apply_layout(settings.server_url, settings.layout_login, settings.replicas))
+    layout = apply_layout(
+        settings.server_url, settings.layout_login, settings.replicas, settings.log_max_age_s
+    )
+    asyncio.run(layout)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ async def run_locked(settings: Settings) -> None:
         log.info("embedded nats-server on %s, data in %s", server.address, server.store_dir)
         settings = embedded(settings, server)
     try:
-        await apply_layout(settings.server_url, settings.layout_login, settings.replicas)
+        await apply_layout(
+            settings.server_url, settings.layout_login, settings.replicas, settings.log_max_age_s
+        )
         runtime = settings.model_copy(update={"nats_admin_user": None, "nats_admin_password": None})
         if settings.restore_from is not None:
             await restore(runtime, settings.restore_from)

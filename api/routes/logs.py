@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from api.commands import AgentContext
 from api.deps import ServicesDep
 from api.schemas import Cursor, Limit
 from domain.commands.leases import AppendLogs, Output
+from domain.errors import ExpiredError
 from domain.job import JobStatus
 from infra.dispatch import handle
 from infra.logs import JobEnd, LogChunk, LogStore
@@ -64,7 +66,11 @@ async def append_logs(
             "content": {"text/plain": {}, "text/event-stream": {}},
             "description": "A page of chunks; plain text with `format=text`; SSE with "
             "`follow=true`.",
-        }
+        },
+        410: {
+            "description": "The job ended longer ago than logs are kept "
+            "(`JETDECK_LOG_RETENTION_DAYS`), and its log is gone (`logs_expired`)."
+        },
     },
 )
 async def read_logs(
@@ -94,6 +100,8 @@ async def read_logs(
     """
     await services.queue.load(job_id)  # 404 for an unknown job
     start = max(cursor or 0, last_event_id or 0)
+    if start == 0:
+        await _refuse_expired(services, logs, job_id)
     if follow:
         render: Renderer = _sse if fmt == "json" else _plain
         media = "text/event-stream" if fmt == "json" else "text/plain; charset=utf-8"
@@ -106,6 +114,22 @@ async def read_logs(
     page = chunks[:limit]
     more = len(chunks) > limit
     return Page(items=[_line(c) for c in page], next_cursor=page[-1].seq if more else None)
+
+
+async def _refuse_expired(services: ServicesDep, logs: LogStore, job_id: UUID) -> None:
+    """410 for a job that ended longer ago than LOGS keeps a chunk and has none left: whatever
+    it wrote is gone. Only such a job costs a look at LOGS."""
+    job = services.views.jobs.get(str(job_id))
+    days = services.settings.log_retention_days
+    if job is None or job.finished_at is None:
+        return
+    if job.finished_at + timedelta(days=days) < datetime.now(UTC) and not await logs.last_seq(
+        str(job_id)
+    ):
+        raise ExpiredError(
+            f"job {job_id} ended at {job.finished_at.isoformat()}; its log is kept {days:g} days "
+            "(JETDECK_LOG_RETENTION_DAYS) and is gone"
+        )
 
 
 def _line(chunk: LogChunk) -> LogLine:

@@ -11,7 +11,8 @@ import httpx
 import orjson
 import pytest
 
-from infra.layout import LOGS
+from infra.embedded_server import EmbeddedServer
+from infra.layout import LOGS, apply_layout
 from infra.services import Services
 from infra.settings import Settings
 from tests.api.helpers import every_item
@@ -393,3 +394,36 @@ async def test_a_follow_ends_at_its_time_limit_and_resumes_after_last_event_id(
         ("chunk", "b\n"),
         ("timeout", None),
     ]
+
+
+# --- retention ------------------------------------------------------------------------------
+
+RETENTION_S = 2.0
+
+
+@pytest.mark.parametrize("settings", [{"log_retention_days": RETENTION_S / 86400}], indirect=True)
+async def test_a_finished_jobs_log_expires_with_the_retention_and_then_answers_410(
+    settings: Settings, services: Services, client: httpx.AsyncClient, fresh_server: EmbeddedServer
+) -> None:
+    await apply_layout(fresh_server.admin_url, None, 1, settings.log_max_age_s)  # the layout step
+    assert (await services.nc.jetstream().stream_info(LOGS)).config.max_age == RETENTION_S
+    holder = await hold_new_job(client, settings)
+    ok(await holder.write(chunk("kept a while\n")))
+    await holder.report("complete", exit_code=0)
+    assert [c["text"] for c in ok(await client.get(logs_of(holder.job_id)))["items"]] == [
+        "kept a while\n"
+    ]
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WITHIN_S
+    while (answer := await client.get(logs_of(holder.job_id))).status_code == 200:
+        assert loop.time() < deadline, "the log never expired"
+        await asyncio.sleep(0.1)
+
+    assert answer.status_code == 410
+    assert answer.json()["error"] == "logs_expired"
+    assert "JETDECK_LOG_RETENTION_DAYS" in answer.json()["detail"]
+    followed = await client.get(logs_of(holder.job_id), params={"follow": "true"})
+    assert followed.status_code == 410
+    events = await services.store.load(f"ev.job.{holder.job_id}.>")
+    assert [m.subject.rsplit(".", 1)[1] for m in events][-1] == "completed"  # events stay
