@@ -24,7 +24,6 @@ from domain.commands.results import Committed, Instruction, Registration
 from domain.errors import NotFoundError, UnauthorizedError
 from domain.health import AgentStatus, classify
 from domain.identity import system
-from domain.job import JobStatus
 from domain.recorded import Cause
 from infra.commands import CommandRunner
 from infra.layout import HEARTBEATS
@@ -137,7 +136,7 @@ class AgentService:
             )
             if changed is not None:  # so the answer's status, read from them, is this one
                 await self.runner.wait_for(changed.seq, self.settings.read_wait_s)
-        return self._instructions(view.draining, running_jobs)
+        return self._instructions(agent_id, view.draining, running_jobs)
 
     async def _beat(self, agent_id: str, body: dict[str, object]) -> None:
         """The agent's one message on HEARTBEATS; it lives until the agent counts as offline."""
@@ -147,12 +146,12 @@ class AgentService:
                 f"hb.{agent_id}", orjson.dumps(body), headers={"Nats-TTL": f"{ttl}s"}
             )
 
-    def _instructions(self, draining: bool, running_jobs: tuple[str, ...]) -> list[Instruction]:
+    def _instructions(
+        self, agent_id: str, draining: bool, running_jobs: tuple[str, ...]
+    ) -> list[Instruction]:
         out = [Instruction("drain")] if draining else []
-        for job_id in running_jobs:
-            job = self.views.jobs.get(job_id)
-            if job is not None and job.status is JobStatus.CANCELLED:
-                out.append(Instruction("cancel", job_id))
+        cancelled = self.views.agents.cancelled_of(agent_id)
+        out += [Instruction("cancel", job_id) for job_id in running_jobs if job_id in cancelled]
         return out
 
     async def last_beat(self, agent_id: str) -> Beat | None:

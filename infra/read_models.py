@@ -13,6 +13,10 @@ from projections.queue import QueueBoard
 from projections.summary import JobStats
 from projections.trust import TrustBoard
 
+DASHBOARD_ONLY = frozenset({JobBoard.name, JobStats.name})
+"""Read models only the dashboard's routes read, each the size of all history: the workers
+neither feed nor restore them."""
+
 
 @dataclass
 class ReadModels:
@@ -36,3 +40,8 @@ class ReadModels:
             self.access,
             self.trust,
         ]
+
+    def fed(self, dashboard: bool) -> list[ReadModel]:
+        """The models a process keeps up to date: all of them for the API, the others for the
+        workers."""
+        return [m for m in self.all() if dashboard or m.name not in DASHBOARD_ONLY]

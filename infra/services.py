@@ -93,10 +93,13 @@ async def open_services(
     http: HttpFactory | None = None,
     snapshots: bool = False,
     watch_workers: bool = False,
+    dashboard: bool = True,
 ) -> Services:
     """Connect, check the layout, restore the read models and catch them up. With `snapshots`
     this process also writes the read models' snapshots (only the API process does); with
-    `watch_workers` it listens for the workers' beats (only the API reports on them).
+    `watch_workers` it listens for the workers' beats (only the API reports on them); without
+    `dashboard` the job board and statistics stay empty (workers read neither, and both grow
+    with every job ever run).
 
     `http` makes the clients that fetch OIDC issuers' keys; tests serve an issuer in process."""
     tune_gc()
@@ -107,7 +110,7 @@ async def open_services(
     views = ReadModels()
     keep_every = settings.snapshot_keep_every if snapshots else None
     runner = ProjectionRunner(
-        nc, views.all(), settings.snapshot_every, writer_key, keep_every=keep_every
+        nc, views.fed(dashboard), settings.snapshot_every, writer_key, keep_every=keep_every
     )
     await runner.start()
     await runner.catch_up(timeout_s=300)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from domain.agent import TAKES_WORK, Agent, AgentStatus, HostInfo, Metrics, agent_status
-from domain.job import Job, entered_queue
+from domain.job import Job, JobStatus, entered_queue
 from domain.pool import DEFAULT_MAX_AGENTS, Pool
 from domain.queue import DEFAULT_POOL
 from domain.recorded import RecordedEvent
@@ -96,6 +96,9 @@ class AgentBoard:
         """job id -> the agent whose lease it is under."""
         self.current: dict[str, set[str]] = {}
         self.recent: dict[str, deque[str]] = {}
+        self.cancelled: dict[str, deque[str]] = {}
+        """agent id -> the jobs cancelled lately while it held them, which its heartbeat may
+        still report running (the answer tells it to stop them)."""
 
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind == Agent.KIND:
@@ -109,6 +112,11 @@ class AgentBoard:
                 self.current.setdefault(agent_id, set()).add(recorded.aggregate_id)
                 recent = self.recent.setdefault(agent_id, deque(maxlen=RECENT_JOBS))
                 recent.append(recorded.aggregate_id)
+            case Job.Completed(status=JobStatus.CANCELLED):
+                held_by = self._let_go(recorded.aggregate_id)
+                if held_by is not None:
+                    cancelled = self.cancelled.setdefault(held_by, deque(maxlen=RECENT_JOBS))
+                    cancelled.append(recorded.aggregate_id)
             case (
                 Job.Completed()
                 | Job.Failed()
@@ -116,9 +124,17 @@ class AgentBoard:
                 | Job.Released()
                 | Job.DeadLettered()
             ):
-                held_by = self.holder.pop(recorded.aggregate_id, None)
-                if held_by is not None:
-                    self.current[held_by].discard(recorded.aggregate_id)
+                self._let_go(recorded.aggregate_id)
+
+    def _let_go(self, job_id: str) -> str | None:
+        """The agent that held the job, which holds it no longer."""
+        held_by = self.holder.pop(job_id, None)
+        if held_by is not None:
+            self.current[held_by].discard(job_id)
+        return held_by
+
+    def cancelled_of(self, agent_id: str) -> frozenset[str]:
+        return frozenset(self.cancelled.get(agent_id, ()))
 
     def get(self, agent_id: str) -> AgentView | None:
         return self.agents.get(agent_id)
@@ -156,6 +172,7 @@ class AgentBoard:
             "agents": [a.model_dump(mode="json") for a in self.agents.values()],
             "holder": self.holder,
             "recent": {a: list(jobs) for a, jobs in self.recent.items()},
+            "cancelled": {a: list(jobs) for a, jobs in self.cancelled.items()},
         }
 
     def restore(self, data: Any) -> None:
@@ -165,6 +182,9 @@ class AgentBoard:
         for job_id, agent_id in self.holder.items():
             self.current.setdefault(agent_id, set()).add(job_id)
         self.recent = {a: deque(jobs, maxlen=RECENT_JOBS) for a, jobs in data["recent"].items()}
+        self.cancelled = {
+            a: deque(jobs, maxlen=RECENT_JOBS) for a, jobs in data["cancelled"].items()
+        }
 
 
 class PoolView(BaseModel):

@@ -9,12 +9,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from domain.job import FINISHED, LEASED, Job, JobStatus, entered_queue
+from domain.job import LEASED, Job, JobStatus, entered_queue
 from domain.queue import PRIORITY_ORDER, Priority, QueueSpec
 from domain.recorded import RecordedEvent
 from projections.summary import p95
 
 RECENT = 1000
+RECENT_COMMANDS = 10_000
+"""Unique-key creations remembered by command id: a retried request comes within seconds."""
 
 
 class LevelStats(BaseModel):
@@ -43,15 +45,24 @@ class QueueBoard:
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND})
 
     def __init__(self) -> None:
+        """Jobs are held while in the queue's care (queued, leased or dead-lettered) and
+        forgotten once finished: the board stays the size of the work in flight, not of all
+        history, and so does every figure computed over it."""
         self.specs: dict[str, QueueSpec] = {}
         self.status: dict[str, JobStatus] = {}
         self.queued_at: dict[str, datetime] = {}
         self.dead: dict[str, DeadLetter] = {}
         self.waits: dict[tuple[str, Priority], deque[float]] = {}
         self.completions: dict[tuple[str, Priority], deque[datetime]] = {}
+        self.pools_seen: set[str] = set()
         self.unique: dict[str, list[str]] = {}
+        """Unique key -> the unfinished jobs holding it, oldest first."""
+        self.generations: dict[str, int] = {}
+        """Unique key -> how many jobs were ever created with it (a new one's id derives from
+        the count)."""
         self.unique_by_command: dict[str, str] = {}
-        """Command id -> the unique-key job it created, so a retried request finds that job."""
+        """Command id -> the unique-key job it created, so a retried request finds that job; the
+        newest `RECENT_COMMANDS` only."""
 
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind != Job.KIND:
@@ -70,9 +81,9 @@ class QueueBoard:
                 self._enter_queue(job_id, recorded.at)
             case Job.Started():
                 self._set(job_id, JobStatus.RUNNING)
-            case Job.Completed(status=status):
-                self._set(job_id, status)
+            case Job.Completed():
                 self._count_completion(job_id, recorded.at)
+                self._forget(job_id)
             case Job.DeadLettered(reason=reason, attempts=attempts) if job_id in self.specs:
                 spec = self.specs[job_id]
                 self._set(job_id, JobStatus.DEAD_LETTERED)
@@ -87,11 +98,32 @@ class QueueBoard:
 
     def _queued(self, job_id: str, spec: QueueSpec, recorded: RecordedEvent) -> None:
         self.specs[job_id] = spec
-        if spec.unique_key and not isinstance(recorded.event, Job.Requeued):
-            self.unique.setdefault(spec.unique_key, []).append(job_id)
-            self.unique_by_command[recorded.cause.command_id] = job_id
+        self.pools_seen.add(spec.pool)
+        key = spec.unique_key
+        if key:
+            held = self.unique.setdefault(key, [])
+            if job_id not in held:  # a finished job run again holds its key again
+                held.append(job_id)
+            if not isinstance(recorded.event, Job.Requeued):
+                self.generations[key] = self.generations.get(key, 0) + 1
+                self._remember(recorded.cause.command_id, job_id)
         self.dead.pop(job_id, None)
         self._enter_queue(job_id, recorded.at)
+
+    def _remember(self, command_id: str, job_id: str) -> None:
+        self.unique_by_command[command_id] = job_id
+        if len(self.unique_by_command) > RECENT_COMMANDS:
+            del self.unique_by_command[next(iter(self.unique_by_command))]
+
+    def _forget(self, job_id: str) -> None:
+        spec = self.specs.pop(job_id, None)
+        self.status.pop(job_id, None)
+        self.queued_at.pop(job_id, None)
+        key = spec.unique_key if spec is not None else None
+        if key and job_id in self.unique.get(key, ()):
+            self.unique[key].remove(job_id)
+            if not self.unique[key]:
+                del self.unique[key]
 
     def _set(self, job_id: str, status: JobStatus) -> None:
         if job_id in self.specs:
@@ -118,18 +150,16 @@ class QueueBoard:
         return table.setdefault((spec.pool, spec.priority), deque(maxlen=RECENT))
 
     def active_for_key(self, unique_key: str) -> tuple[str | None, int]:
-        """The unfinished job holding `unique_key`, and how many jobs ever held it."""
-        held = self.unique.get(unique_key, [])
-        for job_id in reversed(held):
-            if self.status.get(job_id) not in FINISHED:
-                return job_id, len(held)
-        return None, len(held)
+        """The newest unfinished job holding `unique_key`, and how many jobs were ever created
+        with it."""
+        held = self.unique.get(unique_key)
+        return held[-1] if held else None, self.generations.get(unique_key, 0)
 
     def dead_letters(self) -> list[DeadLetter]:
         return sorted(self.dead.values(), key=lambda d: d.at, reverse=True)
 
     def pools(self) -> set[str]:
-        return {spec.pool for spec in self.specs.values()}
+        return set(self.pools_seen)
 
     def stats(self, now: datetime) -> list[LevelStats]:
         return [
@@ -165,7 +195,9 @@ class QueueBoard:
             "completions": [
                 [p, pr, [t.isoformat() for t in c]] for (p, pr), c in self.completions.items()
             ],
+            "pools_seen": sorted(self.pools_seen),
             "unique": self.unique,
+            "generations": self.generations,
             "unique_by_command": self.unique_by_command,
         }
 
@@ -179,5 +211,7 @@ class QueueBoard:
             (p, Priority(pr)): deque(map(datetime.fromisoformat, c), maxlen=RECENT)
             for p, pr, c in data["completions"]
         }
+        self.pools_seen = set(data["pools_seen"])
         self.unique = {k: list(v) for k, v in data["unique"].items()}
+        self.generations = dict(data["generations"])
         self.unique_by_command = dict(data["unique_by_command"])

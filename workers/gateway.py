@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
 
     @app.on_startup
     async def open_services_first() -> None:
-        state["services"] = await open_services(settings, "jetdeck-gateway")
+        state["services"] = await open_services(settings, "jetdeck-gateway", dashboard=False)
 
     @app.after_shutdown
     async def close_services() -> None:

@@ -13,7 +13,7 @@ from workers.process import run_worker, until_signalled
 
 
 async def run(settings: Settings) -> None:
-    services = await open_services(settings, "jetdeck-health-monitor")
+    services = await open_services(settings, "jetdeck-health-monitor", dashboard=False)
     monitor = HealthMonitor(services.nc, services.agents)
     await monitor.start()
     try:

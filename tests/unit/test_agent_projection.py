@@ -66,11 +66,12 @@ def story() -> tuple[list[RecordedEvent], dict[str, Agent], dict[str, Job]]:
         s.record(agent)
     busy.drain()
     s.record(busy)
-    done, lost, held = s.job(busy), s.job(busy), s.job(busy)
+    done, lost, stopped, held = s.job(busy), s.job(busy), s.job(busy), s.job(busy)
     done.start(str(busy.id))
     done.complete(JobStatus.SUCCESS, exit_code=0)
     lost.lose_attempt("agent lost", T0)
-    for change in (done, lost):
+    stopped.cancel("not needed")
+    for change in (done, lost, stopped):
         s.record(change)
     busy.resume()
     silent.observe_silence(25, POLICY)
@@ -87,7 +88,7 @@ def story() -> tuple[list[RecordedEvent], dict[str, Agent], dict[str, Job]]:
     for pool in (linux, gpu):
         s.record(pool)
     agents = {a.name: a for a in (busy, idle, silent, gone)}
-    return s.rec.log, agents, {"done": done, "lost": lost, "held": held}
+    return s.rec.log, agents, {"done": done, "lost": lost, "stopped": stopped, "held": held}
 
 
 LOG, AGENTS, JOBS = story()
@@ -146,7 +147,7 @@ def test_select_filters_in_registration_order(
 
 def test_jobs_of_counts_only_leased_jobs_as_current(agents: AgentBoard) -> None:
     current, recent = agents.jobs_of(str(AGENTS["busy"].id))
-    assert (current, recent) == (job_ids("held"), job_ids("held", "lost", "done"))
+    assert (current, recent) == (job_ids("held"), job_ids("held", "stopped", "lost", "done"))
     assert agents.jobs_of(str(AGENTS["idle"].id)) == ([], [])
 
 
@@ -195,6 +196,7 @@ def agent_reads(board: AgentBoard) -> Any:
     return (
         {a: board.get(a) for a in agent_ids(*AGENTS)},
         {a: board.jobs_of(a) for a in agent_ids(*AGENTS)},
+        {a: board.cancelled_of(a) for a in agent_ids(*AGENTS)},
         board.counts(),
         [board.idle_and_busy(pool) for pool in ("linux", "gpu")],
         orjson.dumps(board.dump()),
@@ -219,3 +221,10 @@ def test_snapshot_anywhere_then_tail_reads_like_a_full_replay(
     restored = model()
     restored.restore(orjson.loads(orjson.dumps(fed(model(), LOG[:cut]).dump())))
     assert reads(fed(restored, LOG[cut:])) == reads(fed(model(), LOG))
+
+
+def test_a_job_cancelled_while_held_is_named_for_its_agent_only(agents: AgentBoard) -> None:
+    busy, idle = agent_ids("busy", "idle")
+    assert agents.cancelled_of(busy) == frozenset(job_ids("stopped"))
+    assert agents.cancelled_of(idle) == frozenset()
+    assert job_ids("stopped")[0] not in agents.jobs_of(busy)[0]

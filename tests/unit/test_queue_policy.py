@@ -17,7 +17,7 @@ from domain.job import Job, JobStatus
 from domain.queue import PRIORITY_ORDER, FailureClass, Priority, QueueSpec, RetryPolicy, eligible
 from infra.queue import MAX_NAK_DELAY_S, nak
 from infra.settings import Settings
-from projections.queue import QueueBoard
+from projections.queue import RECENT_COMMANDS, QueueBoard
 from tests.conftest import Recorder
 from tests.queue_helpers import GIT
 
@@ -265,6 +265,38 @@ def test_board_holds_a_unique_key_until_its_job_finishes() -> None:
     for recorded in rec.record(job):
         board.apply(recorded)
     assert board.active_for_key("nightly") == (None, 1)
+
+
+def test_board_forgets_finished_jobs_but_not_their_pools_or_key_generations() -> None:
+    rec, board = Recorder(), QueueBoard()
+    done = [queued(unique_key="nightly") for _ in range(3)]
+    for job in done:
+        claimed(job).start("agent-1")
+        job.complete(JobStatus.SUCCESS, 0)
+        for recorded in rec.record(job):
+            board.apply(recorded)
+    waiting = queued(priority="low")
+    for recorded in rec.record(waiting):
+        board.apply(recorded)
+
+    assert set(board.specs) == set(board.status) == {str(waiting.id)}
+    assert board.unique == {}
+    assert board.active_for_key("nightly") == (None, 3)
+    assert board.pools() == {QueueSpec().pool}
+    level = next(s for s in board.stats(LATER) if s.priority == "low")
+    assert (level.depth, level.completions_per_min) == (1, 0)
+    restored = QueueBoard()
+    restored.restore(orjson.loads(orjson.dumps(board.dump())))
+    assert restored.dump() == board.dump()
+
+
+def test_board_remembers_only_the_newest_unique_creations_by_command() -> None:
+    board = QueueBoard()
+    for n in range(RECENT_COMMANDS + 5):
+        board._remember(f"command-{n}", f"job-{n}")
+    assert len(board.unique_by_command) == RECENT_COMMANDS
+    assert "command-4" not in board.unique_by_command
+    assert board.unique_by_command[f"command-{RECENT_COMMANDS + 4}"] == f"job-{RECENT_COMMANDS + 4}"
 
 
 def test_settings_refuse_a_retry_cap_below_the_base() -> None:
