@@ -94,6 +94,30 @@ async def test_pruning_keeps_one_snapshot_per_spacing(services: Services) -> Non
     assert len({seq // 100 for seq in kept}) == len(kept), kept
 
 
+async def test_a_crash_between_saving_and_pruning_is_mended_by_the_next_save(
+    services: Services, fresh_server: EmbeddedServer
+) -> None:
+    await write_jobs(services, jobs=10)
+    await services.runner.save_snapshot()
+    older = services.runner.position
+    await write_jobs(services, jobs=10)
+    # The writer dies after putting its next picture in the same run, before pruning.
+    await services.runner.snapshots.put(services.runner.position, services.runner.picture())
+    assert await snapshot_seqs(services) == [older, services.runner.position]
+
+    settings = Settings(nats_url=fresh_server.url, snapshot_every=NEVER, snapshot_keep_every=1000)
+    restarted = await open_services(settings, "time-travel-restart", snapshots=True)
+    try:
+        assert restarted.runner.position == services.runner.position  # from the newest picture
+        assert dumps(restarted.views) == dumps(services.views)
+        await write_jobs(restarted, jobs=10)
+        await restarted.runner.save_snapshot()
+        kept = await snapshot_seqs(restarted)
+    finally:
+        await restarted.close()
+    assert kept == [restarted.runner.position]  # both older pictures in its run pruned
+
+
 async def test_seq_at_resolves_a_time_between_two_writes(services: Services) -> None:
     assert await seq_at(services.nc, datetime.now(UTC)) == 0
     first = await create_job(services.commands)
