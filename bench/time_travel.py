@@ -36,16 +36,16 @@ from bench.common import (
 )
 from bench.http_post import ADMIN_HEADERS, api_process
 from bench.projection_rebuild import FULL, QUICK, Size, filled, raw_replay
+from infra.layout import SNAPSHOTS
+from infra.pictures import load_chain
+from infra.projection_runner import code_version
+from infra.snapshots import Snapshots
 from infra.time_travel import rebuild
 
 NAME = "time travel"
 POINTS = 12
 """`as_of` points, spread evenly over the stream (none on a snapshot on purpose)."""
 CACHED_ROUNDS = 3
-
-
-JOBS_OFFSET = 2_345
-"""Where the job list's points lie past the summary's, so neither meets the other's cache."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,29 @@ async def as_of(url: str, size: Size) -> AsOf:
         for _ in range(CACHED_ROUNDS):
             for seq in points(size.events)[-4:]:  # the API keeps the last 4 (as_of_cache)
                 cached.append(await ask(seq))
-        for seq in points(size.events, JOBS_OFFSET):
+        # Half a step past the summary's points: neither meets the other's cache.
+        for seq in points(size.events, size.events // (POINTS + 1) // 2):
             jobs.append(await ask(seq, "/api/dashboard/jobs"))
     raw = [await raw_replay(url, seq) for seq in points(size.events)]
     return AsOf(cold, cached, jobs, raw)
+
+
+async def print_storage(url: str) -> None:
+    """What the snapshot bucket holds after a rebuild, against the chain a process starts from."""
+    async with connected(url, "bench-storage") as nc:
+        js = nc.jetstream()
+        snapshots = Snapshots(js, code_version())
+        names = await snapshots.names()
+        chain = await load_chain(snapshots, names[-1].seq) if names else None
+        pictures = chain.pictures if chain else []
+        store = await snapshots.store()
+        by_seq = {n.seq: n for n in names}
+        newest = sum([(await store.get_info(str(by_seq[p.seq]))).size or 0 for p in pictures])
+        held = (await js.stream_info(f"OBJ_{SNAPSHOTS}")).state.bytes
+    print(
+        f"  snapshot storage: {held / 1e6:.1f} MB for {len(names)} pictures; the chain a process "
+        f"starts from {newest / 1e6:.1f} MB in {len(pictures)} ({held / max(newest, 1):.1f}x)"
+    )
 
 
 def ms(values: list[float]) -> str:
@@ -112,6 +131,7 @@ async def run(quick: bool) -> list[Figure]:
         for _ in range(size.rounds):
             await raw.round(raw_replay(server.url, size.events))
             await ours.round(rebuild_seconds(server.url))
+        await print_storage(server.url)
         past = await as_of(server.url, size)
     print(f"  rebuild rounds: ours {runs_text(ours.rates)}  raw {runs_text(raw.rates)}")
     print(f"  as_of ms: cold {ms(past.cold)}")
