@@ -102,6 +102,8 @@ async def open_services(
     with every job ever run).
 
     `http` makes the clients that fetch OIDC issuers' keys; tests serve an issuer in process."""
+    if snapshots and not dashboard:
+        raise ValueError("a snapshot writer needs every read model: its pictures are everyone's")
     tune_gc()
     nc = await connect(settings.server_url, name, settings.nats_login)
     await check_layout(nc.jetstream(), settings.replicas)

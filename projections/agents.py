@@ -96,8 +96,11 @@ class AgentBoard:
         """job id -> the agent whose lease it is under."""
         self.current: dict[str, set[str]] = {}
         self.recent: dict[str, deque[str]] = {}
+        self.claimed_by: dict[str, str] = {}
+        """job id -> the agent that claimed it last, until the job ends: an agent whose lease
+        ran out may still be running it."""
         self.cancelled: dict[str, deque[str]] = {}
-        """agent id -> the jobs cancelled lately while it held them, which its heartbeat may
+        """agent id -> the jobs cancelled lately after it claimed them, which its heartbeat may
         still report running (the answer tells it to stop them)."""
 
     def apply(self, recorded: RecordedEvent) -> None:
@@ -109,21 +112,17 @@ class AgentBoard:
         match recorded.event:
             case Job.Claimed(agent_id=agent_id):
                 self.holder[recorded.aggregate_id] = agent_id
+                self.claimed_by[recorded.aggregate_id] = agent_id
                 self.current.setdefault(agent_id, set()).add(recorded.aggregate_id)
                 recent = self.recent.setdefault(agent_id, deque(maxlen=RECENT_JOBS))
                 recent.append(recorded.aggregate_id)
-            case Job.Completed(status=JobStatus.CANCELLED):
-                held_by = self._let_go(recorded.aggregate_id)
-                if held_by is not None:
-                    cancelled = self.cancelled.setdefault(held_by, deque(maxlen=RECENT_JOBS))
+            case Job.Completed(status=status):
+                self._let_go(recorded.aggregate_id)
+                claimer = self.claimed_by.pop(recorded.aggregate_id, None)
+                if claimer is not None and status is JobStatus.CANCELLED:
+                    cancelled = self.cancelled.setdefault(claimer, deque(maxlen=RECENT_JOBS))
                     cancelled.append(recorded.aggregate_id)
-            case (
-                Job.Completed()
-                | Job.Failed()
-                | Job.AttemptLost()
-                | Job.Released()
-                | Job.DeadLettered()
-            ):
+            case Job.Failed() | Job.AttemptLost() | Job.Released() | Job.DeadLettered():
                 self._let_go(recorded.aggregate_id)
 
     def _let_go(self, job_id: str) -> str | None:
@@ -172,6 +171,7 @@ class AgentBoard:
             "agents": [a.model_dump(mode="json") for a in self.agents.values()],
             "holder": self.holder,
             "recent": {a: list(jobs) for a, jobs in self.recent.items()},
+            "claimed_by": self.claimed_by,
             "cancelled": {a: list(jobs) for a, jobs in self.cancelled.items()},
         }
 
@@ -182,6 +182,7 @@ class AgentBoard:
         for job_id, agent_id in self.holder.items():
             self.current.setdefault(agent_id, set()).add(job_id)
         self.recent = {a: deque(jobs, maxlen=RECENT_JOBS) for a, jobs in data["recent"].items()}
+        self.claimed_by = dict(data["claimed_by"])
         self.cancelled = {
             a: deque(jobs, maxlen=RECENT_JOBS) for a, jobs in data["cancelled"].items()
         }

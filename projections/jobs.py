@@ -122,15 +122,22 @@ class PackedRows(dict[str, JobRow]):
         super().clear()
 
     def __missing__(self, job_id: str) -> JobRow:
-        packed, gits = self._packed.pop(job_id)  # KeyError: no such job, as a dict says
-        row = self[job_id] = unpack(packed, gits)
+        if job_id not in self._packed:
+            raise KeyError(job_id)
+        row = unpack(*self._packed[job_id])
+        self[job_id] = row  # and out of `_packed`
         return row
 
+    def __setitem__(self, job_id: str, row: JobRow) -> None:
+        self._packed.pop(job_id, None)
+        super().__setitem__(job_id, row)
+
+    def __delitem__(self, job_id: str) -> None:
+        if self._packed.pop(job_id, None) is None:
+            super().__delitem__(job_id)
+
     def get(self, job_id: str, default: Any = None) -> Any:
-        try:
-            return self[job_id]
-        except KeyError:
-            return default
+        return self[job_id] if job_id in self else default  # noqa: SIM401 (this is get)
 
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._packed or super().__contains__(job_id)

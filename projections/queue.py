@@ -59,7 +59,7 @@ class QueueBoard:
         """Unique key -> the unfinished jobs holding it, oldest first."""
         self.generations: dict[str, int] = {}
         """Unique key -> how many jobs were ever created with it (a new one's id derives from
-        the count)."""
+        the count): one entry per distinct key, however many jobs it had."""
         self.unique_by_command: dict[str, str] = {}
         """Command id -> the unique-key job it created, so a retried request finds that job; the
         newest `RECENT_COMMANDS` only."""
@@ -119,6 +119,7 @@ class QueueBoard:
         spec = self.specs.pop(job_id, None)
         self.status.pop(job_id, None)
         self.queued_at.pop(job_id, None)
+        self.dead.pop(job_id, None)  # a dead letter cancelled is no longer one
         key = spec.unique_key if spec is not None else None
         if key and job_id in self.unique.get(key, ()):
             self.unique[key].remove(job_id)

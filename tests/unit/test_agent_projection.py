@@ -70,6 +70,7 @@ def story() -> tuple[list[RecordedEvent], dict[str, Agent], dict[str, Job]]:
     done.start(str(busy.id))
     done.complete(JobStatus.SUCCESS, exit_code=0)
     lost.lose_attempt("agent lost", T0)
+    lost.cancel("gave up")  # the agent that lost it may still be running it
     stopped.cancel("not needed")
     for change in (done, lost, stopped):
         s.record(change)
@@ -223,8 +224,10 @@ def test_snapshot_anywhere_then_tail_reads_like_a_full_replay(
     assert reads(fed(restored, LOG[cut:])) == reads(fed(model(), LOG))
 
 
-def test_a_job_cancelled_while_held_is_named_for_its_agent_only(agents: AgentBoard) -> None:
+def test_a_job_cancelled_after_an_agent_claimed_it_is_named_for_that_agent_only(
+    agents: AgentBoard,
+) -> None:
     busy, idle = agent_ids("busy", "idle")
-    assert agents.cancelled_of(busy) == frozenset(job_ids("stopped"))
+    assert agents.cancelled_of(busy) == frozenset(job_ids("stopped", "lost"))
     assert agents.cancelled_of(idle) == frozenset()
     assert job_ids("stopped")[0] not in agents.jobs_of(busy)[0]

@@ -436,6 +436,12 @@ def test_a_past_board_unpacks_only_the_rows_a_page_reads() -> None:
     assert dict.__len__(restored.jobs) == 3  # the page's two and the one that ends it
     assert "no such job" not in restored.jobs
     assert restored.get("no such job") is None
+    packed_id = next(i for i in original.jobs if not dict.__contains__(restored.jobs, i))
+    restored.jobs[packed_id] = original.jobs[packed_id]  # a write replaces the packed copy
+    assert len(restored.jobs) == len(original.jobs)
+    del restored.jobs[packed_id]
+    assert packed_id not in restored.jobs
+    assert len(restored.jobs) == len(original.jobs) - 1
 
 
 @pytest.mark.parametrize("model", [JobBoard, DeploymentBoard])
