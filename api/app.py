@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, idempotency, openapi
+from api import docs_page, errors, idempotency, openapi
 from api.body_limit import BodyLimitMiddleware
 from api.login import Logins, Transports
 from api.login_state import LoginStateMiddleware
@@ -58,13 +58,14 @@ def create_app(
         title="JetDeck",
         summary="Event-sourced CI/CD control plane on NATS JetStream",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # api/docs_page serves it from vendored assets
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
     )
     errors.install(app)
     openapi.install(app)
+    docs_page.install(app)
     idempotency.install(app)  # after: its header goes on every answer openapi declares
     app.state.logins = Logins(settings, login_transports)
     app.add_middleware(LoginStateMiddleware, secure=settings.secure_cookies)
