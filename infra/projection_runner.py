@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,11 @@ from projections.base import ReadModel
 log = logging.getLogger(__name__)
 
 
+@cache
 def code_version() -> str:
     """Changes whenever any source file of the domain or of the read models changes, or the
-    modules that store their pictures (they own the pictures' format)."""
+    modules that store their pictures (they own the pictures' format). Read once per process:
+    every past state builds a runner, and the code does not change under a running process."""
     digest = hashlib.sha256()
     packages = (domain, projections)
     sources = [path for p in packages for path in sorted(Path(p.__path__[0]).glob("*.py"))]
