@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -12,6 +12,10 @@ from pydantic import BaseModel
 from domain.deployment import Deployment, Environment
 from domain.job import FINISHED, Job, JobStatus
 from domain.recorded import RecordedEvent
+from projections.sketch import DurationSketch
+
+WINDOW = timedelta(hours=24)
+"""The summary's window for recent deployments."""
 
 
 class DurationStats(BaseModel):
@@ -40,82 +44,87 @@ def p95(sorted_values: list[float]) -> float | None:
 
 
 class JobStats:
+    """Holds only what the summary needs, bounded by the jobs in flight: finished jobs are
+    counted, not kept (a finished job never changes again), durations go to a sketch, and
+    deployment times only as far back as the summary's 24-hour window from the newest."""
+
     name: ClassVar[str] = "job_stats"
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND, Deployment.KIND})
 
     def __init__(self) -> None:
         self.status_of: dict[str, JobStatus] = {}
+        """Jobs not yet finished."""
         self.by_status: Counter[JobStatus] = Counter()
-        self.durations: list[float] = []
-        """Unsorted until a reader asks: sorting per completion is O(n) each."""
-        self.durations_sorted = True
+        self.durations = DurationSketch()
         self.started: dict[str, datetime] = {}
-        self.deployment_times: list[datetime] = []
+        self.deployment_times: deque[datetime] = deque()
 
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind == Deployment.KIND:
             if isinstance(recorded.event, Deployment.Created):
-                self.deployment_times.append(recorded.at)
+                self._deployed(recorded.at)
             return
         if recorded.kind != Job.KIND:
             return
+        job_id = recorded.aggregate_id
         match recorded.event:
             case Job.Created(spec=spec):
-                status = JobStatus.PENDING if spec is None else JobStatus.QUEUED
-                self._move(recorded.aggregate_id, status)
+                self._move(job_id, JobStatus.PENDING if spec is None else JobStatus.QUEUED)
             case Job.Started() as e:
-                self.started[recorded.aggregate_id] = e.timestamp
-                self._move(recorded.aggregate_id, JobStatus.RUNNING)
+                self.started[job_id] = e.timestamp
+                self._move(job_id, JobStatus.RUNNING)
             case Job.Completed() as e:
-                began = self.started.pop(recorded.aggregate_id, None)
+                began = self.started.pop(job_id, None)
                 if began is not None and e.status is not JobStatus.CANCELLED:
-                    self.durations.append((e.timestamp - began).total_seconds())
-                    self.durations_sorted = False
-                self._move(recorded.aggregate_id, e.status)
+                    self.durations.add((e.timestamp - began).total_seconds())
+                self._move(job_id, e.status)
             case Job.Queued() | Job.Requeued() | Job.Released():
-                self._move(recorded.aggregate_id, JobStatus.QUEUED)
+                self._move(job_id, JobStatus.QUEUED)
             case Job.Failed(retry_at=retry_at) | Job.AttemptLost(retry_at=retry_at) if retry_at:
-                self._move(recorded.aggregate_id, JobStatus.QUEUED)
+                self._move(job_id, JobStatus.QUEUED)
             case Job.Claimed():
-                self._move(recorded.aggregate_id, JobStatus.CLAIMED)
+                self._move(job_id, JobStatus.CLAIMED)
             case Job.DeadLettered():
-                self._move(recorded.aggregate_id, JobStatus.DEAD_LETTERED)
+                self.started.pop(job_id, None)
+                self._move(job_id, JobStatus.DEAD_LETTERED)
 
     def _move(self, job_id: str, status: JobStatus) -> None:
-        old = self.status_of.get(job_id)
+        old = self.status_of.pop(job_id, None)
         if old is not None:
             self.by_status[old] -= 1
-        self.status_of[job_id] = status
+        if status not in FINISHED:
+            self.status_of[job_id] = status
         self.by_status[status] += 1
+
+    def _deployed(self, at: datetime) -> None:
+        times = self.deployment_times
+        times.append(at)
+        # From this one, not the newest: an out-of-order time prunes less, never too much.
+        horizon = at - WINDOW
+        while times[0] < horizon:
+            times.popleft()
 
     def success_rate(self) -> float | None:
         judged = sum(self.by_status[s] for s in FINISHED if s is not JobStatus.CANCELLED)
         return self.by_status[JobStatus.SUCCESS] / judged if judged else None
 
-    def sorted_durations(self) -> list[float]:
-        if not self.durations_sorted:
-            self.durations.sort()
-            self.durations_sorted = True
-        return self.durations
-
     def duration(self) -> DurationStats:
-        durations = self.sorted_durations()
-        n = len(durations)
-        return DurationStats(
-            count=n, mean_s=sum(durations) / n if n else None, p95_s=p95(durations)
-        )
+        sketch = self.durations
+        return DurationStats(count=sketch.count, mean_s=sketch.mean(), p95_s=sketch.quantile(0.95))
 
     def deployments_since(self, since: datetime) -> int:
-        return sum(1 for t in reversed(self.deployment_times) if t >= since)
+        """Exact for `since` no earlier than a day before the newest deployment, which covers
+        every `now` from then on: the only kind the summary asks with."""
+        return sum(1 for t in self.deployment_times if t >= since)
 
     def summary(self, now: datetime, live: dict[str, dict[Environment, str]], seq: int) -> Summary:
         return Summary(
-            jobs_total=len(self.status_of),
+            jobs_total=self.by_status.total(),
             jobs_by_status={s: self.by_status[s] for s in JobStatus},
             success_rate=self.success_rate(),
             duration=self.duration(),
             running_now=self.by_status[JobStatus.RUNNING],
-            deployments_last_24h=self.deployments_since(now - timedelta(hours=24)),
+            deployments_last_24h=self.deployments_since(now - WINDOW),
             live_versions=live,
             as_of_seq=seq,
         )
@@ -123,7 +132,8 @@ class JobStats:
     def dump(self) -> Any:
         return {
             "status_of": self.status_of,
-            "durations": self.sorted_durations(),
+            "finished": {s.value: self.by_status[s] for s in FINISHED if self.by_status[s]},
+            "durations": self.durations.dump(),
             "started": {k: v.isoformat() for k, v in self.started.items()},
             "deployment_times": [t.isoformat() for t in self.deployment_times],
         }
@@ -132,7 +142,7 @@ class JobStats:
         statuses = {status.value: status for status in JobStatus}  # cheaper than JobStatus(v)
         self.status_of = {k: statuses[v] for k, v in data["status_of"].items()}
         self.by_status = Counter(self.status_of.values())
-        self.durations = list(data["durations"])
-        self.durations_sorted = False
+        self.by_status.update({statuses[s]: n for s, n in data["finished"].items()})
+        self.durations = DurationSketch.restore(data["durations"])
         self.started = {k: datetime.fromisoformat(v) for k, v in data["started"].items()}
-        self.deployment_times = [datetime.fromisoformat(t) for t in data["deployment_times"]]
+        self.deployment_times = deque(datetime.fromisoformat(t) for t in data["deployment_times"])
