@@ -11,12 +11,14 @@ from api import docs_page, errors, idempotency, openapi
 from api.body_limit import BodyLimitMiddleware
 from api.login import Logins, Transports
 from api.login_state import LoginStateMiddleware
+from api.pages import routes as pages
 from api.request_metrics import RequestMetricsMiddleware
 from api.routes import (
     access,
     agents,
     audit,
     deployments,
+    dora,
     events,
     health,
     jobs,
@@ -75,6 +77,7 @@ def create_app(
         jobs,
         deployments,
         summary,
+        dora,
         queue,
         logs,
         agents,
@@ -84,6 +87,6 @@ def create_app(
         access,
         health,
     )
-    for module in (*routers, token_exchange, trust, login, metrics):
+    for module in (*routers, token_exchange, trust, login, metrics, pages):
         app.include_router(module.router)
     return app

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
+from domain.values import is_sequence_number
 
 
 class BodyLimitMiddleware:
@@ -24,7 +25,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if is_sequence_number(declared) and int(declared) > self.max_bytes:
             # refused before a byte is read or the route runs
             answer = problem(Request(scope), 413, "content_too_large", self.detail)
             await answer(scope, receive, send)

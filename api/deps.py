@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request, Response
@@ -12,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from domain.commands.results import Committed
 from domain.errors import BeyondLogError, NotFoundError
 from domain.model import Aggregate
+from domain.values import is_sequence_number
 from infra.services import Services
-from infra.time_travel import seq_at
+from infra.time_travel import committed_at, seq_at
 
 SEQ_HEADER = "X-JetDeck-Seq"
 AS_OF_HEADER = "X-JetDeck-As-Of-Seq"
@@ -54,7 +55,10 @@ async def read_after(
         return services
     seq = await as_of_seq(services, as_of)
     response.headers[AS_OF_HEADER] = str(seq)
-    return replace(services, views=await services.past.at(seq), as_of_seq=seq)
+    at = (
+        None if is_sequence_number(as_of) else datetime.fromisoformat(as_of)
+    )  # as_of_seq checked it
+    return replace(services, views=await services.past.at(seq), as_of_seq=seq, as_of_at=at)
 
 
 async def wait_for_seq(services: Services, seq: int) -> None:
@@ -70,7 +74,7 @@ async def wait_for_seq(services: Services, seq: int) -> None:
 
 async def as_of_seq(services: Services, as_of: str) -> int:
     """The sequence `as_of` names; a bad value is a 422 like any other bad query parameter."""
-    if as_of.isdigit():
+    if is_sequence_number(as_of):
         seq = int(as_of)
         last = (await services.stream_state()).last_seq
         if seq > last:
@@ -90,6 +94,21 @@ def _bad_as_of(msg: str) -> RequestValidationError:
 
 
 Reader = Annotated[Services, Depends(read_after)]
+
+
+async def read_instant(services: Reader) -> datetime:
+    """The instant a read's clock-relative figures end at: the request's time, or the `as_of`
+    point (a time as given, at most now, since a later one gives the present state; a sequence:
+    when the stream committed it; 0, before any event: now)."""
+    now = datetime.now(UTC)
+    if services.as_of_at is not None:
+        return min(services.as_of_at, now)
+    if services.as_of_seq:
+        return await committed_at(services.nc, services.as_of_seq)
+    return now
+
+
+Instant = Annotated[datetime, Depends(read_instant)]
 
 
 A = TypeVar("A", bound=Aggregate)

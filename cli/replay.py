@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from cli.common import DEFAULT_DATA_DIR, DataDir, Json, Meter, NatsUrl, emit, out_console, run
 from cli.events import parse_time
 from cli.link import last_seq
+from domain.values import is_sequence_number
 from infra.read_models import ReadModels
 from infra.time_travel import read_models_at, rebuild, seq_at
 from projections.jobs import JobFilter
@@ -54,7 +55,7 @@ def replay(
     json_out: Json = False,
 ) -> None:
     """Print a read model as it stood at a past point of the log."""
-    when = None if as_of.isdigit() else parse_time(as_of)
+    when = None if is_sequence_number(as_of) else parse_time(as_of)
 
     async def work(nc: Client) -> tuple[int, Any]:
         seq = int(as_of) if when is None else await seq_at(nc, when)

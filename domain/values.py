@@ -25,3 +25,9 @@ class GitContext(BaseModel):
     commit_sha: CommitSha
     commit_message: Text = ""
     author: Annotated[str, StringConstraints(max_length=320)] = ""
+
+
+def is_sequence_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also passes "²" and other digits `int` refuses, which
+    turned a bad query parameter or header into a 500."""
+    return text.isascii() and text.isdigit()

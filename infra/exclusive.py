@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from domain.errors import InUseError
+from domain.values import is_sequence_number
 
 LOCK_NAME = "jetdeck.lock"
 
@@ -63,7 +64,7 @@ def listener_of(port: int) -> str:
 
 def describe(pid: str) -> str:
     """`pid 123: <command line>`, as far as this process may see it."""
-    if not pid.isdigit():
+    if not is_sequence_number(pid):
         return "a process this one cannot see"
     try:
         command = " ".join(psutil.Process(int(pid)).cmdline())

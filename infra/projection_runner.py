@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 import domain
 import projections
 from domain.errors import UnavailableError, UndecodableEventError
+from domain.values import is_sequence_number
 from infra import pictures, snapshots
 from infra.codec import decode
 from infra.event_store import follow
@@ -68,7 +69,7 @@ def pending(msg: Msg) -> int:
     """How many messages the stream held after this one when it was delivered (0 when the ack
     subject does not say): the distance to the end of a catch-up."""
     last = msg.reply.rsplit(".", 1)[-1]
-    return int(last) if msg.reply.startswith("$JS.ACK.") and last.isdigit() else 0
+    return int(last) if msg.reply.startswith("$JS.ACK.") and is_sequence_number(last) else 0
 
 
 class ProjectionRunner:

@@ -8,12 +8,13 @@ from projections.access import AccessBoard
 from projections.agents import AgentBoard, PoolBoard
 from projections.base import ReadModel
 from projections.deployments import DeploymentBoard
+from projections.dora_history import DoraHistory
 from projections.jobs import JobBoard
 from projections.queue import QueueBoard
 from projections.summary import JobStats
 from projections.trust import TrustBoard
 
-DASHBOARD_ONLY = frozenset({JobBoard.name, JobStats.name})
+DASHBOARD_ONLY = frozenset({JobBoard.name, JobStats.name, DoraHistory.name})
 """Read models only the dashboard's routes read, each the size of all history: the workers
 neither feed nor restore them."""
 
@@ -28,6 +29,7 @@ class ReadModels:
     pools: PoolBoard = field(default_factory=PoolBoard)
     access: AccessBoard = field(default_factory=AccessBoard)
     trust: TrustBoard = field(default_factory=TrustBoard)
+    dora: DoraHistory = field(default_factory=DoraHistory)
 
     def all(self) -> list[ReadModel]:
         return [
@@ -39,6 +41,7 @@ class ReadModels:
             self.pools,
             self.access,
             self.trust,
+            self.dora,
         ]
 
     def fed(self, dashboard: bool) -> list[ReadModel]:

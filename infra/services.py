@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -57,6 +58,8 @@ class Services:
     workers: WorkerWatch
     as_of_seq: int | None = None
     """Set when `views` is a past state (`?as_of=`): the sequence it covers."""
+    as_of_at: datetime | None = None
+    """Set with `as_of_seq` when `?as_of=` named a time: that time."""
 
     @property
     def position(self) -> int:

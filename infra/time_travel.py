@@ -64,6 +64,16 @@ async def seq_at(nc: Client, when: datetime) -> int:
     raise UnavailableError(f"direct get by time answered {status} {headers.get('Description')}")
 
 
+async def committed_at(nc: Client, seq: int) -> datetime:
+    """When the stream committed event `seq`, by the clock `seq_at` reads: the instant a past
+    state at `seq` stands for."""
+    with unavailable_on_failure("reading an event's commit time"):
+        message = await nc.jetstream().get_msg(EVENTS, seq, direct=True)
+    if message.time is None:
+        raise UnavailableError(f"event {seq} came back without its commit time")
+    return message.time
+
+
 async def read_models_at(
     nc: Client,
     seq: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel
 
@@ -40,6 +40,15 @@ class DeadLetter(BaseModel):
     at: datetime
 
 
+class Ticket(NamedTuple):
+    """A queued job as its pool's line holds it."""
+
+    job_id: str
+    priority: Priority
+    not_before: datetime | None
+    """Its `run_at`, or the end of its backoff after a failed attempt, whichever is later."""
+
+
 class QueueBoard:
     name: ClassVar[str] = "queue"
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND})
@@ -51,6 +60,11 @@ class QueueBoard:
         self.specs: dict[str, QueueSpec] = {}
         self.status: dict[str, JobStatus] = {}
         self.queued_at: dict[str, datetime] = {}
+        self.tickets: dict[str, int] = {}
+        """Job id -> the sequence of the event that queued it, its ticket: a job back from an
+        attempt keeps its ticket, and its place in line."""
+        self.retry_at: dict[str, datetime] = {}
+        """Queued jobs backing off after a failed attempt: when the backoff ends."""
         self.dead: dict[str, DeadLetter] = {}
         self.waits: dict[tuple[str, Priority], deque[float]] = {}
         self.completions: dict[tuple[str, Priority], deque[datetime]] = {}
@@ -77,6 +91,8 @@ class QueueBoard:
                 self._claimed(job_id, recorded.at)
             case Job.Failed(retry_at=retry_at) | Job.AttemptLost(retry_at=retry_at) if retry_at:
                 self._enter_queue(job_id, recorded.at)
+                if job_id in self.specs:
+                    self.retry_at[job_id] = retry_at
             case Job.Released():
                 self._enter_queue(job_id, recorded.at)
             case Job.Started():
@@ -98,6 +114,7 @@ class QueueBoard:
 
     def _queued(self, job_id: str, spec: QueueSpec, recorded: RecordedEvent) -> None:
         self.specs[job_id] = spec
+        self.tickets[job_id] = recorded.seq
         self.pools_seen.add(spec.pool)
         key = spec.unique_key
         if key:
@@ -119,6 +136,8 @@ class QueueBoard:
         spec = self.specs.pop(job_id, None)
         self.status.pop(job_id, None)
         self.queued_at.pop(job_id, None)
+        self.tickets.pop(job_id, None)
+        self.retry_at.pop(job_id, None)
         self.dead.pop(job_id, None)  # a dead letter cancelled is no longer one
         key = spec.unique_key if spec is not None else None
         if key and job_id in self.unique.get(key, ()):
@@ -131,10 +150,12 @@ class QueueBoard:
             self.status[job_id] = status
             if status is not JobStatus.QUEUED:
                 self.queued_at.pop(job_id, None)
+                self.retry_at.pop(job_id, None)
 
     def _enter_queue(self, job_id: str, at: datetime) -> None:
         self._set(job_id, JobStatus.QUEUED)
         self.queued_at[job_id] = at
+        self.retry_at.pop(job_id, None)  # only a failure's own event starts a backoff
 
     def _claimed(self, job_id: str, at: datetime) -> None:
         since = self.queued_at.get(job_id)
@@ -161,6 +182,20 @@ class QueueBoard:
 
     def pools(self) -> set[str]:
         return set(self.pools_seen)
+
+    def line(self, pool: str) -> list[Ticket]:
+        """The pool's queued jobs in ticket order, FIFO as the queue's consumers read them."""
+        queued = sorted(self.queued_at.keys() & self.tickets.keys(), key=self.tickets.__getitem__)
+        specs = ((job_id, self.specs[job_id]) for job_id in queued)
+        return [
+            Ticket(job_id, spec.priority, self._not_before(job_id, spec))
+            for job_id, spec in specs
+            if spec.pool == pool
+        ]
+
+    def _not_before(self, job_id: str, spec: QueueSpec) -> datetime | None:
+        times = [t for t in (spec.run_at, self.retry_at.get(job_id)) if t is not None]
+        return max(times, default=None)
 
     def stats(self, now: datetime) -> list[LevelStats]:
         return [
@@ -191,6 +226,8 @@ class QueueBoard:
             "specs": {j: s.model_dump(mode="json") for j, s in self.specs.items()},
             "status": self.status,
             "queued_at": {j: t.isoformat() for j, t in self.queued_at.items()},
+            "tickets": self.tickets,
+            "retry_at": {j: t.isoformat() for j, t in self.retry_at.items()},
             "dead": [d.model_dump(mode="json") for d in self.dead.values()],
             "waits": [[p, pr, list(w)] for (p, pr), w in self.waits.items()],
             "completions": [
@@ -206,6 +243,8 @@ class QueueBoard:
         self.specs = {j: QueueSpec.model_validate(s) for j, s in data["specs"].items()}
         self.status = {j: JobStatus(s) for j, s in data["status"].items()}
         self.queued_at = {j: datetime.fromisoformat(t) for j, t in data["queued_at"].items()}
+        self.tickets = dict(data["tickets"])
+        self.retry_at = {j: datetime.fromisoformat(t) for j, t in data["retry_at"].items()}
         self.dead = {d["job_id"]: DeadLetter.model_validate(d) for d in data["dead"]}
         self.waits = {(p, Priority(pr)): deque(w, maxlen=RECENT) for p, pr, w in data["waits"]}
         self.completions = {

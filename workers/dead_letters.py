@@ -22,6 +22,7 @@ from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.errors import UnavailableError, UndecodableEventError
 from domain.job import Job
+from domain.values import is_sequence_number
 from infra.codec import decode
 from infra.connection import broker_security
 from infra.event_store import EventStore
@@ -40,7 +41,7 @@ RETRY_S = 5.0
 def ticket_source_seq(headers: dict[str, str]) -> int | None:
     """The EVENTS sequence a QUEUE ticket was copied from: `EVENTS <seq> <filter> ...`."""
     parts = headers.get(SOURCE_HEADER, "").split()
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    return int(parts[1]) if len(parts) > 1 and is_sequence_number(parts[1]) else None
 
 
 async def remove_stale_ticket(nc: Client, job: Job, dead_at_seq: int) -> bool:

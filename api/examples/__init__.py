@@ -10,9 +10,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.examples.bodies import BODIES
+from api.examples.dora import DORA
 from api.examples.views import LISTED
 
-EXAMPLES: dict[type[BaseModel], dict[str, Any]] = LISTED | BODIES
+EXAMPLES: dict[type[BaseModel], dict[str, Any]] = LISTED | BODIES | DORA
 
 
 def by_title() -> dict[str, dict[str, Any]]:

@@ -67,6 +67,7 @@ from wire.queue import (
     PoolState,
     ReasonBody,
 )
+from wire.waiting import WhyWaiting
 
 CLAIM_TOKEN = "eyJqb2IiOiIwYjdlIn0.c2lnbmF0dXJl"
 SECRET = "jdsvc_3q2ZbXl0cVt4mA9kP1rN7sW5"
@@ -83,6 +84,44 @@ CLAIMED_JOB = {
     "labels": ["linux"],
     "git": GIT,
     "metadata": {},
+}
+
+WHY_WAITING = {
+    "job_id": JOB_ID,
+    "status": "queued",
+    "waiting": True,
+    "reason": "agents_busy",
+    "sentence": "The one agent that could run it is busy, and it is number 3 in line at "
+    "priority normal (1 job of higher priority and 1 older job of its own go first).",
+    "holding": ["agents_busy"],
+    "facts": {
+        "pool": "default",
+        "priority": "normal",
+        "labels": ["linux"],
+        "attempts": 0,
+        "queued_at": AT,
+        "pool_paused": False,
+        "pause_reason": "",
+        "run_at": None,
+        "retry_at": None,
+        "agents_in_pool": 2,
+        "capable_agents": 1,
+        "available_agents": 1,
+        "free_agents": 0,
+        "agents": [
+            {
+                "agent_id": AGENT_ID,
+                "name": "a1",
+                "labels": ["docker", "linux"],
+                "status": "healthy",
+                "running": 2,
+                "slots": 2,
+                "changed_at": AT,
+            }
+        ],
+        "former_agent": None,
+        "place": {"position": 3, "higher": 1, "older": 1, "due": 5},
+    },
 }
 
 BODIES: dict[type[BaseModel], dict[str, Any]] = {
@@ -147,6 +186,7 @@ BODIES: dict[type[BaseModel], dict[str, Any]] = {
     JobAnswer: ACCEPTED,
     ReasonBody: {"reason": "superseded by a newer commit"},
     PoolState: {"pool": "default", "paused": True, "seq": 1100},
+    WhyWaiting: WHY_WAITING,
     LogWrite: {
         "claim_token": CLAIM_TOKEN,
         "chunks": [{"stream": "stdout", "text": "step 1\n"}],

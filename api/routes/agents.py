@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
+from api import reads
 from api.auth import PROTECTED, Operating, Reading
 from api.commands import AgentCall, AgentContext, Context, Registrant
 from api.deps import SEQ_HEADER, Reader, ServicesDep, committed, found
@@ -84,12 +85,7 @@ async def list_agents(
 
 @router.get("/health", dependencies=[Reading])
 async def agent_health(services: Reader) -> HealthCounts:
-    by_pool = services.views.agents.counts()
-    totals: dict[AgentStatus, int] = {}
-    for counts in by_pool.values():
-        for state, n in counts.items():
-            totals[state] = totals.get(state, 0) + n
-    return HealthCounts(by_status=totals, by_pool=by_pool)
+    return reads.agent_health(services)
 
 
 def _view(services: ServicesDep, agent_id: UUID) -> AgentView:

@@ -7,15 +7,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
+from api import reads
 from api.auth import PROTECTED, Reading, Reporting
 from api.commands import Context
-from api.deps import Reader, ServicesDep, committed, found
+from api.deps import Reader, ServicesDep, committed
 from api.schemas import Cursor, Limit
 from domain.commands.jobs import CreateJob, ReportJobEnd, ReportJobStart
 from domain.commands.results import Committed
 from domain.job import Job
 from infra.dispatch import handle
-from infra.job_detail import job_detail
 from projections.jobs import JobFilter, JobView
 from wire.common import Page
 from wire.jobs import JobAccepted, JobComplete, JobCreate, JobStart
@@ -54,7 +54,7 @@ async def running_jobs(services: Reader, limit: Limit = 50, cursor: Cursor = Non
 
 @router.get("/{job_id}", dependencies=[Reading])
 async def get_job(job_id: UUID, services: Reader) -> JobView:
-    return found(await job_detail(services.store, services.views.jobs, job_id), Job.KIND, job_id)
+    return await reads.job(services, job_id)
 
 
 @router.patch("/{job_id}/start", dependencies=[Reporting])

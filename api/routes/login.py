@@ -51,15 +51,19 @@ class SessionView(BaseModel):
     """Send it as `X-CSRF-Token` with every write the session cookie authenticates."""
 
 
+def provider_views(logins: Logins) -> list[ProviderView]:
+    """The configured providers, by name, each with the URL that starts a login there."""
+    return [
+        ProviderView(name=name, kind=provider.kind, login_url=f"/api/auth/login/{name}")
+        for name, provider in sorted(logins.settings.oidc.items())
+    ]
+
+
 @router.get("/providers")
 async def providers(
     logins: LoginsDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ProviderView]:
-    rows = [
-        ProviderView(name=name, kind=provider.kind, login_url=f"/api/auth/login/{name}")
-        for name, provider in sorted(logins.settings.oidc.items())
-    ]
-    return Page.window(rows, limit, cursor)
+    return Page.window(provider_views(logins), limit, cursor)
 
 
 @router.get("/login/{provider}", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)

@@ -1,4 +1,5 @@
-"""The job queue over HTTP: enqueue, claim, lease calls, stats, dead letters, pause."""
+"""The job queue over HTTP: enqueue, claim, lease calls, why a job waits, stats, dead letters,
+pause."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 
 from api.auth import PROTECTED, Operating, Reading
 from api.commands import AgentCall, AgentContext, Context
-from api.deps import SEQ_HEADER, Reader, ServicesDep, committed
+from api.deps import SEQ_HEADER, Reader, ServicesDep, committed, found
 from api.schemas import Cursor, Limit
 from domain.commands.fleet import PausePool, ResumePool
 from domain.commands.jobs import CancelJob, RetryDeadLetter
@@ -20,6 +21,8 @@ from domain.job import Job
 from domain.queue import PoolName
 from infra.dispatch import handle
 from projections.queue import DeadLetter, LevelStats
+from projections.waiting import situation
+from projections.why_waiting import explain
 from wire.common import Page
 from wire.queue import (
     ClaimAnswer,
@@ -34,6 +37,7 @@ from wire.queue import (
     PoolState,
     ReasonBody,
 )
+from wire.waiting import WhyWaiting
 
 router = APIRouter(prefix="/api/queue", tags=["queue"], responses=PROTECTED)
 
@@ -148,6 +152,17 @@ async def cancel(
 ) -> JobAnswer:
     reason = (body or ReasonBody()).reason or "cancelled"
     return answer(response, await handle(services, CancelJob(job_id, reason), context))
+
+
+@router.get("/jobs/{job_id}/why", dependencies=[Reading])
+async def why_waiting(job_id: UUID, services: Reader) -> WhyWaiting:
+    """Why the job waits, in one sentence with its facts; a job that is not queued is told as
+    not waiting. Times ahead (`run_at`, a backoff) are compared with now, a past state's
+    (`as_of`) included."""
+    views = services.views
+    known = situation(str(job_id), views.jobs, views.queue, views.agents, views.pools)
+    state = found(known, Job.KIND, job_id)
+    return WhyWaiting.of(state.job, explain(state, datetime.now(UTC)))
 
 
 @router.get("/stats", dependencies=[Reading])

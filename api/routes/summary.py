@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 
+from api import reads
 from api.auth import PROTECTED, Reading
 from api.deps import Reader
 from projections.summary import Summary
@@ -17,7 +16,4 @@ router = APIRouter(
 
 @router.get("/summary")
 async def summary(services: Reader) -> Summary:
-    views = services.views
-    return views.stats.summary(
-        datetime.now(UTC), views.deployments.live_versions(), services.position
-    )
+    return reads.summary(services)

@@ -21,6 +21,7 @@ READS = [
     "/api/dashboard/deployments",
     "/api/dashboard/deployments/service/payments",
     "/api/dashboard/summary",
+    "/api/dashboard/metrics/dora",
     "/api/agents",
     "/api/agents/health",
     "/api/pools",
@@ -84,7 +85,7 @@ async def test_as_of_a_time_between_two_writes_answers_the_first(
     assert missing.status_code == 404
 
 
-@pytest.mark.parametrize("as_of", ["yesterday", "2026-01-01T00:00:00", "-3", "99999"])
+@pytest.mark.parametrize("as_of", ["yesterday", "2026-01-01T00:00:00", "-3", "99999", "²", "١٢"])
 async def test_a_bad_as_of_is_a_422(client: httpx.AsyncClient, as_of: str) -> None:
     answer = await client.get("/api/dashboard/summary", params={"as_of": as_of})
     assert answer.status_code == 422

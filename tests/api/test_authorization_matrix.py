@@ -46,6 +46,7 @@ WHO_MAY: dict[str, object] = {
     "POST /api/dashboard/deployments/{deployment_id}/staging": REPORT,
     "POST /api/dashboard/deployments/{deployment_id}/production": DEPLOY,
     "GET /api/dashboard/summary": READ,
+    "GET /api/dashboard/metrics/dora": READ,
     "POST /api/queue/jobs": OPERATE,
     "POST /api/queue/claim": AGENT,
     "POST /api/queue/jobs/{job_id}/start": AGENT,
@@ -55,6 +56,7 @@ WHO_MAY: dict[str, object] = {
     "POST /api/queue/jobs/{job_id}/release": AGENT,
     "POST /api/queue/jobs/{job_id}/logs": AGENT,
     "POST /api/queue/jobs/{job_id}/cancel": OPERATE,
+    "GET /api/queue/jobs/{job_id}/why": READ,
     "GET /api/queue/stats": READ,
     "GET /api/queue/dead-letters": READ,
     "POST /api/queue/dead-letters/{job_id}/retry": OPERATE,
@@ -101,6 +103,15 @@ WHO_MAY: dict[str, object] = {
     "GET /api/health/ready": PUBLIC,
     "GET /metrics": READ,
 }
+PAGES: dict[str, object] = {
+    "GET /": READ,
+    "GET /dashboard": READ,
+    "GET /jobs": READ,
+    "GET /jobs/{job_id}": READ,
+    "GET /login": PUBLIC,
+}
+"""The dashboard's pages, which the OpenAPI document leaves out: tests/api/test_pages_auth.py
+holds them to this table, a refusal for want of credentials being the way to the login page."""
 GARBAGE = {
     "garbage": "jdsvc_not-a-real-token",
     "garbage agent token": "jdagt_bm90.c2lnbmVk",

@@ -1,0 +1,107 @@
+"""What the DORA metrics read (projections/dora.py), gathered from the log.
+
+Growth: one SHA and one time per distinct commit any job carried, and per deployment that
+entered production its service, SHA and up to three times; a deployment waiting for production
+is kept by id until it gets there or ends. Nothing is ever dropped, since a commit may go live
+long after its first job; only the dashboard holds this model (infra/read_models.DASHBOARD_ONLY).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from domain.deployment import Deployment, Environment
+from domain.job import Job
+from domain.recorded import RecordedEvent
+from projections.dora import History, Release
+
+
+def sha_key(sha: str) -> str:
+    """Jobs and deployments may spell one commit in either case."""
+    return sha.lower()
+
+
+class DoraHistory:
+    name: ClassVar[str] = "dora"
+    kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND, Deployment.KIND})
+
+    def __init__(self) -> None:
+        self.first_seen: dict[str, datetime] = {}
+        self.waiting: dict[str, tuple[str, str]] = {}
+        """Deployment id -> (service, SHA), until it enters production or ends before it."""
+        self.releases: dict[str, Release] = {}
+        """Deployment id -> the deployment, once it entered production."""
+
+    def history(self) -> History:
+        return History(self.first_seen, list(self.releases.values()))
+
+    def apply(self, recorded: RecordedEvent) -> None:
+        if recorded.kind == Job.KIND:
+            if isinstance(recorded.event, Job.Created):
+                self._seen(sha_key(recorded.event.git.commit_sha), recorded.at)
+        elif recorded.kind == Deployment.KIND:
+            self._deployment(recorded.aggregate_id, recorded)
+
+    def _seen(self, sha: str, at: datetime) -> None:
+        known = self.first_seen.get(sha)
+        if known is None or at < known:
+            self.first_seen[sha] = at
+
+    def _deployment(self, deployment_id: str, recorded: RecordedEvent) -> None:
+        release = self.releases.get(deployment_id)
+        if release is not None:
+            _in_production(release, recorded)
+            return
+        match recorded.event:
+            case Deployment.Created(service_name=service, git=git):
+                self.waiting[deployment_id] = (service, sha_key(git.commit_sha))
+            case Deployment.StageStarted(environment=Environment.PRODUCTION):
+                entering = self.waiting.pop(deployment_id, None)
+                if entering is not None:
+                    self.releases[deployment_id] = Release(*entering)
+            case Deployment.StageFailed() | Deployment.RolledBack():  # ended before production
+                self.waiting.pop(deployment_id, None)
+
+    def dump(self) -> Any:
+        return {
+            "first_seen": {sha: at.isoformat() for sha, at in self.first_seen.items()},
+            "waiting": self.waiting,
+            "releases": {i: _pack(r) for i, r in self.releases.items()},
+        }
+
+    def restore(self, data: Any) -> None:
+        seen = data["first_seen"]
+        self.first_seen = {sha: datetime.fromisoformat(at) for sha, at in seen.items()}
+        self.waiting = {i: (service, sha) for i, (service, sha) in data["waiting"].items()}
+        self.releases = {i: _unpack(*packed) for i, packed in data["releases"].items()}
+
+
+def _in_production(release: Release, recorded: RecordedEvent) -> None:
+    """Past the production start, a stage outcome can only be production's."""
+    match recorded.event:
+        case Deployment.StageSucceeded():
+            release.live_at = recorded.at
+        case Deployment.StageFailed():
+            release.failed_at = recorded.at
+        case Deployment.RolledBack():
+            release.rolled_back_at = recorded.at
+
+
+def _pack(release: Release) -> list[str | None]:
+    times = (release.live_at, release.failed_at, release.rolled_back_at)
+    return [release.service, release.sha, *(_iso(t) for t in times)]
+
+
+def _unpack(
+    service: str, sha: str, live: str | None, failed: str | None, rolled_back: str | None
+) -> Release:
+    return Release(service, sha, _time(live), _time(failed), _time(rolled_back))
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _time(iso: str | None) -> datetime | None:
+    return None if iso is None else datetime.fromisoformat(iso)
