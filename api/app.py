@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from api import docs_page, errors, idempotency, openapi
 from api.body_limit import BodyLimitMiddleware
+from api.live import routes as live
+from api.live.hub import Hub
 from api.login import Logins, Transports
 from api.login_state import LoginStateMiddleware
 from api.pages import routes as pages
@@ -54,6 +56,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.live.close()
             await app.state.services.close()
 
     app = FastAPI(
@@ -70,6 +73,7 @@ def create_app(
     docs_page.install(app)
     idempotency.install(app)  # after: its header goes on every answer openapi declares
     app.state.logins = Logins(settings, login_transports)
+    app.state.live = Hub(settings.live_interval_s)
     app.add_middleware(LoginStateMiddleware, secure=settings.secure_cookies)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)  # last added, outermost: it times them all
@@ -87,6 +91,6 @@ def create_app(
         access,
         health,
     )
-    for module in (*routers, token_exchange, trust, login, metrics, pages):
+    for module in (*routers, token_exchange, trust, login, metrics, pages, live):
         app.include_router(module.router)
     return app

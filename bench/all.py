@@ -14,8 +14,10 @@ from bench import (
     command_path,
     heartbeats,
     http_post,
+    pages,
     projection_rebuild,
     queue_throughput,
+    sse_fanout,
     time_travel,
     verify,
 )
@@ -31,6 +33,8 @@ BENCHES: list[Callable[[bool], Awaitable[list[Figure]]]] = [
     queue_throughput.run,
     claim_latency.run,
     auth_cost.run,
+    pages.run,
+    sse_fanout.run,
 ]
 
 

@@ -42,6 +42,7 @@ from bench.common import (
 )
 from infra.embedded_server import free_port
 from infra.event_store import EventStore
+from infra.lifeline import lifeline
 
 NAME = "HTTP POST job"
 PATH = "/api/dashboard/jobs"
@@ -120,7 +121,9 @@ async def raw_run(url: str, size: Size, meter: CpuMeter) -> Run:
 
 
 @asynccontextmanager
-async def api_process(nats_url: str) -> AsyncIterator[tuple[str, int]]:
+async def api_process(
+    nats_url: str, start_timeout_s: float = START_TIMEOUT_S
+) -> AsyncIterator[tuple[str, int]]:
     """The API under uvicorn in a child process; yields its base URL and pid once healthy."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JETDECK_")}
@@ -131,18 +134,21 @@ async def api_process(nats_url: str) -> AsyncIterator[tuple[str, int]]:
         *("-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"),
         *("--port", str(port), "--log-level", "warning", "--no-access-log"),
         env=env,
+        preexec_fn=lifeline(),
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_healthy(base, process)
+        await wait_healthy(base, process, start_timeout_s)
         yield base, process.pid
     finally:
         await stop(process)
 
 
-async def wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
+async def wait_healthy(
+    base: str, process: asyncio.subprocess.Process, timeout_s: float = START_TIMEOUT_S
+) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + START_TIMEOUT_S
+    deadline = loop.time() + timeout_s
     async with httpx.AsyncClient(base_url=base, timeout=2) as client:
         while loop.time() < deadline:
             if process.returncode is not None:
@@ -153,7 +159,7 @@ async def wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"the API was not healthy within {START_TIMEOUT_S} s")
+    raise RuntimeError(f"the API was not healthy within {timeout_s} s")
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:

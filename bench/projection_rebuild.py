@@ -21,20 +21,14 @@ import argparse
 import asyncio
 import cProfile
 import os
-import random
-from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from logging import LogRecord
-from uuid import UUID
 
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from bench.common import (
-    GIT,
-    METADATA,
     CpuMeter,
     Figure,
     Series,
@@ -43,7 +37,6 @@ from bench.common import (
     log_summary,
     median,
     nats_server,
-    new_cause,
     parse_args_with,
     print_figure,
     print_profile,
@@ -52,25 +45,17 @@ from bench.common import (
     store_headers,
     timed,
 )
-from domain.deployment import Deployment, Environment, Outcome
+from bench.event_history import Counts, fill, generate
 from domain.errors import UnavailableError
-from domain.job import Job, JobStatus
-from domain.model import Aggregate
-from domain.recorded import chain_hash
-from infra.codec import content_of
 from infra.connection import connect
-from infra.event_store import EventStore, Outgoing
+from infra.event_store import EventStore
 from infra.layout import EVENT_SUBJECTS, EVENTS
 from infra.projection_runner import ProjectionRunner
 from infra.projection_runner import log as runner_log
 from infra.read_models import ReadModels
 from infra.settings import Settings
-from infra.unit_of_work import Tracked, UnitOfWork
 
 NAME = "projection rebuild"
-IN_FLIGHT = 500
-"""Aggregates in progress at once, so an aggregate's events spread over the stream."""
-DEPLOYMENT_SHARE = 0.08
 NO_SNAPSHOTS = 10**12
 STOP_TIMEOUT_S = 30.0
 
@@ -85,137 +70,6 @@ class Size:
 
 FULL = Size(events=200_000, rounds=2, snapshot_cap_s=45)
 QUICK = Size(events=10_000, rounds=1, snapshot_cap_s=15)
-
-Step = Callable[[Aggregate], None]
-
-
-@dataclass
-class Script:
-    """One aggregate, the commands still to run on it, and where its last event landed."""
-
-    tracked: Tracked
-    steps: list[Step] = field(default_factory=list)
-
-
-def job_steps(rng: random.Random) -> list[Step]:
-    """Start on an agent, then finish: mostly success, some failures and timeouts."""
-    agent = f"agent-{rng.randrange(40):02d}"
-    status = rng.choices(
-        [JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.TIMEOUT], weights=[85, 12, 3]
-    )[0]
-    code = 0 if status is JobStatus.SUCCESS else rng.choice([1, 2, 137])
-
-    def start(job: Aggregate) -> None:
-        assert isinstance(job, Job)
-        job.start(agent)
-
-    def complete(job: Aggregate) -> None:
-        assert isinstance(job, Job)
-        url = f"https://ci.example.com/logs/{job.id}"
-        job.complete(status, code, f"{status.value}: 412 tests", url, (f"{url}/report.xml",))
-
-    steps: list[Step] = [start, complete]
-    return steps[: rng.choices([0, 1, 2], weights=[3, 3, 94])[0]]
-
-
-def deployment_steps(rng: random.Random) -> list[Step]:
-    """Staging, then production; a few fail on the way."""
-    stages = [
-        (Environment.STAGING, Outcome.STARTED),
-        (Environment.STAGING, Outcome.SUCCEEDED),
-        (Environment.PRODUCTION, Outcome.STARTED),
-        (Environment.PRODUCTION, rng.choices([Outcome.SUCCEEDED, Outcome.FAILED], [9, 1])[0]),
-    ]
-
-    def advance(env: Environment, outcome: Outcome) -> Step:
-        def step(deployment: Aggregate) -> None:
-            assert isinstance(deployment, Deployment)
-            deployment.advance(env, outcome, "smoke tests failed", {"error_rate": 0.002})
-
-        return step
-
-    return [advance(env, outcome) for env, outcome in stages]
-
-
-def new_script(rng: random.Random, n: int) -> Script:
-    if rng.random() < DEPLOYMENT_SHARE:
-        service = f"service-{n % 25:02d}"
-        deployment = Deployment.create(rng_uuid(rng), service, f"1.{n}.0", GIT)
-        return Script(Tracked(deployment), deployment_steps(rng))
-    job = Job.create(rng_uuid(rng), rng.choice(["build", "test", "lint"]), GIT, METADATA)
-    return Script(Tracked(job), job_steps(rng))
-
-
-def rng_uuid(rng: random.Random) -> UUID:
-    return UUID(int=rng.getrandbits(128), version=4)
-
-
-def record(store: EventStore, key: bytes, script: Script, seq: int, step: Step | None) -> Outgoing:
-    """Run one command on the script's aggregate and return the one message it appends."""
-    uow = UnitOfWork(store, new_cause("bench"))
-    uow.tracked[script.tracked.aggregate.id] = script.tracked
-    if step is not None:
-        step(script.tracked.aggregate)
-    (pending,) = uow.outgoing(key)
-    message = pending.message
-    script.tracked.last_seq = seq
-    script.tracked.last_hash = chain_hash(message.subject, content_of(message.payload))
-    return message
-
-
-@dataclass
-class Counts:
-    """Aggregates generated, or found in the read models."""
-
-    jobs: int = 0
-    deployments: int = 0
-
-    def add(self, aggregate: Aggregate) -> None:
-        if isinstance(aggregate, Job):
-            self.jobs += 1
-        else:
-            self.deployments += 1
-
-
-def generate(
-    store: EventStore, key: bytes, total: int, seed: int = 7
-) -> tuple[list[Outgoing], Counts]:
-    """`total` single-event commands over many interleaved aggregates, in stream order."""
-    rng = random.Random(seed)
-    active: list[Script] = []
-    out: list[Outgoing] = []
-    counts = Counts()
-    while len(out) < total:
-        if len(active) < IN_FLIGHT:
-            script = new_script(rng, len(out))
-            counts.add(script.tracked.aggregate)
-            out.append(record(store, key, script, len(out) + 1, None))
-            active.append(script)
-            continue
-        i = rng.randrange(len(active))
-        script = active[i]
-        if not script.steps:
-            active[i] = active[-1]
-            active.pop()
-            continue
-        out.append(record(store, key, script, len(out) + 1, script.steps.pop(0)))
-    return out, counts
-
-
-async def fill(nc: Client, messages: list[Outgoing]) -> float:
-    """Pipeline every message in order; returns the seconds it took. Any refusal is fatal."""
-    js = nc.jetstream()
-
-    async def work() -> None:
-        acks = [
-            await js.publish_async(m.subject, m.payload, headers=store_headers(m)) for m in messages
-        ]
-        await js.publish_async_completed()
-        refused = [a.exception() for a in acks if a.exception() is not None]
-        if refused:
-            raise RuntimeError(f"{len(refused)} appends refused, first: {refused[0]!r}")
-
-    return await timed(work)
 
 
 async def raw_replay(url: str, last: int) -> float:
@@ -287,7 +141,7 @@ async def rebuild(url: str, last: int, snapshot_every: int, cap_s: float) -> Reb
 def check(result: Rebuild, counts: Counts) -> None:
     """A finished rebuild must hold every aggregate the generator made."""
     views = result.views
-    built = Counts(len(views.jobs.jobs), len(views.deployments.deployments))
+    built = Counts(views.jobs.count(), len(views.deployments.deployments))
     if result.skipped or built != counts:
         raise RuntimeError(f"rebuild gave {built} with {result.skipped} skipped, not {counts}")
 

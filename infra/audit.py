@@ -7,11 +7,8 @@ from collections.abc import Sequence
 from domain.recorded import GENESIS, RecordedEvent
 
 
-def verify_chain(history: Sequence[RecordedEvent]) -> bool:
-    """True when each event of one aggregate names the hash of the event before it."""
-    expected = GENESIS
-    for recorded in history:
-        if recorded.prev != expected:
-            return False
-        expected = recorded.hash
-    return True
+def chain_links(history: Sequence[RecordedEvent]) -> list[bool]:
+    """Per event of one aggregate, whether it names the hash of the event before it (the first:
+    the genesis hash), so a break shows where it is."""
+    before = [GENESIS, *(recorded.hash for recorded in history)]
+    return [recorded.prev == prev for recorded, prev in zip(history, before, strict=False)]

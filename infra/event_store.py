@@ -23,6 +23,7 @@ from nats.js.errors import APIError, NoStreamResponseError
 from domain.errors import OutcomeUnknownError, UnavailableError
 from infra import metrics
 from infra.layout import EVENT_SUBJECTS, EVENTS
+from infra.nats_errors import unavailable_on_failure
 from infra.replies import Replies
 from infra.tokens import event_writer_key
 
@@ -155,17 +156,34 @@ class EventStore:
         return _seq_of(answer)
 
     async def load(self, subject_filter: str, after_seq: int = 0) -> list[StoredMessage]:
-        """Every message on `subject_filter` after `after_seq`, in order (batched Direct Get)."""
+        """Every message on `subject_filter` after `after_seq`, in order (batched Direct Get).
+
+        The server answers a batch once it holds `batch` messages or has looked at every later
+        one, so a whole aggregate is asked for exactly as many messages as its subjects hold:
+        an old job's three events took 35 ms at 200,000 events when asked for up to 1,000 (the
+        rest of the stream scanned), 0.7 ms when asked for three; counting them is one more
+        round trip, 0.3 ms. A message appended between the two is left out: a command on it
+        then finds its append refused and reads again. After `after_seq` (a cached history's
+        refresh) only the few newest are asked for, and the scan after them is short."""
+        left = await self._count(subject_filter) if after_seq == 0 else None
         out: list[StoredMessage] = []
         start = after_seq + 1
-        while True:
-            page = await self._direct_get(subject_filter, start)
+        while left is None or left > 0:
+            batch = DIRECT_GET_BATCH if left is None else min(left, DIRECT_GET_BATCH)
+            page = await self._direct_get(subject_filter, start, batch)
             out.extend(page)
-            if len(page) < DIRECT_GET_BATCH:
-                return out
+            if len(page) < batch:
+                break
             start = page[-1].seq + 1
+            left = None if left is None else left - len(page)
+        return out
 
-    async def _direct_get(self, subject_filter: str, start: int) -> list[StoredMessage]:
+    async def _count(self, subject_filter: str) -> int:
+        with unavailable_on_failure(f"counting the events on {subject_filter}"):
+            info = await self.js.stream_info(self.stream, subjects_filter=subject_filter)
+        return sum((info.state.subjects or {}).values())
+
+    async def _direct_get(self, subject_filter: str, start: int, batch: int) -> list[StoredMessage]:
         page: list[StoredMessage] = []
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
@@ -181,7 +199,7 @@ class EventStore:
 
         inbox = self.nc.new_inbox()
         sub = await self.nc.subscribe(inbox, cb=collect)
-        request = {"seq": start, "next_by_subj": subject_filter, "batch": DIRECT_GET_BATCH}
+        request = {"seq": start, "next_by_subj": subject_filter, "batch": batch}
         try:
             await self.nc.publish(
                 f"$JS.API.DIRECT.GET.{self.stream}", orjson.dumps(request), reply=inbox

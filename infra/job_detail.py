@@ -15,7 +15,7 @@ from projections.jobs import JobBoard
 async def job_detail(store: EventStore, board: JobBoard, job_id: UUID) -> JobView | None:
     """None when the board does not hold the job. Folded up to the row's last event, so the
     detail is of the state the board shows, a past one (`?as_of=`) included."""
-    row = board.jobs.get(str(job_id))
+    row = board.row(str(job_id))
     if row is None:
         return None
     events = await load_history(store, Job.KIND, job_id)

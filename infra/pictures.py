@@ -1,7 +1,8 @@
 """The stored form of a picture of the read models, and chains of pictures.
 
-A picture is a JSON header line, then one zlib-compressed JSON section per read model: a past
-state parses only the models a request reads (the job board is most of a picture). An
+A picture is a JSON header line, then one zlib-compressed JSON section per read model, and one
+more per model with a store (the finished jobs: `projections.base.Offloaded`): a past state
+parses only the models a request reads (the job board is most of a picture). An
 incremental model's section may hold only what changed since an earlier picture, its base; a
 picture with a base is read as the chain from a whole picture up to it. Each picture of a chain
 costs what changed in its interval, not all history, so drawing one every few thousand events
@@ -21,13 +22,18 @@ import orjson
 from nats.js.errors import NotFoundError
 
 from infra.snapshots import SnapshotName, Snapshots
-from projections.base import Incremental, ReadModel
+from projections.base import Incremental, Offloaded, ReadModel
 
 COMPRESSION = 1
 """zlib's fastest level: level 6 shrinks a picture a further sixth for nearly 3x the CPU."""
 MAX_DEPTH = 8
 """Pictures in a chain after its whole one: a longer chain is read slower than a whole picture."""
 _HEADER_END = b"\n"
+STORED = ".stored"
+"""The suffix of an offloaded model's store section, `jobs.stored`: JSON lines, not one JSON
+document, so neither side holds all of it at once."""
+_PIECE = 1 << 20
+"""Compressed bytes a store section is decompressed by."""
 
 
 class BrokenChainError(Exception):
@@ -80,6 +86,34 @@ def draw(models: Sequence[ReadModel], quarantine: Any, seq: int, base: int, dept
     return orjson.dumps(header) + _HEADER_END + b"".join(blobs)
 
 
+def stored_sections(
+    models: Sequence[ReadModel], base: int, seq: int
+) -> list[tuple[str, bool, bytes]]:
+    """The store sections of a picture at `seq` (with `base`, what each store took in since):
+    read on their own connections, so in a thread while the replay goes on, and compressed as
+    they are read, so all history is never in memory at once."""
+    out: list[tuple[str, bool, bytes]] = []
+    for model in models:
+        if isinstance(model, Offloaded):
+            lines = model.stored_section(base, seq)
+            if lines is not None:
+                packer = zlib.compressobj(COMPRESSION)
+                blob = b"".join(packer.compress(chunk) for chunk in lines) + packer.flush()
+                out.append((model.name + STORED, base > 0, blob))
+    return out
+
+
+def with_sections(picture: bytes, extra: list[tuple[str, bool, bytes]]) -> bytes:
+    """The picture with more (compressed) sections after its own."""
+    if not extra:
+        return picture
+    end = picture.index(_HEADER_END)
+    header = orjson.loads(picture[:end])
+    header["sections"] += [(name, since, len(blob)) for name, since, blob in extra]
+    blobs = [picture[end + 1 :], *(blob for _, _, blob in extra)]
+    return orjson.dumps(header) + _HEADER_END + b"".join(blobs)
+
+
 @dataclass(frozen=True)
 class Section:
     since_base: bool
@@ -87,6 +121,16 @@ class Section:
 
     def load(self) -> Any:
         return orjson.loads(zlib.decompress(self.blob))
+
+    def lines(self) -> Iterator[Any]:
+        """A store section's JSON lines, each loaded, decompressed a piece at a time."""
+        unpacker, rest = zlib.decompressobj(), b""
+        for at in range(0, len(self.blob), _PIECE):
+            rest += unpacker.decompress(self.blob[at : at + _PIECE])
+            *whole, rest = rest.split(b"\n")
+            yield from map(orjson.loads, whole)
+        rest += unpacker.flush()
+        yield from map(orjson.loads, filter(None, rest.split(b"\n")))
 
 
 @dataclass(frozen=True)
@@ -125,11 +169,17 @@ class Chain:
         sections = [p.sections[model.name] for p in self.pictures]
         start = max(i for i, s in enumerate(sections) if not s.since_base)
         with collector_paused():
-            model.restore(sections[start].load())
-            for section in sections[start + 1 :]:
-                if not isinstance(model, Incremental):
+            for i, picture in enumerate(self.pictures[start:]):
+                section = sections[start + i]
+                if i == 0:
+                    model.restore(section.load())
+                elif isinstance(model, Incremental):
+                    model.restore_since(section.load())
+                else:
                     raise BrokenChainError(f"{model.name} cannot lay a change over a picture")
-                model.restore_since(section.load())
+                stored = picture.sections.get(model.name + STORED)
+                if stored is not None and isinstance(model, Offloaded):
+                    model.restore_stored(stored.lines())
 
 
 async def load_chain(snapshots: Snapshots, seq: int) -> Chain | None:

@@ -35,7 +35,7 @@ from infra.nats_errors import unavailable_on_failure
 from infra.pictures import MAX_DEPTH, load_chain
 from infra.quarantine import Quarantine
 from infra.snapshots import Snapshots
-from projections.base import ReadModel
+from projections.base import Offloaded, ReadModel
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,14 @@ class ProjectionRunner:
         await self.wait_for(info.state.last_seq, timeout_s)
 
     def picture(self, base: int = 0, depth: int = 0) -> bytes:
-        """The models as they stand; with `base`, incremental ones only as changed after it."""
+        """The models as they stand, stores included; with `base`, incremental ones only as
+        changed after it."""
+        self._flush_stores()
+        stored = pictures.stored_sections(self.models, base, self.position)
+        return pictures.with_sections(self._in_memory(base, depth), stored)
+
+    def _in_memory(self, base: int, depth: int) -> bytes:
+        """The picture without the stores' sections, which `stored_sections` reads apart."""
         return pictures.draw(self.models, self.quarantine.dump(), self.position, base, depth)
 
     async def _next_base(self, seq: int) -> tuple[int, int]:
@@ -228,8 +235,10 @@ class ProjectionRunner:
             await asyncio.shield(self._snapshotting)
         seq = self.snapshot_seq = self.position
         base, depth = await self._next_base(seq)
-        child = Forked(lambda: self.picture(base, depth))
-        self._snapshotting = asyncio.create_task(self._save(seq, depth, child.result()))
+        self._flush_stores()
+        child = Forked(lambda: self._in_memory(base, depth))
+        stored = asyncio.to_thread(pictures.stored_sections, self.models, base, seq)
+        self._snapshotting = asyncio.create_task(self._save(seq, depth, _joined(child, stored)))
 
     async def _save(self, seq: int, depth: int, picture: Awaitable[bytes]) -> None:
         # Counted as taken even if it fails, so a failure costs one try per interval, not one per
@@ -256,6 +265,13 @@ class ProjectionRunner:
         drawn.set_result(self.picture(base, depth))
         await self._save(seq, depth, drawn)
 
+    def _flush_stores(self) -> None:
+        """A picture's store sections are read on other connections: what they cover must be
+        written first."""
+        for model in self.models:
+            if isinstance(model, Offloaded):
+                model.flush_store()
+
     async def _load_snapshot(self) -> None:
         chain = await load_chain(self.snapshots, self.until)
         if chain is None:
@@ -267,3 +283,15 @@ class ProjectionRunner:
         self.position = self.snapshot_seq = newest.seq
         self._drawn.append((newest.seq, newest.depth))
         self.snapshot_at = time.monotonic()
+
+
+async def _joined(child: Forked, stored: Awaitable[list[tuple[str, bool, bytes]]]) -> bytes:
+    """The child's picture with the store sections read meanwhile by a thread; both finish
+    before a failure of either is raised, so no half is left running under the next picture."""
+    picture, sections = await asyncio.gather(child.result(), stored, return_exceptions=True)
+    for result in (picture, sections):
+        if isinstance(result, BaseException):
+            raise result
+    assert isinstance(picture, bytes)
+    assert isinstance(sections, list)
+    return pictures.with_sections(picture, sections)

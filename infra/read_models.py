@@ -12,11 +12,11 @@ from projections.dora_history import DoraHistory
 from projections.jobs import JobBoard
 from projections.queue import QueueBoard
 from projections.summary import JobStats
+from projections.throughput import HourlyFinishes
 from projections.trust import TrustBoard
 
-DASHBOARD_ONLY = frozenset({JobBoard.name, JobStats.name, DoraHistory.name})
-"""Read models only the dashboard's routes read, each the size of all history: the workers
-neither feed nor restore them."""
+DASHBOARD_ONLY = frozenset({JobBoard.name, JobStats.name, DoraHistory.name, HourlyFinishes.name})
+"""Read models only the dashboard's routes read: the workers neither feed nor restore them."""
 
 
 @dataclass
@@ -30,6 +30,7 @@ class ReadModels:
     access: AccessBoard = field(default_factory=AccessBoard)
     trust: TrustBoard = field(default_factory=TrustBoard)
     dora: DoraHistory = field(default_factory=DoraHistory)
+    throughput: HourlyFinishes = field(default_factory=HourlyFinishes)
 
     def all(self) -> list[ReadModel]:
         return [
@@ -42,6 +43,7 @@ class ReadModels:
             self.access,
             self.trust,
             self.dora,
+            self.throughput,
         ]
 
     def fed(self, dashboard: bool) -> list[ReadModel]:

@@ -26,6 +26,7 @@ from infra.projection_runner import ProjectionRunner
 from infra.queue import QueueService
 from infra.read_models import ReadModels
 from infra.runtime import tune_gc
+from infra.scratch import ScratchFile
 from infra.sessions import SessionStore
 from infra.settings import Settings
 from infra.time_travel import PastViews
@@ -33,6 +34,8 @@ from infra.tokens import Signer, event_writer_key, shared_secret
 from infra.trust_policies import TrustPolicyService
 from infra.worker_beats import WorkerWatch
 from infra.workload_identity import WorkloadIdentity
+from projections.finished_jobs import FinishedJobs
+from projections.jobs import JobBoard
 
 
 @dataclass
@@ -84,10 +87,20 @@ class Services:
         await self.lease_monitor.stop()
         await self.queue.close()
         await self.runner.stop()
+        self.views.jobs.close()
         try:
             await self.nc.drain()
         except NatsError:  # the server went first: nothing left to flush
             await self.nc.close()
+
+
+def _read_models(settings: Settings, name: str, dashboard: bool) -> ReadModels:
+    """With the dashboard's models, finished jobs go to a file of this process's, out of
+    memory (docs/architecture.md, Read models)."""
+    if not dashboard:
+        return ReadModels()
+    scratch = ScratchFile(settings.data_dir, f"finished-jobs-{name}", ".sqlite3")
+    return ReadModels(jobs=JobBoard(finished=FinishedJobs(scratch.path, scratch.remove)))
 
 
 async def open_services(
@@ -112,13 +125,18 @@ async def open_services(
     await check_layout(nc.jetstream(), settings.replicas)
     writer_key = await event_writer_key(nc.jetstream(), settings.writer_key)
     store = EventStore(nc, writer_key=writer_key, write_timeout_s=settings.write_timeout_s)
-    views = ReadModels()
+    views = _read_models(settings, name, dashboard)
     keep_every = settings.snapshot_keep_every if snapshots else None
     runner = ProjectionRunner(
         nc, views.fed(dashboard), settings.snapshot_every, writer_key, keep_every=keep_every
     )
-    await runner.start()
-    await runner.catch_up(timeout_s=300)
+    try:
+        await runner.start()
+        await runner.catch_up(timeout_s=300)
+    except BaseException:  # a read model's store is this process's file: not left behind
+        await runner.stop()
+        views.jobs.close()
+        raise
     commands = CommandRunner(store, settings.append_retries)
     configured = settings.token_secret.get_secret_value() if settings.token_secret else None
     signer = Signer(await shared_secret(nc.jetstream(), configured))

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     log_follow_max_s: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     """How long a `follow=true` log stream lasts before it ends with `event: timeout`; the
     client reconnects with `Last-Event-ID`, so no stream holds a connection for good."""
+    live_keepalive_s: Annotated[float, Field(gt=0, le=300)] = 15.0
+    """How often a dashboard page's live stream sends a comment while nothing changes, under
+    proxies' idle timeouts; at the same pace it checks that its caller may still read."""
+    live_interval_s: Annotated[float, Field(ge=0, le=10)] = 0.25
+    """The least time between two renders of one live page: changes coalesce to at most 4 a
+    second by default, whatever the write rate."""
     write_timeout_s: Annotated[float, Field(ge=0.1, le=60)] = 5.0
     """How long a write waits for the event store to confirm an append, retries included; past
     it the write answers 503 with its Idempotency-Key, since it may have landed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from domain.recorded import RecordedEvent
@@ -34,3 +35,20 @@ class Incremental(Protocol):
 
     def restore_since(self, data: Any) -> None:
         """Lay a `dump_since` picture over the state as it stood at that sequence."""
+
+
+@runtime_checkable
+class Offloaded(Protocol):
+    """A read model that keeps part of its state out of memory, in a store of its own that a
+    picture holds as a section apart (`infra.pictures`): the finished jobs."""
+
+    def flush_store(self) -> None:
+        """Write what is buffered: a picture reads the store from another connection."""
+
+    def stored_section(self, base: int, upto: int) -> Iterator[bytes] | None:
+        """JSON lines of what the store took in after `base` up to `upto`, in chunks, read on a
+        connection of their own (a thread may read them while the model goes on); None when
+        this model has no store."""
+
+    def restore_stored(self, rows: Iterable[Any]) -> None:
+        """Lay the loaded lines of a `stored_section` over the state as it stood at its base."""

@@ -8,7 +8,7 @@ long after its first job; only the dashboard holds this model (infra/read_models
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from domain.deployment import Deployment, Environment
@@ -39,7 +39,7 @@ class DoraHistory:
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind == Job.KIND:
             if isinstance(recorded.event, Job.Created):
-                self._seen(sha_key(recorded.event.git.commit_sha), recorded.at)
+                self._seen(sha_key(recorded.event.git.commit_sha), utc(recorded))
         elif recorded.kind == Deployment.KIND:
             self._deployment(recorded.aggregate_id, recorded)
 
@@ -77,15 +77,22 @@ class DoraHistory:
         self.releases = {i: _unpack(*packed) for i, packed in data["releases"].items()}
 
 
+def utc(recorded: RecordedEvent) -> datetime:
+    """The event's time in `datetime.UTC` itself: a decoded event carries pydantic's own UTC
+    zone, and comparing datetimes of two zone objects calls both zones' `utcoffset`, which made
+    the metrics over 8,000 deployments about eight times slower (bench/pages.py)."""
+    return recorded.at.astimezone(UTC)
+
+
 def _in_production(release: Release, recorded: RecordedEvent) -> None:
     """Past the production start, a stage outcome can only be production's."""
     match recorded.event:
         case Deployment.StageSucceeded():
-            release.live_at = recorded.at
+            release.live_at = utc(recorded)
         case Deployment.StageFailed():
-            release.failed_at = recorded.at
+            release.failed_at = utc(recorded)
         case Deployment.RolledBack():
-            release.rolled_back_at = recorded.at
+            release.rolled_back_at = utc(recorded)
 
 
 def _pack(release: Release) -> list[str | None]:

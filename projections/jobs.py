@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import ItemsView, Iterator, KeysView, ValuesView
-from datetime import datetime
-from operator import attrgetter
+from collections.abc import Iterable, Iterator
+from heapq import merge
+from itertools import islice
+from operator import itemgetter
 from typing import Any, ClassVar
 
-from domain.job import Job, JobStatus
-from domain.queue import QueueSpec
+import orjson
+
+from domain.job import FINISHED, Job, JobStatus
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
-from projections.job_attempts import Attempt
+from projections.finished_jobs import FinishedJobs
+from projections.job_packing import (
+    AT,
+    FINISHED_VALUES,
+    PackedRows,
+    inline_git,
+    pack,
+    stored,
+    stored_packed,
+    unpack,
+    unpack_alone,
+)
 from projections.job_rows import JobFilter, JobRow, JobView, created, evolve
 from projections.paging import ArrivalIndex
 
@@ -23,12 +35,19 @@ class JobBoard:
     name: ClassVar[str] = "jobs"
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND})
 
-    def __init__(self, unpack_on_read: bool = False) -> None:
+    def __init__(self, unpack_on_read: bool = False, finished: FinishedJobs | None = None) -> None:
         """`unpack_on_read`: restored rows stay packed until read (`PackedRows`), for a past
-        state that a request reads a page of."""
+        state that a request reads a page of. `finished`: where finished jobs go, out of memory
+        (the API's board); without it every row stays in memory (a past state, a rebuild)."""
         self.jobs: dict[str, JobRow] = PackedRows() if unpack_on_read else {}
+        """The rows in memory: the jobs in flight, and without a store every job."""
         self.arrivals: ArrivalIndex[str] = ArrivalIndex()
+        """Of the rows in memory, and of rows since stored (skipped: `_in_memory`)."""
+        self.arrived: dict[str, int] = {}
+        """With a store: the arrival of each row in memory, which the store orders by."""
         self.running: set[str] = set()
+        self.finished = finished
+        self._stored_since_compact = 0
 
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind != Job.KIND:
@@ -40,22 +59,76 @@ class JobBoard:
                 return
             row = self.jobs[job_id] = created(recorded, recorded.event)
             self.arrivals.add(recorded.seq, job_id)
+            if self.finished is not None:
+                self.arrived[job_id] = recorded.seq
         else:
             evolve(row, recorded)
         if row.status is JobStatus.RUNNING:
             self.running.add(job_id)
         else:
             self.running.discard(job_id)
+            if self.finished is not None and row.status in FINISHED:
+                self._store(row)
+
+    def _store(self, row: JobRow) -> None:
+        """A finished job leaves memory for good: it never changes again."""
+        assert self.finished is not None
+        job_id = row.job_id
+        self.finished.add(stored(self.arrived[job_id], row))
+        del self.jobs[job_id], self.arrived[job_id]
+        self._stored_since_compact += 1
+        if self._stored_since_compact > max(1024, len(self.jobs)):
+            self._compact()
+
+    def _in_memory(self, job_id: str) -> bool:
+        return job_id in self.jobs
+
+    def close(self) -> None:
+        if self.finished is not None:
+            self.finished.close()
+
+    def flush_store(self) -> None:
+        if self.finished is not None:
+            self.finished.flush()
+
+    def stored_section(self, base: int, upto: int) -> Iterator[bytes] | None:
+        return None if self.finished is None else self.finished.rows_between(base, upto)
+
+    def row(self, job_id: str) -> JobRow | None:
+        row = self.jobs.get(job_id)
+        if row is None and self.finished is not None:
+            packed = self.finished.get(job_id)
+            row = None if packed is None else unpack_alone(orjson.loads(packed))
+        return row
 
     def get(self, job_id: str) -> JobView | None:
-        row = self.jobs.get(job_id)
+        row = self.row(job_id)
         return None if row is None else row.view()
+
+    def count(self) -> int:
+        return len(self.jobs) + (0 if self.finished is None else self.finished.count())
 
     def page(
         self, flt: JobFilter, limit: int, before: int | None = None
     ) -> tuple[list[JobView], int | None]:
-        ids, cursor = self.arrivals.page(lambda i: flt.keep(self.jobs[i]), limit, before)
-        return [self.jobs[i].view() for i in ids], cursor
+        """Newest first: the rows in memory and the stored ones, merged by arrival."""
+        jobs = self.jobs
+        in_memory = (
+            (seq, jobs[i])
+            for seq, i in self.arrivals.newest_first(before)
+            if i in jobs and flt.keep(jobs[i])
+        )
+        kept = self._stored_page(flt, limit + 1, before)
+        found = list(islice(merge(in_memory, kept, key=itemgetter(0), reverse=True), limit + 1))
+        items = [row.view() for _, row in found[:limit]]
+        return items, found[limit - 1][0] if len(found) > limit else None
+
+    def _stored_page(
+        self, flt: JobFilter, limit: int, before: int | None
+    ) -> Iterator[tuple[int, JobRow]]:
+        if self.finished is not None:
+            for arrival, packed in self.finished.page(flt, limit, before):
+                yield arrival, unpack_alone(orjson.loads(packed))
 
     def list_running(self) -> list[JobView]:
         rows = sorted((self.jobs[i] for i in self.running), key=lambda j: j.last_seq, reverse=True)
@@ -67,21 +140,23 @@ class JobBoard:
     def restore(self, data: Any) -> None:
         self.jobs.clear()
         self.running.clear()
+        self.arrived.clear()
         self.arrivals = ArrivalIndex()
+        if self.finished is not None:
+            self.finished.clear()
         self.restore_since(data)
 
     def dump_since(self, seq: int) -> Any:
-        """Rows are never deleted, and each knows the last event that changed it. In arrival
-        order, which a past board's rows (`PackedRows`) keep whatever order they were read in."""
+        """The rows in memory (a stored row is pictured from the store: `FinishedJobs`) that
+        changed after `seq`: rows know the last event that changed them. In arrival order, which
+        a past board's rows (`PackedRows`) keep whatever order they were read in."""
         gits: dict[GitContext, int] = {}
         jobs = self.jobs
-        changed = (jobs[job_id] for job_id in self.arrivals.rows)
+        arrivals = [(a, i) for a, i in self.arrivals.since(seq) if i in jobs]
+        changed = (jobs[job_id] for job_id in self.arrivals.rows if job_id in jobs)
         rows = [pack(row, gits) for row in changed if row.last_seq > seq]
-        start = bisect_right(self.arrivals.seqs, seq)
         return {
-            "arrivals": list(
-                zip(self.arrivals.seqs[start:], self.arrivals.rows[start:], strict=True)
-            ),
+            "arrivals": arrivals,
             "gits": [git.__dict__ for git in gits],  # only strings: its JSON form
             "rows": rows,
         }
@@ -89,116 +164,53 @@ class JobBoard:
     def restore_since(self, data: Any) -> None:
         for seq, job_id in data["arrivals"]:
             self.arrivals.add(seq, job_id)
+            if self.finished is not None:
+                self.arrived[job_id] = seq
         gits = [GitContext.model_construct(None, **fields) for fields in data["gits"]]
-        status, job_id, running = _AT["status"], _AT["job_id"], JobStatus.RUNNING.value
         for packed in data["rows"]:
-            if isinstance(self.jobs, PackedRows):
-                self.jobs.put_packed(packed, gits)
+            if self.finished is not None and packed[AT["status"]] in FINISHED_VALUES:
+                packed[AT["git"]] = gits[packed[AT["git"]]].__dict__
+                self._store_packed(self.arrived.pop(packed[AT["job_id"]]), packed)
             else:
-                self.jobs[packed[job_id]] = unpack(packed, gits)
-            if packed[status] == running:
-                self.running.add(packed[job_id])
-            else:
-                self.running.discard(packed[job_id])
+                self._restore_row(packed, gits)
+        self._compact()
 
+    def restore_stored(self, rows: Iterable[tuple[int, list[Any]]]) -> None:
+        """Lay a store's section (`FinishedJobs.rows_between`) over the board: finished rows,
+        each with its arrival and its git context inline, into the store, or into memory for a
+        board without one."""
+        late: list[tuple[int, str]] = []
+        for arrival, packed in rows:
+            if self.finished is not None:
+                self.arrived.pop(packed[AT["job_id"]], None)
+                self._store_packed(arrival, packed)
+                continue
+            if packed[AT["job_id"]] not in self.jobs:  # its arrival is not indexed yet
+                late.append((arrival, packed[AT["job_id"]]))
+            self._restore_row(packed, [inline_git(packed)])
+        self.arrivals.merge(late)
+        self._compact()
 
-class PackedRows(dict[str, JobRow]):
-    """Job rows that stay as a picture packed them until first read: a page of a past state
-    reads tens of the tens of thousands of rows a picture holds, and unpacking them all was most
-    of its cost (0.7 s at 60,000 jobs). Reading by key goes through `__missing__`; the calls
-    that see every row unpack them all first."""
+    def _store_packed(self, arrival: int, packed: list[Any]) -> None:
+        assert self.finished is not None
+        job_id = packed[AT["job_id"]]
+        self.jobs.pop(job_id, None)
+        self.running.discard(job_id)
+        self.finished.add(stored_packed(arrival, packed))
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._packed: dict[str, tuple[list[Any], list[GitContext]]] = {}
+    def _restore_row(self, packed: list[Any], gits: list[GitContext]) -> None:
+        job_id = packed[AT["job_id"]]
+        if isinstance(self.jobs, PackedRows):
+            self.jobs.put_packed(packed, gits)
+        else:
+            self.jobs[job_id] = unpack(packed, gits)
+        if packed[AT["status"]] == JobStatus.RUNNING.value:
+            self.running.add(job_id)
+        else:
+            self.running.discard(job_id)
 
-    def put_packed(self, packed: list[Any], gits: list[GitContext]) -> None:
-        job_id = packed[_AT["job_id"]]
-        super().pop(job_id, None)
-        self._packed[job_id] = (packed, gits)
-
-    def clear(self) -> None:
-        self._packed.clear()
-        super().clear()
-
-    def __missing__(self, job_id: str) -> JobRow:
-        if job_id not in self._packed:
-            raise KeyError(job_id)
-        row = unpack(*self._packed[job_id])
-        self[job_id] = row  # and out of `_packed`
-        return row
-
-    def __setitem__(self, job_id: str, row: JobRow) -> None:
-        self._packed.pop(job_id, None)
-        super().__setitem__(job_id, row)
-
-    def __delitem__(self, job_id: str) -> None:
-        if self._packed.pop(job_id, None) is None:
-            super().__delitem__(job_id)
-
-    def get(self, job_id: str, default: Any = None) -> Any:
-        return self[job_id] if job_id in self else default  # noqa: SIM401 (this is get)
-
-    def __contains__(self, job_id: object) -> bool:
-        return job_id in self._packed or super().__contains__(job_id)
-
-    def __len__(self) -> int:
-        return super().__len__() + len(self._packed)
-
-    def __iter__(self) -> Iterator[str]:
-        self._unpack_all()
-        return super().__iter__()
-
-    def keys(self) -> KeysView[str]:  # type: ignore[override]
-        self._unpack_all()
-        return super().keys()
-
-    def values(self) -> ValuesView[JobRow]:  # type: ignore[override]
-        self._unpack_all()
-        return super().values()
-
-    def items(self) -> ItemsView[str, JobRow]:  # type: ignore[override]
-        self._unpack_all()
-        return super().items()
-
-    def _unpack_all(self) -> None:
-        for job_id in list(self._packed):
-            self.__missing__(job_id)
-
-
-# A whole picture holds every job, so rows are stored as positional lists (in slot order) and
-# rebuilt without validation: the snapshot's code version is this file's, so it holds what this
-# code wrote. Going through JobView cost seconds per snapshot at 200,000 events, and field by field
-# packing still most of a second: a restore is the cold cost of every past state. Git contexts,
-# shared by many jobs, are a table. Rows hold no history (`JobRow.detailed`): it was most of a
-# picture (39 MB of JSON at 200,000 events) and most of a restore.
-_ROW = attrgetter(*JobRow.__slots__)
-_AT = {name: i for i, name in enumerate(JobRow.__slots__)}
-_TIMES = tuple(_AT[name] for name in ("created_at", "queued_at", "started_at", "finished_at"))
-_STATUSES = {status.value: status for status in JobStatus}
-"""A dict lookup: calling the enum class costs several times more, once per row."""
-
-
-def pack(row: JobRow, gits: dict[GitContext, int]) -> list[Any]:
-    """orjson writes the datetimes and enums; the queue spec as a dict; `gits` numbers the
-    picture's git contexts."""
-    out = list(_ROW(row))
-    out[_AT["git"]] = gits.setdefault(row.git, len(gits))
-    if row.queue is not None:
-        out[_AT["queue"]] = row.queue.model_dump(mode="json")
-    out[_AT["attempt_history"]] = [attempt.pack() for attempt in row.attempt_history]
-    return out
-
-
-def unpack(packed: list[Any], gits: list[GitContext]) -> JobRow:
-    """`gits`: the picture's table (a frozen context is shared by its jobs)."""
-    for i in _TIMES:
-        if packed[i] is not None:
-            packed[i] = datetime.fromisoformat(packed[i])
-    packed[_AT["status"]] = _STATUSES[packed[_AT["status"]]]
-    packed[_AT["git"]] = gits[packed[_AT["git"]]]
-    if packed[_AT["queue"]] is not None:
-        packed[_AT["queue"]] = QueueSpec.model_validate(packed[_AT["queue"]])
-    packed[_AT["artifact_urls"]] = tuple(packed[_AT["artifact_urls"]])
-    packed[_AT["attempt_history"]] = list(map(Attempt.unpack, packed[_AT["attempt_history"]]))
-    return JobRow(*packed)
+    def _compact(self) -> None:
+        """Stored rows leave the arrival index (a restore stores many at once)."""
+        if self.finished is not None:
+            self.arrivals.keep_only(self._in_memory)
+            self._stored_since_compact = 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -19,6 +20,26 @@ class ArrivalIndex(Generic[T]):
     def add(self, seq: int, row: T) -> None:
         self.seqs.append(seq)
         self.rows.append(row)
+
+    def since(self, seq: int) -> list[tuple[int, T]]:
+        """The rows that arrived after `seq`, oldest first."""
+        start = bisect_right(self.seqs, seq)
+        return list(zip(self.seqs[start:], self.rows[start:], strict=True))
+
+    def merge(self, arrived: list[tuple[int, T]]) -> None:
+        """Add rows that arrived at any point, not only after the newest: only the index from
+        the earliest of them on is sorted again."""
+        if arrived:
+            start = bisect_right(self.seqs, min(seq for seq, _ in arrived))
+            after = zip(self.seqs[start:], self.rows[start:], strict=True)
+            pairs = sorted([*after, *arrived], key=itemgetter(0))
+            self.seqs[start:] = [seq for seq, _ in pairs]
+            self.rows[start:] = [row for _, row in pairs]
+
+    def keep_only(self, keep: Callable[[T], bool]) -> None:
+        kept = [(seq, row) for seq, row in zip(self.seqs, self.rows, strict=True) if keep(row)]
+        self.seqs = [seq for seq, _ in kept]
+        self.rows = [row for _, row in kept]
 
     def newest_first(self, before: int | None) -> Iterator[tuple[int, T]]:
         end = len(self.seqs) if before is None else bisect_left(self.seqs, before)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from api.auth import Credentials, Reading, SessionCookie, current_session
 from api.deps import ServicesDep
+from api.live.links import note_position
 from api.pages.render import Viewer
 from domain.identity import Principal
 from projections.jobs import JobFilter
@@ -23,6 +24,7 @@ async def page_viewer(
     cookie: SessionCookie,
 ) -> Viewer:
     """Every page reads, so it needs the read permission, like the JSON routes it mirrors."""
+    note_position(request, services.runner.position)  # before the page reads: api.live.links
     if credentials is not None or cookie is None:
         return Viewer(principal, None)
     session = await current_session(request, services, None, cookie)

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from api.live.links import live_url
 from api.pages import assets
 from domain.identity import Permission, Principal
 
@@ -54,7 +55,9 @@ def percent(value: float | None) -> str:
 
 
 TEMPLATES.env.filters.update(when=when, seconds=seconds, percent=percent)
-TEMPLATES.env.globals.update(asset=assets.own, htmx=assets.HTMX, htmx_sse=assets.HTMX_SSE)
+TEMPLATES.env.globals.update(
+    asset=assets.own, htmx=assets.HTMX, htmx_sse=assets.HTMX_SSE, live_url=live_url
+)
 
 
 def render(

@@ -4,13 +4,15 @@ same functions (`api.reads`), and left out of the OpenAPI document, which descri
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api import reads
-from api.deps import Reader
+from api.deps import Instant, Reader
+from api.pages import audit, charts, deployments, dora_tiles, fleet
 from api.pages.deps import PageFilter, PageViewer
 from api.pages.errors import PageRoute
 from api.pages.render import render
@@ -20,8 +22,12 @@ from domain.agent import AgentStatus
 from domain.deployment import Environment
 from domain.identity import Permission
 from domain.job import TRANSITIONS, JobStatus
+from wire.dora import DoraWindow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+# Their routes as this router's own (no prefix, same route class), so the pages stay one list.
+for pages in (deployments, fleet, audit):
+    router.routes.extend(pages.router.routes)
 
 
 @router.get("/login")
@@ -32,7 +38,14 @@ async def login(request: Request, logins: LoginsDep) -> HTMLResponse:
 
 @router.get("/")
 @router.get("/dashboard")
-async def overview(request: Request, viewer: PageViewer, services: Reader) -> HTMLResponse:
+async def overview(
+    request: Request,
+    viewer: PageViewer,
+    services: Reader,
+    end: Instant,
+    days: Annotated[DoraWindow, Query()] = DoraWindow.MONTH,
+) -> HTMLResponse:
+    """`days`: the DORA tiles' window."""
     return render(
         request,
         "overview.html",
@@ -44,6 +57,8 @@ async def overview(request: Request, viewer: PageViewer, services: Reader) -> HT
         agents=reads.agent_health(services),
         agent_statuses=list(AgentStatus),
         environments=list(Environment),
+        throughput=charts.hourly_bars(reads.throughput(services, end)),
+        dora=dora_tiles.panel(reads.dora_metrics(services, end, days, None), request.url),
     )
 
 
@@ -84,4 +99,5 @@ async def job(request: Request, viewer: PageViewer, job_id: UUID, services: Read
         job=view,
         may_cancel=operable and JobStatus.CANCELLED in TRANSITIONS[view.status],
         may_retry=operable and view.status is JobStatus.DEAD_LETTERED,
+        why=reads.why(services, job_id),
     )

@@ -79,7 +79,7 @@ async def list_agents(
     cursor: Cursor = None,
 ) -> Page[AgentView]:
     page = Page.window(services.views.agents.select(pool, status, label), limit, cursor)
-    page.items = await services.agents.with_last_beats(page.items)
+    page.items = await reads.with_beats(services, page.items)
     return page
 
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api import reads
 from api.auth import PROTECTED, Reading
 from api.deps import Instant, Reader
-from projections.dora import dora
 from wire.dora import DoraMetrics, DoraWindow
 
 router = APIRouter(
@@ -28,5 +28,4 @@ async def dora_metrics(
     """Deployment frequency, lead time for changes, change failure rate and time to restore
     over the `days` up to now, or up to the `as_of` point. Each figure's definition is its
     field's description."""
-    figures = dora(services.views.dora.history(), end, days, service)
-    return DoraMetrics.of(figures, service, days, services.position)
+    return reads.dora_metrics(services, end, days, service)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
@@ -19,22 +17,13 @@ from api.deps import ServicesDep
 from api.schemas import Cursor, Limit
 from domain.commands.leases import AppendLogs, Output
 from domain.errors import ExpiredError
-from domain.job import JobStatus
 from infra.dispatch import handle
-from infra.logs import JobEnd, LogChunk, LogStore
+from infra.log_follow import Expired, Item, followed
+from infra.logs import LogChunk, LogStore
 from wire.common import Page
 from wire.logs import LogLine, LogWrite, LogWritten
 
 router = APIRouter(tags=["logs"], responses=PROTECTED)
-KEEPALIVE_S = 15.0
-"""An SSE comment this often while a followed job is silent, so proxies keep the stream open."""
-
-
-class Expired:
-    """A follow reached `log_follow_max_s`: it ends, and the client reconnects."""
-
-
-EXPIRED = Expired()
 
 
 async def get_logs(services: ServicesDep) -> LogStore:
@@ -106,7 +95,7 @@ async def read_logs(
         render: Renderer = _sse if fmt == "json" else _plain
         media = "text/event-stream" if fmt == "json" else "text/plain; charset=utf-8"
         limit_s = services.settings.log_follow_max_s
-        stream = render(_followed(services, logs, job_id, start, limit_s))
+        stream = render(followed(services, logs, job_id, start, limit_s))
         return StreamingResponse(stream, media_type=media, headers={"Cache-Control": "no-cache"})
     chunks = await logs.read(str(job_id), start)
     if fmt == "text":
@@ -138,69 +127,7 @@ def _line(chunk: LogChunk) -> LogLine:
     )
 
 
-Item = LogChunk | JobStatus | Expired | None
-"""What a followed log yields: a chunk, the final status or EXPIRED last, None for a silent
-interval."""
 Renderer = Callable[[AsyncIterator[Item]], AsyncIterator[bytes]]
-
-
-async def _followed(
-    services: ServicesDep, logs: LogStore, job_id: UUID, after: int, limit_s: float
-) -> AsyncIterator[Item]:
-    deadline = asyncio.get_running_loop().time() + limit_s
-    async with JobEnd(services.nc, job_id, services.runner.writer_key) as end:
-        for chunk in await logs.read(str(job_id), after):
-            yield chunk
-            after = chunk.seq
-        expired = False
-        async for item in _with_keepalive(logs.follow(str(job_id), after, end.ended), deadline):
-            expired = item is EXPIRED
-            yield item
-        if not expired:
-            assert end.status is not None
-            yield end.status
-
-
-async def _with_keepalive(
-    source: AsyncGenerator[LogChunk, None], deadline: float
-) -> AsyncIterator[LogChunk | Expired | None]:
-    """`source`'s chunks, with a None after each KEEPALIVE_S without one, and EXPIRED last if
-    the loop's clock reaches `deadline` first."""
-    pending: asyncio.Queue[LogChunk | Exception] = asyncio.Queue(maxsize=1024)
-
-    async def pump() -> None:
-        async with contextlib.aclosing(source):
-            try:
-                async for chunk in source:
-                    await pending.put(chunk)
-            except Exception as exc:
-                await pending.put(exc)
-            else:
-                await pending.put(StopAsyncIteration())
-
-    task = asyncio.create_task(pump())
-    loop = asyncio.get_running_loop()
-    try:
-        while True:
-            left = deadline - loop.time()
-            if left <= 0:
-                yield EXPIRED
-                return
-            try:
-                item = await asyncio.wait_for(pending.get(), min(KEEPALIVE_S, left))
-            except TimeoutError:
-                if loop.time() < deadline:
-                    yield None
-                continue
-            if isinstance(item, StopAsyncIteration):
-                return
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _sse(items: AsyncIterator[Item]) -> AsyncIterator[bytes]:

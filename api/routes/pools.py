@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Response, status
 
+from api import reads
 from api.auth import PROTECTED, Operating, Reading
 from api.commands import Context
 from api.deps import Reader, ServicesDep, committed, found
 from api.schemas import Cursor, Limit
 from domain.commands.fleet import CreatePool
-from domain.pool import Pool, desired_agents
+from domain.pool import Pool
 from infra.dispatch import handle
 from projections.agents import PoolView
 from wire.agents import PoolRequest, Scaling
@@ -46,19 +45,4 @@ async def get_pool(pool: str, services: Reader) -> PoolView:
 
 @router.get("/{pool}/scaling", dependencies=[Reading])
 async def scaling(pool: str, services: Reader) -> Scaling:
-    view = _pool(services, pool)
-    idle, busy = services.views.agents.idle_and_busy(pool)
-    levels = [s for s in services.views.queue.stats(datetime.now(UTC)) if s.pool == pool]
-    depth = sum(level.depth for level in levels)
-    waits = [level.oldest_wait_s for level in levels if level.oldest_wait_s is not None]
-    oldest = max(waits, default=None)
-    return Scaling(
-        pool=pool,
-        idle_agents=idle,
-        busy_agents=busy,
-        queue_depth=depth,
-        oldest_wait_s=oldest,
-        min_agents=view.min_agents,
-        max_agents=view.max_agents,
-        desired_agents=desired_agents(view, idle, busy, depth, oldest or 0.0),
-    )
+    return reads.scaling(services, _pool(services, pool))

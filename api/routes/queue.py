@@ -9,9 +9,10 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from fastapi.exceptions import RequestValidationError
 
+from api import reads
 from api.auth import PROTECTED, Operating, Reading
 from api.commands import AgentCall, AgentContext, Context
-from api.deps import SEQ_HEADER, Reader, ServicesDep, committed, found
+from api.deps import SEQ_HEADER, Reader, ServicesDep, committed
 from api.schemas import Cursor, Limit
 from domain.commands.fleet import PausePool, ResumePool
 from domain.commands.jobs import CancelJob, RetryDeadLetter
@@ -21,8 +22,6 @@ from domain.job import Job
 from domain.queue import PoolName
 from infra.dispatch import handle
 from projections.queue import DeadLetter, LevelStats
-from projections.waiting import situation
-from projections.why_waiting import explain
 from wire.common import Page
 from wire.queue import (
     ClaimAnswer,
@@ -159,10 +158,7 @@ async def why_waiting(job_id: UUID, services: Reader) -> WhyWaiting:
     """Why the job waits, in one sentence with its facts; a job that is not queued is told as
     not waiting. Times ahead (`run_at`, a backoff) are compared with now, a past state's
     (`as_of`) included."""
-    views = services.views
-    known = situation(str(job_id), views.jobs, views.queue, views.agents, views.pools)
-    state = found(known, Job.KIND, job_id)
-    return WhyWaiting.of(state.job, explain(state, datetime.now(UTC)))
+    return reads.why(services, job_id)
 
 
 @router.get("/stats", dependencies=[Reading])
@@ -175,7 +171,7 @@ async def stats(services: Reader, limit: Limit = 50, cursor: Cursor = None) -> P
 async def dead_letters(
     services: Reader, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[DeadLetter]:
-    return Page.window(services.views.queue.dead_letters(), limit, cursor)
+    return reads.dead_letters(services, limit, cursor)
 
 
 @router.post("/dead-letters/{job_id}/retry", dependencies=[Operating])

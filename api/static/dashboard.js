@@ -24,3 +24,54 @@ document.addEventListener("htmx:afterRequest", (event) => {
   if (body.seq !== undefined) url.searchParams.set("min_seq", body.seq);
   window.location.assign(url.toString());
 });
+
+// Live updates (api/live): #live holds the tab's one stream. Every reconnect, htmx's after a
+// failed one included, resumes from the last message's id rather than the page's `after`; a
+// hidden tab closes its stream and reopens it from there once shown again.
+(() => {
+  const first = document.getElementById("live");
+  if (!first || !window.htmx) return;
+  let lastId = null;
+  let source = null;
+  const open = htmx.createEventSource;
+  htmx.createEventSource = (url) => {
+    const resumed = new URL(url, window.location.href);
+    if (lastId) resumed.searchParams.set("after", lastId);
+    source = open(resumed.toString());
+    return source;
+  };
+  const show = (state) => {
+    const live = document.getElementById("live");
+    live.dataset.state = state;
+    live.textContent = state;
+  };
+  const log = () => document.getElementById("job-log-lines");
+  let following = true;
+  document.body.addEventListener("htmx:sseOpen", () => show("open"));
+  document.body.addEventListener("htmx:sseError", () => show("reconnecting"));
+  document.body.addEventListener("htmx:sseBeforeMessage", (event) => {
+    lastId = event.detail.lastEventId || lastId;
+    const lines = log();
+    // The log follows its end only while the reader is there, not once they scrolled up.
+    following = !lines || lines.scrollHeight - lines.scrollTop - lines.clientHeight < 40;
+  });
+  document.body.addEventListener("htmx:sseMessage", () => {
+    const lines = log();
+    if (lines && following) lines.scrollTop = lines.scrollHeight;
+  });
+  document.body.addEventListener("htmx:sseClose", (event) => {
+    if (event.detail.type === "message") window.location.assign("/login");
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      if (source) source.close();
+      show("paused");
+      return;
+    }
+    const paused = document.getElementById("live");
+    if (paused.dataset.state !== "paused") return;
+    const fresh = paused.cloneNode(true);
+    paused.replaceWith(fresh);
+    htmx.process(fresh);
+  });
+})();

@@ -90,6 +90,15 @@ async def read(client: httpx.AsyncClient, path: str, after: Any, **params: Any) 
     return ok(await client.get(path, params={"min_seq": after["seq"]} | params))
 
 
+async def role_token(client: httpx.AsyncClient, name: str, role: str, **fields: Any) -> str:
+    """A new service token holding `role`, once the read models know it."""
+    body = {"name": name, "roles": [role]} | fields
+    issued = ok(await client.post("/api/auth/tokens", json=body), 201)
+    await read(client, "/api/dashboard/summary", issued)
+    token: str = issued["token"]
+    return token
+
+
 STARTUP_EVENTS = 1
 """Every test app starts by issuing its bootstrap admin token: one event."""
 

@@ -103,15 +103,6 @@ WHO_MAY: dict[str, object] = {
     "GET /api/health/ready": PUBLIC,
     "GET /metrics": READ,
 }
-PAGES: dict[str, object] = {
-    "GET /": READ,
-    "GET /dashboard": READ,
-    "GET /jobs": READ,
-    "GET /jobs/{job_id}": READ,
-    "GET /login": PUBLIC,
-}
-"""The dashboard's pages, which the OpenAPI document leaves out: tests/api/test_pages_auth.py
-holds them to this table, a refusal for want of credentials being the way to the login page."""
 GARBAGE = {
     "garbage": "jdsvc_not-a-real-token",
     "garbage agent token": "jdagt_bm90.c2lnbmVk",

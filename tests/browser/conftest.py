@@ -45,6 +45,8 @@ CHROMIUM_ARGS = [
 START_S = 30.0
 """Deadline for the API to start, never a measure of speed."""
 LOOPBACK = frozenset({"127.0.0.1", "localhost"})
+LIVE_KEEPALIVE_S = 1.0
+"""Short, so that a test sees keepalives, and a logout end a stream, within a second or two."""
 
 
 @pytest.fixture(scope="session")
@@ -69,31 +71,65 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
         await launched.close()
 
 
+class ServedApi:
+    """The API on a loopback port, in a thread with its own event loop, as `make run` serves it;
+    it can stop and start again on the same port, as after a restart. In a thread uvicorn sets no
+    signal handlers, so sse-starlette cannot see it stop: the short graceful timeout ends the
+    live streams a browser holds instead of waiting for them."""
+
+    def __init__(self, settings: Settings, port: int) -> None:
+        self.settings = settings
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        config = uvicorn.Config(
+            create_app(self.settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+        server = self._server = uvicorn.Server(config)
+        thread = self._thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + START_S
+        while not server.started:
+            assert thread.is_alive(), "the API stopped while starting"
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        assert self._server is not None
+        assert self._thread is not None
+        self._server.should_exit = True
+        self._thread.join(START_S)
+        assert not self._thread.is_alive(), "the API did not stop"
+
+
 @pytest.fixture
-def served(fresh_server: EmbeddedServer, issuer: str) -> Iterator[str]:
-    """The API on a free loopback port, in a thread with its own event loop, as `make run`
-    serves it; its public URL is that port, where the issuer sends the browser back."""
+def api_server(fresh_server: EmbeddedServer, issuer: str) -> Iterator[ServedApi]:
+    """Its public URL is its port, where the issuer sends the browser back."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     settings = Settings(
         nats_url=fresh_server.url,
         bootstrap_admin_token=ADMIN_TOKEN,
         expected_workers=[],
-        public_url=base,
+        public_url=f"http://127.0.0.1:{port}",
         oidc={"corp": oidc_provider(issuer)},
+        live_keepalive_s=LIVE_KEEPALIVE_S,
     )
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_S
-    while not server.started:
-        assert thread.is_alive(), "the API stopped while starting"
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(START_S)
+    served = ServedApi(settings, port)
+    served.start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def served(api_server: ServedApi) -> str:
+    return api_server.url
 
 
 @pytest.fixture

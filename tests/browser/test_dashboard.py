@@ -112,7 +112,8 @@ async def test_no_request_leaves_the_servers_origin(
             errors.append(message.text)
 
     page.on("console", on_console)
-    for path in ("/", "/jobs", f"/jobs/{started['job_id']}", "/login"):
+    job_pages = (f"/jobs/{started['job_id']}", f"/audit/job/{started['job_id']}")
+    for path in ("/", "/jobs", *job_pages, "/deployments", "/agents", "/dead-letters", "/login"):
         await page.goto(f"{served}{path}", wait_until="networkidle")
         assert await page.evaluate("typeof htmx.createEventSource") == "function", path
     origin = urlsplit(served)

@@ -26,9 +26,15 @@ from tests.tokens import ADMIN_TOKEN
 UNEQUAL = {"/api/health", "/api/health/live", "/api/health/ready", "/metrics"}
 """Their uptime, connection, stream, worker and request figures belong to the process, not to
 the log."""
-NOT_IN_THE_LOG = {"last_heartbeat", "last_heartbeat_at", "oldest_wait_s"}
-"""Heartbeats live in HEARTBEATS (a TTL'd stream, not exported); a queue's oldest wait is
-measured from the moment of the read."""
+NOT_IN_THE_LOG = {
+    "last_heartbeat",
+    "last_heartbeat_at",
+    "oldest_wait_s",
+    "window_start",
+    "window_end",
+}
+"""Heartbeats live in HEARTBEATS (a TTL'd stream, not exported); a queue's oldest wait and the
+DORA window are measured from the moment of the read."""
 
 
 async def write_history(client: httpx.AsyncClient) -> dict[str, str]:

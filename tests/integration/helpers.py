@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID, uuid4
 
 from domain.commands.results import Committed
@@ -15,6 +16,8 @@ from infra.layout import EVENTS
 from infra.read_models import ReadModels
 from infra.services import Services
 from infra.unit_of_work import UnitOfWork
+from projections.base import ReadModel
+from projections.jobs import JobBoard, JobFilter
 
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
 
@@ -71,3 +74,17 @@ async def folded(services: Services, seq: int) -> ReadModels:
         for model in views.all():
             model.apply(recorded)
     return views
+
+
+def state_of(models: list[ReadModel]) -> dict[str, Any]:
+    """Every model's picture, but a job board's answers: a board with a store leaves its
+    finished jobs out of its picture."""
+    return {
+        model.name: _answers(model) if isinstance(model, JobBoard) else model.dump()
+        for model in models
+    }
+
+
+def _answers(board: JobBoard) -> list[dict[str, Any]]:
+    jobs, _ = board.page(JobFilter(), limit=10**9)
+    return [job.model_dump() for job in jobs]

@@ -23,7 +23,7 @@ from infra.event_store import StoredMessage
 from infra.services import Services, open_services
 from infra.settings import Settings
 from infra.unit_of_work import UnitOfWork
-from tests.integration.helpers import GIT, cause, complete_job, create_job, start_job
+from tests.integration.helpers import GIT, cause, complete_job, create_job, start_job, state_of
 
 
 @pytest.fixture
@@ -64,11 +64,11 @@ def replayed_from_scratch(services: Services, messages: list[StoredMessage]) -> 
         recorded = decode(message.seq, message.subject, message.payload)
         for model in models:
             model.apply(recorded)
-    return {model.name: model.dump() for model in models}
+    return state_of(models)
 
 
 def dumps(services: Services) -> dict[str, Any]:
-    return {model.name: model.dump() for model in services.views.all()}
+    return state_of(services.views.all())
 
 
 async def test_restart_loads_the_snapshot_then_the_tail(settings: Settings) -> None:

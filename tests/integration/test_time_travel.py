@@ -18,7 +18,7 @@ from infra.services import Services, open_services
 from infra.settings import Settings
 from infra.snapshots import SnapshotName
 from infra.time_travel import NEVER, read_models_at, rebuild, seq_at
-from tests.integration.helpers import complete_job, create_job, folded, start_job
+from tests.integration.helpers import complete_job, create_job, folded, start_job, state_of
 
 EVENTS_PER_JOB = 3
 
@@ -53,7 +53,7 @@ async def cut_at(services: Services, seq: int) -> dict[str, Any]:
 
 
 def dumps(views: ReadModels) -> dict[str, Any]:
-    return {model.name: model.dump() for model in views.all()}
+    return state_of(views.all())
 
 
 async def snapshot_seqs(services: Services) -> list[int]:
@@ -177,12 +177,15 @@ async def test_later_pictures_hold_only_what_changed_since_their_base(services: 
     whole, *laid = chain.pictures
     assert laid, "the second picture has the first as its base"
     for picture in laid:
-        jobs = picture.sections["jobs"]
+        jobs, finished = picture.sections["jobs"], picture.sections["jobs.stored"]
         assert jobs.since_base
+        assert finished.since_base
         changed = {row[0] for row in jobs.load()["rows"]}
-        assert 0 < len(changed) < len(services.views.jobs.jobs)
+        changed |= {row[0] for _, row in finished.lines()}
+        assert 0 < len(changed) < services.views.jobs.count()
         assert not picture.sections["queue"].since_base  # not incremental: whole each time
     assert not whole.sections["jobs"].since_base
+    assert not whole.sections["jobs.stored"].since_base
 
 
 async def test_a_chain_that_lost_its_base_gives_way_to_an_older_whole_picture(

@@ -15,7 +15,7 @@ from domain.job import Job, JobStatus
 from domain.model import DomainEvent, upcast
 from domain.recorded import GENESIS, Cause, RecordedEvent, chain_hash
 from domain.values import GitContext
-from infra.audit import verify_chain
+from infra.audit import chain_links
 from infra.codec import decode, encode
 from infra.event_store import StoredMessage
 from tests.conftest import CAUSE, Recorder
@@ -218,7 +218,7 @@ def chained() -> list[StoredMessage]:
 
 def test_chain_of_untouched_events_is_valid() -> None:
     history = decoded(chained())
-    assert verify_chain(history)
+    assert all(chain_links(history))
     assert [r.prev for r in history] == [GENESIS, history[0].hash, history[1].hash]
 
 
@@ -229,21 +229,30 @@ def test_chain_detects_a_tampered_event() -> None:
     tampered = decoded(stored)
     assert isinstance(tampered[0].event, Job.Created)
     assert tampered[0].event.git.commit_sha == "fff123def456"
-    assert not verify_chain(tampered)
+    assert not all(chain_links(tampered))
 
 
 def test_chain_detects_a_changed_prev() -> None:
     stored = chained()
     envelope = orjson.loads(stored[1].payload) | {"prev": "f" * 64}
     stored[1] = StoredMessage(stored[1].seq, stored[1].subject, orjson.dumps(envelope))
-    assert not verify_chain(decoded(stored))
+    assert not all(chain_links(decoded(stored)))
+
+
+def test_chain_links_show_where_the_chain_breaks() -> None:
+    stored = chained()
+    assert chain_links(decoded(stored)) == [True, True, True]
+    envelope = orjson.loads(stored[1].payload) | {"prev": "f" * 64}
+    stored[1] = StoredMessage(stored[1].seq, stored[1].subject, orjson.dumps(envelope))
+    # The hash covers prev, so the next event no longer names the changed one's hash either.
+    assert chain_links(decoded(stored)) == [True, False, False]
 
 
 @pytest.mark.parametrize("order", [(1, 0, 2), (0, 2, 1), (2, 1, 0), (1, 2), (0, 2)], ids=str)
 def test_chain_detects_reordered_or_missing_events(order: tuple[int, ...]) -> None:
     history = decoded(chained())
-    assert not verify_chain([history[i] for i in order])
+    assert not all(chain_links([history[i] for i in order]))
 
 
 def test_chain_must_start_at_genesis() -> None:
-    assert not verify_chain(decoded(chained())[1:])
+    assert not all(chain_links(decoded(chained())[1:]))

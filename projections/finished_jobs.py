@@ -1,0 +1,163 @@
+"""Finished jobs out of memory: a SQLite file per process, indexed for the list's filters.
+
+A finished job never changes again (domain.job.TRANSITIONS), so once it ends its row is written
+here once and leaves the board's memory: the board holds only the jobs still in flight, and the
+API's memory no longer grows with history (docs/architecture.md, Read models). The file is
+scratch, rebuilt from the pictures and the log at every start, so nothing here needs to survive
+a crash: no fsync.
+
+Each row is stored as the JSON list `projections.job_packing.pack` makes, with its git context
+inline, so a picture copies it without unpacking it. There is no index on the creation time: a
+range of it is walked by arrival, as the rows in memory are, since the two orders nearly agree;
+with an index SQLite sorted every row of a wide range to find the newest fifty (83 ms at 18,000
+jobs). A picture reads the rows from a second connection in another thread (`rows_between`):
+WAL lets it read the committed state while the replay goes on writing, and it asks only for
+rows finished by the picture's sequence, which were all committed before it started (`flush`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from projections.job_rows import JobFilter
+
+FLUSH_EVERY = 1000
+"""Rows buffered before an insert: one statement per row cost a third of a replay's time."""
+CHUNK_ROWS = 2000
+"""Rows a picture reads, and compresses, at a time."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS finished (
+    arrival INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL UNIQUE,
+    last_seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    repo TEXT,
+    ref TEXT,
+    agent_id TEXT,
+    created_us INTEGER NOT NULL,
+    row BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS finished_by_last_seq ON finished (last_seq);
+CREATE INDEX IF NOT EXISTS finished_by_status ON finished (status, arrival);
+CREATE INDEX IF NOT EXISTS finished_by_repo ON finished (repo, arrival);
+CREATE INDEX IF NOT EXISTS finished_by_ref ON finished (ref, arrival);
+CREATE INDEX IF NOT EXISTS finished_by_agent ON finished (agent_id, arrival);
+"""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INSERT = "INSERT OR REPLACE INTO finished VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+Stored = tuple[int, str, int, str, str | None, str | None, str | None, int, bytes]
+"""arrival, job_id, last_seq, status, repo, ref, agent_id, created_us, the packed row."""
+
+
+def micros(when: datetime) -> int:
+    """A datetime as integer microseconds since the epoch: exact, so filters at a boundary
+    agree with the in-memory comparison."""
+    delta = when - _EPOCH
+    return int(delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds)
+
+
+class FinishedJobs:
+    def __init__(self, path: Path, on_close: Callable[[], None] = lambda: None) -> None:
+        """`path`: a new file of this process's; `on_close` removes it (`infra.scratch`)."""
+        self.path = path
+        self.on_close = on_close
+        self.db = _connect(path)
+        self.db.executescript(_SCHEMA)
+        self.pending: list[Stored] = []
+
+    def add(self, stored: Stored) -> None:
+        self.pending.append(stored)
+        if len(self.pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Before any read, and before a picture counts on every row it covers being here."""
+        if self.pending:
+            with self.db:
+                self.db.executemany(_INSERT, self.pending)
+            self.pending.clear()
+
+    def clear(self) -> None:
+        self.pending.clear()
+        with self.db:
+            self.db.execute("DELETE FROM finished")
+
+    def count(self) -> int:
+        self.flush()
+        (count,) = self.db.execute("SELECT count(*) FROM finished").fetchone()
+        return int(count)
+
+    def get(self, job_id: str) -> bytes | None:
+        self.flush()
+        found = self.db.execute("SELECT row FROM finished WHERE job_id = ?", (job_id,)).fetchone()
+        return None if found is None else bytes(found[0])
+
+    def page(self, flt: JobFilter, limit: int, before: int | None) -> list[tuple[int, bytes]]:
+        """Up to `limit` rows matching `flt`, newest arrival first, older than `before`."""
+        self.flush()
+        where, params = _where(flt, before)
+        rows = self.db.execute(
+            f"SELECT arrival, row FROM finished {where} ORDER BY arrival DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [(arrival, bytes(row)) for arrival, row in rows]
+
+    def rows_between(self, after: int, upto: int) -> Iterator[bytes]:
+        """The rows finished in (after, upto], a JSON line `[arrival, row]` each, in chunks:
+        a whole picture's are all of history, never all in memory at once. From a connection
+        of its own, so a thread can read while the replay writes; in no particular order."""
+        db = _connect(self.path)
+        try:
+            rows = db.execute(
+                "SELECT arrival, row FROM finished WHERE last_seq > ? AND last_seq <= ?",
+                (after, upto),
+            )
+            while chunk := rows.fetchmany(CHUNK_ROWS):
+                yield b"".join(b"[%d,%s]\n" % (arrival, row) for arrival, row in chunk)
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        self.db.close()
+        self.on_close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute("PRAGMA cache_size = -8192")  # KiB: the page cache is this process's memory
+    return db
+
+
+_EQUAL = ("status", "repo", "ref", "agent_id")
+"""JobFilter's fields matched by equality, each a column of the same name."""
+_RANGE = {"created_from": "created_us >= ?", "created_to": "created_us < ?"}
+FILTERED = frozenset(_EQUAL) | frozenset(_RANGE)
+"""Every field of JobFilter: a test holds the two together, so a new filter is not ignored."""
+
+
+def _where(flt: JobFilter, before: int | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column in _EQUAL:
+        value = getattr(flt, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value.value if isinstance(value, Enum) else value)
+    for name, clause in _RANGE.items():
+        when = getattr(flt, name)
+        if when is not None:
+            clauses.append(clause)
+            params.append(micros(when))
+    if before is not None:
+        clauses.append("arrival < ?")
+        params.append(before)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

@@ -1,0 +1,207 @@
+"""The job board with its finished jobs in a SQLite store answers exactly as one that keeps
+every job in memory: every filter, every page and cursor, every job; and through pictures."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+import orjson
+import pytest
+
+from domain.job import FINISHED, Job, JobStatus
+from domain.queue import QueueSpec
+from domain.recorded import RecordedEvent
+from domain.values import GitContext
+from infra.pictures import Chain, Picture, draw, stored_sections, with_sections
+from projections.finished_jobs import FILTERED, FinishedJobs
+from projections.job_packing import AT
+from projections.job_rows import JobFilter
+from projections.jobs import JobBoard
+from tests.conftest import Recorder
+from tests.unit.test_projections import at
+
+S = JobStatus
+REPOS = ["org/a", "org/b", "org/c"]
+REFS = ["main", "dev"]
+AGENTS = ["agent-1", "agent-2", "agent-3"]
+
+
+def history(jobs: int, seed: int = 3) -> list[RecordedEvent]:
+    """`jobs` jobs, interleaved, ending in every status a job can stand in."""
+    rng = random.Random(seed)
+    rec = Recorder()
+    active: list[tuple[Job, list[Callable[[Job], None]]]] = []
+    made, clock = 0, 0.0
+    while made < jobs or active:
+        clock += 1
+        if made < jobs and (len(active) < 20 or rng.random() < 0.3):
+            job, steps = new_job(rng, made)
+            made += 1
+            rec.record(job, at(clock))
+            active.append((job, steps))
+            continue
+        i = rng.randrange(len(active))
+        job, steps = active[i]
+        if steps:
+            steps.pop(0)(job)
+            rec.record(job, at(clock))
+        else:
+            active.pop(i)
+    return rec.log
+
+
+def new_job(rng: random.Random, n: int) -> tuple[Job, list[Callable[[Job], None]]]:
+    git = GitContext(repo=rng.choice(REPOS), ref=rng.choice(REFS), commit_sha=f"{n:07x}")
+    job = Job.create(UUID(int=n + 1), "build", git, {"n": str(n)}, QueueSpec(max_attempts=1))
+    agent = rng.choice(AGENTS)
+    claim: Callable[[Job], None] = lambda j: j.claim(agent, f"ack-{n}")  # noqa: E731
+    start: Callable[[Job], None] = lambda j: j.start(agent)  # noqa: E731
+    endings: list[list[Callable[[Job], None]]] = [
+        [],  # stays queued
+        [claim],
+        [claim, start],  # running
+        [claim, start, lambda j: j.complete(S.SUCCESS, 0)],
+        [claim, start, lambda j: j.complete(S.FAILED, 1)],
+        [claim, start, lambda j: j.lose_attempt("lease expired", at(0))],  # dead-lettered
+        [lambda j: j.cancel("not needed")],
+    ]
+    weights = [1, 1, 1, 6, 2, 1, 1]
+    return job, list(rng.choices(endings, weights)[0])
+
+
+def fed(board: JobBoard, log: list[RecordedEvent]) -> JobBoard:
+    for recorded in log:
+        board.apply(recorded)
+    return board
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FinishedJobs]:
+    finished = FinishedJobs(tmp_path / "finished.sqlite3")
+    yield finished
+    finished.close()
+
+
+FILTERS = [
+    JobFilter(),
+    *(JobFilter(status=s) for s in JobStatus),
+    JobFilter(repo="org/b"),
+    JobFilter(ref="dev", status=S.SUCCESS),
+    JobFilter(agent_id="agent-2"),
+    JobFilter(repo="org/a", agent_id="agent-1", status=S.FAILED),
+    JobFilter(created_from=at(40), created_to=at(160)),
+    JobFilter(repo="nobody"),
+]
+
+
+def every_page(board: JobBoard, flt: JobFilter, limit: int) -> list[tuple[list[str], int | None]]:
+    pages, cursor = [], None
+    while True:
+        items, cursor = board.page(flt, limit, cursor)
+        pages.append(([item.model_dump_json() for item in items], cursor))
+        if cursor is None:
+            return pages
+
+
+def assert_same_answers(board: JobBoard, memory: JobBoard, log: list[RecordedEvent]) -> None:
+    for flt in FILTERS:
+        for limit in (1, 7, 500):
+            assert every_page(board, flt, limit) == every_page(memory, flt, limit), flt
+    for job_id in {r.aggregate_id for r in log} | {"no-such-job"}:
+        assert board.get(job_id) == memory.get(job_id)
+    assert board.list_running() == memory.list_running()
+    assert board.count() == memory.count()
+
+
+def test_a_board_with_a_store_answers_as_one_in_memory(store: FinishedJobs) -> None:
+    log = history(400)
+    memory = fed(JobBoard(), log)
+    board = fed(JobBoard(finished=store), log)
+    assert_same_answers(board, memory, log)
+    statuses = {row.status for row in memory.jobs.values()}
+    assert statuses & FINISHED, "the history has finished jobs"
+    assert statuses - FINISHED, "and jobs in flight"
+
+
+def test_only_jobs_in_flight_stay_in_memory(store: FinishedJobs) -> None:
+    log = history(3000)
+    board = fed(JobBoard(finished=store), log)
+    in_flight = {
+        job_id for job_id, row in fed(JobBoard(), log).jobs.items() if row.status not in FINISHED
+    }
+    assert set(board.jobs) == in_flight == set(board.arrived)
+    assert store.count() == 3000 - len(in_flight)
+    assert len(board.arrivals.rows) < len(in_flight) + 1100, "stored rows leave the index"
+
+
+def picture_of(board: JobBoard, seq: int, base: int) -> Picture:
+    board.flush_store()
+    drawn = draw([board], [], seq, base, depth=1 if base else 0)
+    return Picture.parse(with_sections(drawn, stored_sections([board], base, seq)))
+
+
+@pytest.mark.parametrize("restored_into", ["store", "memory", "packed"])
+def test_a_chain_of_pictures_from_a_store_gives_the_same_board(
+    store: FinishedJobs, tmp_path: Path, restored_into: str
+) -> None:
+    log = history(600)
+    half = len(log) // 2
+    board = fed(JobBoard(finished=store), log[:half])
+    whole = picture_of(board, half, base=0)
+    fed(board, log[half:])
+    laid = picture_of(board, len(log), base=half)
+    assert laid.sections["jobs.stored"].since_base
+    makers: dict[str, Callable[[], JobBoard]] = {
+        "store": lambda: JobBoard(finished=FinishedJobs(tmp_path / "restored.sqlite3")),
+        "memory": JobBoard,
+        "packed": lambda: JobBoard(unpack_on_read=True),
+    }
+    target = makers[restored_into]()
+    Chain([whole, laid]).restore(target)
+    assert_same_answers(target, fed(JobBoard(), log), log)
+
+
+def test_a_store_takes_the_finished_jobs_of_a_picture_drawn_without_one(
+    store: FinishedJobs,
+) -> None:
+    log = history(300)
+    memory = fed(JobBoard(), log)
+    board = JobBoard(finished=store)
+    Chain([picture_of(memory, len(log), base=0)]).restore(board)
+    assert store.count() == sum(row.status in FINISHED for row in memory.jobs.values())
+    assert_same_answers(board, memory, log)
+
+
+def test_a_created_range_filter_agrees_at_its_microsecond_boundaries(store: FinishedJobs) -> None:
+    log = history(100)
+    board, memory = fed(JobBoard(finished=store), log), fed(JobBoard(), log)
+    edge = next(r for r in log if r.aggregate_id == log[-1].aggregate_id).at
+    for delta in (timedelta(0), timedelta(microseconds=1), -timedelta(microseconds=1)):
+        flt = JobFilter(created_from=edge + delta, created_to=edge + timedelta(hours=1))
+        assert every_page(board, flt, 5) == every_page(memory, flt, 5)
+
+
+def test_the_store_filters_on_every_field_of_the_list_filter() -> None:
+    assert set(JobFilter.model_fields) == FILTERED
+
+
+def test_a_picture_reads_the_rows_finished_by_its_point_while_more_are_written(
+    store: FinishedJobs,
+) -> None:
+    log = history(300)
+    cut = len(log) // 2
+    board = fed(JobBoard(finished=store), log[:cut])
+    board.flush_store()
+    lines = board.stored_section(0, cut)
+    assert lines is not None
+    first = next(lines)  # the reading connection is open, as a picture's thread holds it
+    fed(board, log[cut:])
+    board.flush_store()
+    read = [orjson.loads(line) for chunk in [first, *lines] for line in chunk.splitlines()]
+    finished_by_cut = {r.aggregate_id for r in log[:cut] if isinstance(r.event, Job.Completed)}
+    assert {packed[AT["job_id"]] for _, packed in read} == finished_by_cut
+    assert len(read) == len(finished_by_cut)
