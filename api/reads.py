@@ -16,6 +16,7 @@ from domain.pool import desired_agents
 from domain.trust import TrustPolicy
 from infra.audit import chain_links
 from infra.job_detail import job_detail
+from infra.recent_beats import Sample
 from infra.services import Services
 from infra.unit_of_work import load_history
 from projections.agents import AgentView, PoolView
@@ -60,6 +61,11 @@ async def with_beats(services: Services, views: list[AgentView]) -> list[AgentVi
     if services.as_of_seq is not None:
         return views
     return await services.agents.with_last_beats(views)
+
+
+def recent_beats(services: Services, agent_id: str) -> list[Sample]:
+    """The agent's last heartbeats, oldest first; none in a past state, for the same reason."""
+    return [] if services.as_of_seq is not None else services.beats.of(agent_id)
 
 
 def dead_letters(services: Services, limit: int, cursor: int | None) -> Page[DeadLetter]:

@@ -34,6 +34,7 @@ from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
 from infra.pictures import MAX_DEPTH, load_chain
 from infra.quarantine import Quarantine
+from infra.runtime import give_back_memory
 from infra.snapshots import Snapshots
 from projections.base import Offloaded, ReadModel
 
@@ -253,6 +254,7 @@ class ProjectionRunner:
             log.exception("snapshot at %d failed; the read models keep running", seq)
         finally:
             self._snapshotting = None
+            give_back_memory()
 
     async def save_snapshot(self) -> None:
         """A picture at the current position, drawn here (nothing may change the models

@@ -25,6 +25,7 @@ from infra.pools import PoolService
 from infra.projection_runner import ProjectionRunner
 from infra.queue import QueueService
 from infra.read_models import ReadModels
+from infra.recent_beats import RecentBeats
 from infra.runtime import tune_gc
 from infra.scratch import ScratchFile
 from infra.sessions import SessionStore
@@ -59,6 +60,7 @@ class Services:
     workload: WorkloadIdentity
     past: PastViews
     workers: WorkerWatch
+    beats: RecentBeats
     as_of_seq: int | None = None
     """Set when `views` is a past state (`?as_of=`): the sequence it covers."""
     as_of_at: datetime | None = None
@@ -83,6 +85,7 @@ class Services:
     async def close(self) -> None:
         self.past.close()
         await self.workers.stop()
+        await self.beats.stop()
         await self.sessions.stop()
         await self.lease_monitor.stop()
         await self.queue.close()
@@ -115,7 +118,7 @@ async def open_services(
     this process also writes the read models' snapshots (only the API process does); with
     `watch_workers` it listens for the workers' beats (only the API reports on them); without
     `dashboard` the job board and statistics stay empty (workers read neither, and both grow
-    with every job ever run).
+    with every job ever run), and so do the agents' recent heartbeats.
 
     `http` makes the clients that fetch OIDC issuers' keys; tests serve an issuer in process."""
     if snapshots and not dashboard:
@@ -157,6 +160,9 @@ async def open_services(
     workers = WorkerWatch(settings.expected_workers)
     if watch_workers:  # only the API reports on the workers; the workers need not hear each other
         await workers.start(nc)
+    beats = RecentBeats(js)
+    if dashboard:  # the agents page's sparklines
+        await beats.start()
     return Services(
         settings=settings,
         nc=nc,
@@ -177,4 +183,5 @@ async def open_services(
         workload=workload,
         past=PastViews(nc, writer_key, settings.as_of_cache),
         workers=workers,
+        beats=beats,
     )

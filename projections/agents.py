@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from datetime import datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,8 +15,6 @@ from domain.queue import DEFAULT_POOL
 from domain.recorded import RecordedEvent
 
 RECENT_JOBS = 20
-RECENT_LOADS = 30
-"""Loads kept per agent: enough for a sparkline's trend, few enough to keep for every agent."""
 
 
 class AgentView(BaseModel):
@@ -41,15 +39,6 @@ class AgentView(BaseModel):
     registered_at: datetime
     changed_at: datetime
     last_seq: int
-
-
-class Load(NamedTuple):
-    """CPU, memory and disk use at one instant."""
-
-    at: datetime
-    cpu_pct: float
-    mem_pct: float
-    disk_pct: float
 
 
 def with_beat(view: AgentView, at: datetime, metrics: Metrics) -> AgentView:
@@ -113,16 +102,12 @@ class AgentBoard:
         self.cancelled: dict[str, deque[str]] = {}
         """agent id -> the jobs cancelled lately after it claimed them, which its heartbeat may
         still report running (the answer tells it to stop them)."""
-        self.loads: dict[str, deque[Load]] = {}
-        """agent id -> its recent loads. Heartbeats are not events, so these are the figures the
-        log holds: those of each change of health."""
 
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind == Agent.KIND:
             after = evolve(self.agents.get(recorded.aggregate_id), recorded)
             if after is not None:
                 self.agents[after.agent_id] = after
-                self._record_load(after.agent_id, recorded)
             return
         match recorded.event:
             case Job.Claimed(agent_id=agent_id):
@@ -139,15 +124,6 @@ class AgentBoard:
                     cancelled.append(recorded.aggregate_id)
             case Job.Failed() | Job.AttemptLost() | Job.Released() | Job.DeadLettered():
                 self._let_go(recorded.aggregate_id)
-
-    def _record_load(self, agent_id: str, recorded: RecordedEvent) -> None:
-        if isinstance(recorded.event, Agent.HealthChanged) and (m := recorded.event.metrics):
-            ring = self.loads.setdefault(agent_id, deque(maxlen=RECENT_LOADS))
-            ring.append(Load(recorded.at, m.cpu_pct, m.mem_pct, m.disk_pct))
-
-    def loads_of(self, agent_id: str) -> list[Load]:
-        """The agent's recent loads, oldest first."""
-        return list(self.loads.get(agent_id, ()))
 
     def _let_go(self, job_id: str) -> str | None:
         """The agent that held the job, which holds it no longer."""
@@ -197,7 +173,6 @@ class AgentBoard:
             "recent": {a: list(jobs) for a, jobs in self.recent.items()},
             "claimed_by": self.claimed_by,
             "cancelled": {a: list(jobs) for a, jobs in self.cancelled.items()},
-            "loads": {a: [tuple(load) for load in ring] for a, ring in self.loads.items()},
         }
 
     def restore(self, data: Any) -> None:
@@ -210,10 +185,6 @@ class AgentBoard:
         self.claimed_by = dict(data["claimed_by"])
         self.cancelled = {
             a: deque(jobs, maxlen=RECENT_JOBS) for a, jobs in data["cancelled"].items()
-        }
-        self.loads = {
-            a: deque((Load(datetime.fromisoformat(at), *pcts) for at, *pcts in ring), RECENT_LOADS)
-            for a, ring in data["loads"].items()
         }
 
 

@@ -134,6 +134,8 @@ def stored(arrival: int, row: JobRow) -> Stored:
         row.job_id,
         row.last_seq,
         row.status.value,
+        row.job_type,
+        None if row.queue is None else row.queue.pool,
         git.repo,
         git.ref,
         row.agent_id,
@@ -146,12 +148,14 @@ def stored_packed(arrival: int, packed: list[Any]) -> Stored:
     """`stored` straight from a packed row with its git context inline (`pack_alone`): a
     restore stores every finished job of history, and unpacking each to pack it again cost more
     than the rest of the restore."""
-    git = packed[AT["git"]]
+    git, queue = packed[AT["git"]], packed[AT["queue"]]
     return (
         arrival,
         packed[AT["job_id"]],
         packed[AT["last_seq"]],
         packed[AT["status"]],
+        packed[AT["job_type"]],
+        None if queue is None else queue["pool"],
         git["repo"],
         git["ref"],
         packed[AT["agent_id"]],

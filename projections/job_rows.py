@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.job import Job, JobStatus
 from domain.queue import QueueSpec
@@ -73,6 +73,9 @@ class JobView(BaseModel):
 
 class JobFilter(BaseModel):
     status: JobStatus | None = None
+    job_type: str | None = Field(None, max_length=200)
+    pool: str | None = Field(None, max_length=200)
+    """Jobs queued in this pool (a job reported to the dashboard is in none)."""
     repo: str | None = None
     ref: str | None = None
     agent_id: str | None = None
@@ -82,6 +85,8 @@ class JobFilter(BaseModel):
     def keep(self, job: JobRow | JobView) -> bool:
         return (
             (self.status is None or job.status is self.status)
+            and (self.job_type is None or job.job_type == self.job_type)
+            and (self.pool is None or (job.queue is not None and job.queue.pool == self.pool))
             and (self.repo is None or job.git.repo == self.repo)
             and (self.ref is None or job.git.ref == self.ref)
             and (self.agent_id is None or job.agent_id == self.agent_id)

@@ -111,11 +111,14 @@ class JobBoard:
     def page(
         self, flt: JobFilter, limit: int, before: int | None = None
     ) -> tuple[list[JobView], int | None]:
-        """Newest first: the rows in memory and the stored ones, merged by arrival."""
+        """Newest first: the rows in memory and the stored ones, merged by arrival. A finished
+        status is looked for only in the store: walking every job in flight to find none of them
+        cost most of such a page."""
         jobs = self.jobs
+        only_stored = self.finished is not None and flt.status in FINISHED
         in_memory = (
             (seq, jobs[i])
-            for seq, i in self.arrivals.newest_first(before)
+            for seq, i in ([] if only_stored else self.arrivals.newest_first(before))
             if i in jobs and flt.keep(jobs[i])
         )
         kept = self._stored_page(flt, limit + 1, before)

@@ -58,12 +58,12 @@ async def live(
     # scope too, so only callers equal in all of them may share a render.
     key = (path, query, principal)
     try:
-        member = await hub.join(key, services.runner, renderer.get, request.headers.raw)
+        membership = await hub.join(key, services.runner, renderer.get, request.headers.raw)
     except PageError as exc:
         return Response(status_code=refusal_status(exc.status))
 
     watch = Watch(
-        member,
+        membership,
         cursor,
         services.runner,
         services.settings.live_keepalive_s,
@@ -71,7 +71,10 @@ async def live(
         _job_log(services, path, cursor),
     )
     return EventSourceResponse(
-        stream(watch), ping=0, send_timeout=SEND_TIMEOUT_S, background=BackgroundTask(member.leave)
+        stream(watch),
+        ping=0,
+        send_timeout=SEND_TIMEOUT_S,
+        background=BackgroundTask(membership.leave),
     )
 
 

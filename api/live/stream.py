@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from api.live.cursor import Cursor
@@ -37,7 +37,7 @@ class Watch:
     """The job's log after `cursor.log`, on a job page."""
 
 
-async def stream(watch: Watch) -> AsyncIterator[bytes]:
+async def stream(watch: Watch) -> AsyncGenerator[bytes]:
     try:
         yield RETRY
         async for message in _messages(watch):

@@ -1,4 +1,5 @@
-"""The fleet's pages: agents by pool with their health and load, and the dead letters."""
+"""The fleet's pages: agents by pool with their health and recent heartbeats' load, and the dead
+letters."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from api.pages.render import render
 from api.pages.sparkline import Sparkline, sparkline
 from api.schemas import Cursor, Limit
 from domain.identity import Permission
+from infra.recent_beats import Sample
 from infra.services import Services
-from projections.agents import AgentView, Load, PoolView
+from projections.agents import AgentView, PoolView
 from wire.agents import Scaling
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -36,14 +38,17 @@ class PoolSection:
     agents: list[AgentRow]
 
 
-def charts(loads: list[Load], view: AgentView, thresholds: tuple[float, ...]) -> list[Sparkline]:
-    """The recorded loads, then the latest heartbeat's when it is newer (live pages only)."""
-    series = [(load.cpu_pct, load.mem_pct, load.disk_pct) for load in loads]
-    beat, at = view.metrics, view.last_heartbeat_at
-    if beat is not None and at is not None and (not loads or at > loads[-1].at):
-        series.append((beat.cpu_pct, beat.mem_pct, beat.disk_pct))
-    names = ("CPU", "memory", "disk")
-    return [sparkline(name, [s[i] for s in series], thresholds) for i, name in enumerate(names)]
+def charts(samples: list[Sample], thresholds: tuple[float, ...]) -> list[Sparkline]:
+    """None without samples (a past state, or an agent not heard lately): an empty chart would
+    read as a level of zero."""
+    if not samples:
+        return []
+    series = (
+        ("CPU", [s.cpu_pct for s in samples]),
+        ("memory", [s.mem_pct for s in samples]),
+        ("disk", [s.disk_pct for s in samples]),
+    )
+    return [sparkline(name, values, thresholds) for name, values in series]
 
 
 async def fleet(services: Services) -> list[PoolSection]:
@@ -53,7 +58,11 @@ async def fleet(services: Services) -> list[PoolSection]:
     policy = services.settings.health
     thresholds = (policy.degraded_pct, policy.unhealthy_pct)
     rows = [
-        AgentRow(v, board.jobs_of(v.agent_id)[0], charts(board.loads_of(v.agent_id), v, thresholds))
+        AgentRow(
+            v,
+            board.jobs_of(v.agent_id)[0],
+            charts(reads.recent_beats(services, v.agent_id), thresholds),
+        )
         for v in views
     ]
     pools = services.views.pools.listing()

@@ -29,5 +29,6 @@ def sparkline(name: str, values: Sequence[float], thresholds: Sequence[float]) -
     step = WIDTH / max(len(shown) - 1, 1)
     points = " ".join(f"{round(i * step, 1)},{percent_y(v)}" for i, v in enumerate(shown))
     latest = f"{values[-1]:.0f}%" if values else "no figures"
-    label = f"{name} over the last {len(values)} readings, now {latest}"
+    readings = "reading" if len(values) == 1 else f"{len(values)} readings"
+    label = f"{name} over the last {readings}, now {latest}"
     return Sparkline(points, tuple(percent_y(t) for t in thresholds), label)

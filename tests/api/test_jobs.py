@@ -18,6 +18,7 @@ from tests.api.helpers import (
     read,
     start_job,
 )
+from tests.queue_helpers import NEW_JOB, QUEUE_API
 
 OUTCOMES = ["success", "failed", "timeout", "cancelled", "error"]
 
@@ -98,6 +99,28 @@ async def test_list_filters_jobs_newest_first(client: httpx.AsyncClient) -> None
         "from": ({"created_from": b_created}, "cb"),
         "to": ({"created_to": b_created}, "a"),
         "repo and ref": ({"repo": "org/a", "ref": "dev"}, "c"),
+    }
+    for name, (params, labels) in expected.items():
+        assert "".join(await jobs_listed(client, last, **params)) == labels, name
+
+
+async def test_list_filters_by_type_and_pool(client: httpx.AsyncClient) -> None:
+    """A job reported to the dashboard is in no pool; queued ones are in theirs."""
+    await create_job(client, job_type="lint", metadata={"label": "r"})
+    queue = f"{QUEUE_API}/jobs"
+    for label, pool, kind in (
+        ("l", "linux", "build"),
+        ("m", "mac", "build"),
+        ("t", "linux", "test"),
+    ):
+        body = NEW_JOB | {"job_type": kind, "pool": pool, "metadata": {"label": label}}
+        last = ok(await client.post(queue, json=body), 201)
+    expected = {
+        "type": ({"job_type": "build"}, "ml"),
+        "reported type": ({"job_type": "lint"}, "r"),
+        "pool": ({"pool": "linux"}, "tl"),
+        "pool and type": ({"pool": "linux", "job_type": "test"}, "t"),
+        "no such pool": ({"pool": "default"}, ""),
     }
     for name, (params, labels) in expected.items():
         assert "".join(await jobs_listed(client, last, **params)) == labels, name

@@ -1,6 +1,6 @@
 """The agents and dead-letter pages over HTTP: pools with their limits and scaling, agents with
-their load as an SVG sparkline and the jobs they run, dead letters with their reason, and the
-operators' buttons only for operators, on the live state."""
+the load of their recent heartbeats as SVG sparklines and the jobs they run, dead letters with
+their reason, and the operators' buttons only for operators, on the live state."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.pages.sparkline import percent_y
+from infra.recent_beats import SAMPLES
 from tests.api.conftest import http_client
 from tests.api.helpers import ok, role_token
 from tests.api.test_pages import html
-from tests.queue_helpers import QUEUE_API, HttpAgent, http_agent, post_job
+from tests.queue_helpers import QUEUE_API, HttpAgent, eventually, http_agent, post_job
 
 
 def row(page: str, element_id: str) -> str:
@@ -28,6 +30,26 @@ async def beat(agent: HttpAgent, cpu: float) -> None:
     ok(await agent.post(f"/api/agents/{agent.agent_id}/heartbeat", body))
 
 
+async def row_once_heard(client: httpx.AsyncClient, agent: HttpAgent, says: str) -> str:
+    """The agent's row once its CPU sparkline's label says `says`: the page hears beats through
+    a subscription, a moment after the heartbeat's answer."""
+    seen = [""]
+
+    async def heard() -> bool:
+        seen[0] = row(html(await client.get("/agents")), f"agent-{agent.agent_id}")
+        return f'aria-label="CPU over the last {says}' in seen[0]
+
+    await eventually(heard, 5.0, f"the CPU sparkline of {agent.agent_id} says {says}")
+    return seen[0]
+
+
+def cpu_ys(agent_row: str) -> list[float]:
+    """The y of each point of the row's first sparkline, CPU's, oldest first."""
+    points = re.search(r'<polyline points="([^"]*)"/>', agent_row)
+    assert points is not None
+    return [float(point.split(",")[1]) for point in points[1].split()]
+
+
 async def test_a_pool_shows_its_limits_and_its_agents_with_their_load_and_jobs(
     client: httpx.AsyncClient,
 ) -> None:
@@ -37,6 +59,7 @@ async def test_a_pool_shows_its_limits_and_its_agents_with_their_load_and_jobs(
     await beat(agent, 90.0)  # degraded: a change of health, whose figures the log keeps
     queued = await post_job(client, pool="linux")
     job_id = await agent.must_claim()
+    await row_once_heard(client, agent, "2 readings")  # the registration's first beat, then 90%
     page = html(await client.get("/agents", params={"min_seq": queued["seq"]}))
     assert '<section id="pool-linux"' in page
     assert re.search(r"<dt>Min</dt><dd>1</dd>.*<dt>Max</dt><dd>4</dd>", page, re.DOTALL)
@@ -49,6 +72,34 @@ async def test_a_pool_shows_its_limits_and_its_agents_with_their_load_and_jobs(
     assert agent_row.count('<svg class="spark"') == 3  # CPU, memory, disk
     assert 'aria-label="CPU over the last 2 readings, now 90%"' in agent_row
     assert re.search(r'<polyline points="0\.0,[\d.]+ 96\.0,2\.4"/>', agent_row)  # 90% near the top
+
+
+async def test_the_sparklines_show_the_recent_heartbeats_in_order_and_a_past_state_none(
+    client: httpx.AsyncClient,
+) -> None:
+    agent = await http_agent(client, "steady")  # its first beat: 5%
+    for cpu in (10.0, 30.0, 20.0, 40.0):  # all healthy: no change of health, so no event
+        await beat(agent, cpu)
+    agent_row = await row_once_heard(client, agent, "5 readings, now 40%")
+    assert agent_row.count('<svg class="spark"') == 3  # CPU, memory, disk
+    assert cpu_ys(agent_row) == [percent_y(v) for v in (5, 10, 30, 20, 40)]
+    assert 'aria-label="memory over the last 5 readings, now 40%"' in agent_row
+    drained = ok(await client.post(f"/api/agents/{agent.agent_id}/drain"))
+    past = row(
+        html(await client.get("/agents", params={"as_of": drained["seq"]})),
+        f"agent-{agent.agent_id}",
+    )
+    assert "steady" in past
+    assert '<svg class="spark"' not in past  # heartbeats are live only
+
+
+async def test_the_sparklines_keep_only_the_newest_beats(client: httpx.AsyncClient) -> None:
+    agent = await http_agent(client, "chatty")
+    sent = [float(n) for n in range(SAMPLES + 5)]
+    for cpu in sent:
+        await beat(agent, cpu)
+    agent_row = await row_once_heard(client, agent, f"{SAMPLES} readings, now {sent[-1]:.0f}%")
+    assert cpu_ys(agent_row) == [percent_y(v) for v in sent[-SAMPLES:]]
 
 
 async def test_the_drain_resume_and_deregister_buttons_are_for_operators_on_the_live_state(

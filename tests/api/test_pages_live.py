@@ -12,10 +12,11 @@ import pytest
 from fastapi import FastAPI
 
 from api.live.hub import Hub
+from api.live.routes import job_of, refusal_status
 from domain.identity import Principal, Role
 from domain.recorded import Cause
 from infra.services import Services
-from tests.api.helpers import create_job
+from tests.api.helpers import create_deployment, create_job, ok
 from tests.api.live_client import live
 
 ENDED = {"event": "ended", "data": "login"}
@@ -115,3 +116,44 @@ async def test_a_job_page_in_another_spelling_of_its_id_streams_and_a_redirect_i
         assert await slashed.status == 404
     async with live(app, "/live/jobs?after=%D9%A1%D9%A2", viewer) as arabic_digits:
         assert await arabic_digits.status == 422
+
+
+@pytest.mark.parametrize(
+    ("page", "panel"), [("/agents", 'id="pools"'), ("/deployments", 'id="services"')]
+)
+async def test_a_pool_or_a_service_that_appears_later_shows_live(
+    app: FastAPI, client: httpx.AsyncClient, services: Services, page: str, panel: str
+) -> None:
+    """A list is one panel: an element that is not on the page yet has nothing to replace."""
+    viewer = await token(services, "ops", Role.VIEWER)
+    async with live(app, "/live" + page, viewer) as stream:
+        assert await stream.status == 200
+        await stream.until(lambda got: len(updates(got)) == 1)
+        if page == "/agents":
+            ok(await client.post("/api/pools", json={"name": "later"}), 201)
+            new = 'id="pool-later"'
+        else:
+            await create_deployment(client, service_name="later")
+            new = 'id="service-later"'
+        got = await stream.until(lambda got: any(new in m["data"] for m in got))
+    assert got[-1]["data"].startswith(f'<div hx-swap-oob="true" {panel} class="panel cards">')
+
+
+def test_a_refusal_is_answered_as_an_event_source_can_take_it() -> None:
+    assert [refusal_status(s) for s in (303, 307, 401, 403, 404, 422)] == [
+        401,
+        404,
+        401,
+        403,
+        404,
+        422,
+    ]
+
+
+def test_the_job_of_a_path_is_the_job_page_s_own_reading_of_it() -> None:
+    job_id = uuid4()
+    assert job_of(f"/jobs/{job_id}") == job_id
+    assert job_of(f"/jobs/{job_id.hex}") == job_id
+    assert job_of(f"/audit/job/{job_id}") is None
+    assert job_of("/jobs") is None
+    assert job_of(f"/jobs/{job_id}/x") is None

@@ -85,6 +85,10 @@ def state_of(models: list[ReadModel]) -> dict[str, Any]:
     }
 
 
-def _answers(board: JobBoard) -> list[dict[str, Any]]:
+def _answers(board: JobBoard) -> dict[str, list[dict[str, Any]]]:
     jobs, _ = board.page(JobFilter(), limit=10**9)
-    return [job.model_dump() for job in jobs]
+    running = board.list_running()
+    return {
+        "jobs": [job.model_dump() for job in jobs],
+        "running": [j.model_dump() for j in running],
+    }

@@ -17,7 +17,7 @@ from domain.pool import Pool, pool_id
 from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
-from projections.agents import RECENT_LOADS, AgentBoard, PoolBoard
+from projections.agents import AgentBoard, PoolBoard
 from tests.conftest import Recorder
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -160,27 +160,6 @@ def test_counts_and_idle_busy(agents: AgentBoard) -> None:
     assert (agents.idle_and_busy("linux"), agents.idle_and_busy("gpu")) == ((1, 1), (0, 0))
 
 
-def test_loads_keep_the_figures_of_each_change_of_health_oldest_first(
-    agents: AgentBoard,
-) -> None:
-    busy, silent = agents.loads_of(agent_ids("busy")[0]), agents.loads_of(agent_ids("silent")[0])
-    assert [(load.cpu_pct, load.mem_pct, load.disk_pct) for load in busy] == [(90, 10, 10)]
-    assert [load.cpu_pct for load in silent] == [10]  # going silent carries no figures
-    assert agents.loads_of(agent_ids("gone")[0]) == []
-
-
-def test_loads_keep_only_the_most_recent_ones() -> None:
-    s = Story()
-    agent = s.agent("flapping", "linux")
-    for n in range(RECENT_LOADS + 5):
-        agent.observe(load(90 if n % 2 else 10), POLICY)
-        s.record(agent)
-    loads = fed(AgentBoard(), s.rec.log).loads_of(str(agent.id))
-    assert len(loads) == RECENT_LOADS
-    assert [ld.cpu_pct for ld in loads[-2:]] == [90, 10]
-    assert loads == sorted(loads, key=lambda ld: ld.at)
-
-
 def test_events_of_an_agent_never_registered_are_ignored() -> None:
     without_registrations = [r for r in LOG if r.type != "agent.Registered"]
     assert fed(AgentBoard(), without_registrations).agents == {}
@@ -219,7 +198,6 @@ def agent_reads(board: AgentBoard) -> Any:
         {a: board.get(a) for a in agent_ids(*AGENTS)},
         {a: board.jobs_of(a) for a in agent_ids(*AGENTS)},
         {a: board.cancelled_of(a) for a in agent_ids(*AGENTS)},
-        {a: board.loads_of(a) for a in agent_ids(*AGENTS)},
         board.counts(),
         [board.idle_and_busy(pool) for pool in ("linux", "gpu")],
         orjson.dumps(board.dump()),

@@ -17,6 +17,7 @@ from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from infra.pictures import Chain, Picture, draw, stored_sections, with_sections
+from projections import finished_jobs
 from projections.finished_jobs import FILTERED, FinishedJobs
 from projections.job_packing import AT
 from projections.job_rows import JobFilter
@@ -56,8 +57,12 @@ def history(jobs: int, seed: int = 3) -> list[RecordedEvent]:
 
 def new_job(rng: random.Random, n: int) -> tuple[Job, list[Callable[[Job], None]]]:
     git = GitContext(repo=rng.choice(REPOS), ref=rng.choice(REFS), commit_sha=f"{n:07x}")
-    job = Job.create(UUID(int=n + 1), "build", git, {"n": str(n)}, QueueSpec(max_attempts=1))
-    agent = rng.choice(AGENTS)
+    kind, agent = rng.choice(["build", "test"]), rng.choice(AGENTS)
+    if n % 7 == 0:  # reported to the dashboard: never queued, in no pool
+        job = Job.create(UUID(int=n + 1), kind, git, {"n": str(n)})
+        return job, [lambda j: j.start(agent), lambda j: j.complete(S.SUCCESS, 0)]
+    spec = QueueSpec(max_attempts=1, pool=rng.choice(["default", "linux"]))
+    job = Job.create(UUID(int=n + 1), kind, git, {"n": str(n)}, spec)
     claim: Callable[[Job], None] = lambda j: j.claim(agent, f"ack-{n}")  # noqa: E731
     start: Callable[[Job], None] = lambda j: j.start(agent)  # noqa: E731
     endings: list[list[Callable[[Job], None]]] = [
@@ -90,6 +95,9 @@ FILTERS = [
     JobFilter(),
     *(JobFilter(status=s) for s in JobStatus),
     JobFilter(repo="org/b"),
+    JobFilter(job_type="test"),
+    JobFilter(pool="linux", status=S.SUCCESS),
+    JobFilter(pool="default"),
     JobFilter(ref="dev", status=S.SUCCESS),
     JobFilter(agent_id="agent-2"),
     JobFilter(repo="org/a", agent_id="agent-1", status=S.FAILED),
@@ -117,7 +125,11 @@ def assert_same_answers(board: JobBoard, memory: JobBoard, log: list[RecordedEve
     assert board.count() == memory.count()
 
 
-def test_a_board_with_a_store_answers_as_one_in_memory(store: FinishedJobs) -> None:
+@pytest.mark.parametrize("narrow", [1, 10**6], ids=["ranges-walked", "ranges-indexed"])
+def test_a_board_with_a_store_answers_as_one_in_memory(
+    store: FinishedJobs, monkeypatch: pytest.MonkeyPatch, narrow: int
+) -> None:
+    monkeypatch.setattr(finished_jobs, "NARROW", narrow)
     log = history(400)
     memory = fed(JobBoard(), log)
     board = fed(JobBoard(finished=store), log)
@@ -165,14 +177,18 @@ def test_a_chain_of_pictures_from_a_store_gives_the_same_board(
     assert_same_answers(target, fed(JobBoard(), log), log)
 
 
-def test_a_store_takes_the_finished_jobs_of_a_picture_drawn_without_one(
+def test_a_store_takes_the_finished_jobs_of_a_chain_drawn_without_one(
     store: FinishedJobs,
 ) -> None:
     log = history(300)
-    memory = fed(JobBoard(), log)
+    half = len(log) // 2
+    memory = fed(JobBoard(), log[:half])
+    whole = picture_of(memory, half, base=0)
+    fed(memory, log[half:])
     board = JobBoard(finished=store)
-    Chain([picture_of(memory, len(log), base=0)]).restore(board)
+    Chain([whole, picture_of(memory, len(log), base=half)]).restore(board)
     assert store.count() == sum(row.status in FINISHED for row in memory.jobs.values())
+    assert set(board.jobs) == {i for i, row in memory.jobs.items() if row.status not in FINISHED}
     assert_same_answers(board, memory, log)
 
 

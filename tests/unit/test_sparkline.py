@@ -17,6 +17,8 @@ def test_points_spread_over_the_width_oldest_first() -> None:
 
 
 def test_a_single_reading_is_a_flat_line_and_none_says_so() -> None:
-    assert sparkline("disk", [25], []).points == f"0.0,18.0 {WIDTH}.0,18.0"
+    single = sparkline("disk", [25], [])
+    assert single.points == f"0.0,18.0 {WIDTH}.0,18.0"
+    assert single.label == "disk over the last reading, now 25%"
     empty = sparkline("disk", [], [])
     assert (empty.points, empty.label) == ("", "disk over the last 0 readings, now no figures")
