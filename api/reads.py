@@ -75,7 +75,9 @@ def dead_letters(services: Services, limit: int, cursor: int | None) -> Page[Dea
 
 async def job(services: Services, job_id: UUID) -> JobView:
     """The job with its history and attempts; a 404 for a job the read models do not hold."""
-    return found(await job_detail(services.store, services.views.jobs, job_id), Job.KIND, job_id)
+    wait_s = services.settings.read_wait_s
+    shown = await job_detail(services.store, services.views.jobs, job_id, wait_s)
+    return found(shown, Job.KIND, job_id)
 
 
 def dora_metrics(

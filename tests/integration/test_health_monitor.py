@@ -149,7 +149,7 @@ async def test_an_offline_agents_job_goes_to_another_agent_as_a_lost_attempt(
         stop.set()
         await beating
         await services.runner.wait_for(second.seq, 5)
-        job = await job_detail(services.store, services.views.jobs, job_id)
+        job = await job_detail(services.store, services.views.jobs, job_id, wait_s=5)
         assert status_of(services, lost) is AgentStatus.OFFLINE
         await enqueue(services)
         await tickets(services, 2)  # the first one is still held by the other agent's lease
