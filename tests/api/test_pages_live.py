@@ -107,7 +107,9 @@ async def test_a_job_page_in_another_spelling_of_its_id_streams_and_a_redirect_i
     app: FastAPI, client: httpx.AsyncClient, services: Services
 ) -> None:
     viewer = await token(services, "ops", Role.VIEWER)
-    job_id = UUID((await create_job(client))["job_id"])
+    created = await create_job(client)
+    await services.runner.wait_for(created["seq"], 5)  # the page is of what the models hold
+    job_id = UUID(created["job_id"])
     async with live(app, f"/live/jobs/{job_id.hex}", viewer) as stream:
         assert await stream.status == 200
         got = await stream.until(lambda got: len(updates(got)) == 1)
