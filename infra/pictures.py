@@ -15,7 +15,7 @@ import asyncio
 import gc
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,7 +173,8 @@ class Chain:
         ones laid over it."""
         sections = [p.sections[model.name] for p in self.pictures]
         start = max(i for i, s in enumerate(sections) if not s.since_base)
-        with collector_paused():
+        bulk = model.restoring() if isinstance(model, Offloaded) else nullcontext()
+        with collector_paused(), bulk:
             for i, picture in enumerate(self.pictures[start:]):
                 section = sections[start + i]
                 if i == 0:

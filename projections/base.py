@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from domain.recorded import RecordedEvent
@@ -52,3 +53,7 @@ class Offloaded(Protocol):
 
     def restore_stored(self, rows: Iterable[Any]) -> None:
         """Lay the loaded lines of a `stored_section` over the state as it stood at its base."""
+
+    def restoring(self) -> AbstractContextManager[None]:
+        """Around a whole restore, from a whole picture to the newest: the store is refilled
+        in bulk."""

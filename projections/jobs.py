@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from heapq import merge
 from itertools import islice
 from operator import itemgetter
@@ -163,6 +164,9 @@ class JobBoard:
             "gits": [git.__dict__ for git in gits],  # only strings: its JSON form
             "rows": rows,
         }
+
+    def restoring(self) -> AbstractContextManager[None]:
+        return nullcontext() if self.finished is None else self.finished.refilled()
 
     def restore_since(self, data: Any) -> None:
         for seq, job_id in data["arrivals"]:

@@ -221,3 +221,33 @@ def test_a_picture_reads_the_rows_finished_by_its_point_while_more_are_written(
     finished_by_cut = {r.aggregate_id for r in log[:cut] if isinstance(r.event, Job.Completed)}
     assert {packed[AT["job_id"]] for _, packed in read} == finished_by_cut
     assert len(read) == len(finished_by_cut)
+
+
+def indexes(store: FinishedJobs) -> set[str]:
+    rows = store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    return {name for (name,) in rows if not name.startswith("sqlite_autoindex")}
+
+
+def test_a_restore_refills_the_store_in_bulk_and_indexes_it_after(store: FinishedJobs) -> None:
+    log = history(300)
+    memory = fed(JobBoard(), log)
+    whole = picture_of(memory, len(log), base=0)
+    board = JobBoard(finished=store)
+    seen_inside: list[set[str]] = []
+    with store.refilled():
+        seen_inside.append(indexes(store))
+    for _ in range(2):  # a second restore replaces the first's rows
+        Chain([whole]).restore(board)
+    assert seen_inside == [set()], "no index is kept up through the inserts"
+    assert indexes(store) == set(finished_jobs._INDEXES)
+    plan = store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT arrival FROM finished WHERE status = 'failed'"
+    ).fetchall()
+    assert "finished_by_status" in str(plan)
+    assert_same_answers(board, memory, log)
+
+
+def test_a_failed_refill_leaves_the_store_indexed(store: FinishedJobs) -> None:
+    with pytest.raises(RuntimeError), store.refilled():
+        raise RuntimeError("a broken picture")
+    assert indexes(store) == set(finished_jobs._INDEXES)
