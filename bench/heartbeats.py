@@ -1,17 +1,22 @@
-"""Agent heartbeats per second the API sustains, with 1,000 simulated agents.
+"""Agent heartbeats per second, with 1,000 simulated agents, over HTTP and over NATS.
 
 Setup, not timed: the real API (`api.app:create_app` under uvicorn, in its own process) on the
 bench's nats-server; 1,000 agents register (POST /api/agents/register) and each sends a first
 heartbeat, which records its move from registering to healthy. Later heartbeats at the same load
 record no event.
 
-* ours: 50 httpx clients, one connection each, each driving its share of the agents (20) round
-  robin: POST /api/agents/{id}/heartbeat with the agent's token, back to back (closed loop), for
-  15 s. A heartbeat checks the token, publishes the beat to `hb.<id>` on HEARTBEATS with a
-  `Nats-TTL` header (awaiting the ack), judges the health and answers with instructions.
-* raw nats-py: the same body and the same `Nats-TTL` header, `js.publish` to the same `hb.<id>`
-  subjects, 50 tasks on one connection back to back, for as long. This is the write a heartbeat
-  cannot do without; the rest is HTTP, auth and the health decision.
+* ours, HTTP: 50 httpx clients, one connection each, each driving its share of the agents (20)
+  round robin: POST /api/agents/{id}/heartbeat with the agent's token, back to back (closed
+  loop), for 15 s. A heartbeat checks the token, hands the beat to the batch writer (pipelined
+  publishes to `hb.<id>` on HEARTBEATS with a `Nats-TTL` header) and waits for its batch's ack,
+  judges the health and answers from the read models.
+* ours, NATS: the API stopped, the gateway (`workers.gateway`, its own process) serves
+  `jetdeck.queue.agent.heartbeat`; 200 senders on one nats-py connection drive the same agents
+  with requests carrying the same body, `agent_id` and token, back to back, for as long.
+* raw nats-py, one per side: the same body and the same `Nats-TTL` header, `js.publish` to the
+  same `hb.<id>` subjects, back to back from as many tasks on one connection as the side has
+  senders (50, 200), for as long. This is the write a heartbeat cannot do without; the rest is
+  HTTP or request/reply, auth and the health decision.
 
 The health monitor does not run, on either side. Latency is per request, from send to answer.
 
@@ -28,10 +33,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import uuid4
 
 import httpx
 import orjson
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
 
 from bench.common import (
     CpuMeter,
@@ -45,10 +53,12 @@ from bench.common import (
     run_main,
     server_pid,
 )
+from bench.history_scale import worker
 from bench.http_post import ADMIN_HEADERS, Run, api_process
 from domain.agent import Metrics
 from domain.health import HealthPolicy
 from infra.settings import DEV_REGISTRATION_TOKEN
+from workers.native_beats import SUBJECT
 
 NAME = "agent heartbeats"
 METRICS = Metrics(cpu_pct=20.0, mem_pct=35.0, disk_pct=50.0, running_jobs=0)
@@ -60,17 +70,20 @@ TTL = {"Nats-TTL": f"{math.ceil(POLICY.heartbeat_interval_s * POLICY.offline_aft
 RAW_PAYLOAD = orjson.dumps({"metrics": METRICS.model_dump(), "running_jobs": ()})
 REGISTRATION = DEV_REGISTRATION_TOKEN
 Send = Callable[[int], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Size:
     agents: int
     clients: int
+    native_senders: int
     seconds: float
 
 
-FULL = Size(agents=1_000, clients=50, seconds=15)
-QUICK = Size(agents=100, clients=10, seconds=3)
+FULL = Size(agents=1_000, clients=50, native_senders=200, seconds=15)
+QUICK = Size(agents=100, clients=10, native_senders=40, seconds=3)
+GATEWAY_START_S = 60.0
 
 
 async def closed_loop(sends: Sequence[Send], seconds: float, meter: CpuMeter) -> Run:
@@ -96,7 +109,7 @@ async def closed_loop(sends: Sequence[Send], seconds: float, meter: CpuMeter) ->
     return Run(OpenLoop(latencies, elapsed, errors), meter.since(before))
 
 
-def shares(items: Sequence[str], parts: int) -> list[Sequence[str]]:
+def shares(items: Sequence[T], parts: int) -> list[Sequence[T]]:
     return [items[k::parts] for k in range(parts)]
 
 
@@ -106,7 +119,11 @@ def shares(items: Sequence[str], parts: int) -> list[Sequence[str]]:
 @dataclass(frozen=True)
 class Agent:
     agent_id: str
-    auth: dict[str, str]
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 async def register(client: httpx.AsyncClient, name: str) -> Agent:
@@ -114,7 +131,7 @@ async def register(client: httpx.AsyncClient, name: str) -> Agent:
     body = {"name": name, "version": "bench", "host": HOST}
     headers = {"Authorization": f"Bearer {REGISTRATION}"}
     answer = (await client.post("/api/agents/register", json=body, headers=headers)).json()
-    agent = Agent(answer["agent_id"], {"Authorization": f"Bearer {answer['agent_token']}"})
+    agent = Agent(answer["agent_id"], answer["agent_token"])
     await beat(client, agent)
     return agent
 
@@ -143,7 +160,8 @@ async def register_all(client: httpx.AsyncClient, names: Sequence[str]) -> list[
     return [await register(client, name) for name in names]
 
 
-async def api_run(base: str, size: Size, meter: CpuMeter) -> Run:
+async def api_run(base: str, size: Size, meter: CpuMeter) -> tuple[Run, list[Agent]]:
+    """The HTTP run, and the agents it registered."""
     names = [f"agent-{n}" for n in range(size.agents)]
     async with clients(base, size.clients) as pool:
         parts = shares(names, size.clients)
@@ -152,13 +170,52 @@ async def api_run(base: str, size: Size, meter: CpuMeter) -> Run:
         def sender(client: httpx.AsyncClient, mine: Sequence[Agent]) -> Send:
             return lambda i: beat(client, mine[i % len(mine)])
 
-        return await closed_loop(list(map(sender, pool, fleets)), size.seconds, meter)
+        run = await closed_loop(list(map(sender, pool, fleets)), size.seconds, meter)
+    return run, [agent for fleet in fleets for agent in fleet]
+
+
+def native_body(agent: Agent) -> bytes:
+    return orjson.dumps(BODY | {"agent_id": agent.agent_id, "agent_token": agent.token})
+
+
+async def native_beat(nc: Client, body: bytes) -> None:
+    answer = orjson.loads((await nc.request(SUBJECT, body, timeout=30)).data)
+    if answer["status"] != 200:
+        raise RuntimeError(f"{answer['status']}: {answer.get('detail', '')[:200]}")
+
+
+async def gateway_ready(nc: Client, body: bytes) -> None:
+    """The gateway answers heartbeats (until then, requests find no responder)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + GATEWAY_START_S
+    while True:
+        try:
+            return await native_beat(nc, body)
+        except NatsError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def native_run(url: str, agents: Sequence[Agent], size: Size, meter: CpuMeter) -> Run:
+    bodies = [native_body(agent) for agent in agents]
+    async with (
+        worker("workers.gateway", url) as pid,
+        connected(url, "bench-heartbeats-native") as nc,
+    ):
+        await gateway_ready(nc, bodies[0])
+
+        def sender(mine: Sequence[bytes]) -> Send:
+            return lambda i: native_beat(nc, mine[i % len(mine)])
+
+        work = [sender(mine) for mine in shares(bodies, size.native_senders)]
+        return await closed_loop(work, size.seconds, meter.also("gateway", pid))
 
 
 # --- raw nats-py -----------------------------------------------------------------------------
 
 
-async def raw_run(url: str, size: Size, meter: CpuMeter) -> Run:
+async def raw_run(url: str, size: Size, senders: int, meter: CpuMeter) -> Run:
     async with connected(url, "bench-heartbeats-raw") as nc:
         js = nc.jetstream()
         subjects = [f"hb.{uuid4()}" for _ in range(size.agents)]
@@ -171,35 +228,42 @@ async def raw_run(url: str, size: Size, meter: CpuMeter) -> Run:
         def sender(mine: Sequence[str]) -> Send:
             return lambda i: publish(mine[i % len(mine)])
 
-        work = [sender(mine) for mine in shares(subjects, size.clients)]
+        work = [sender(mine) for mine in shares(subjects, senders)]
         return await closed_loop(work, size.seconds, meter)
 
 
 # --- the run ---------------------------------------------------------------------------------
 
 
-def figures(ours: OpenLoop, raw: OpenLoop) -> list[Figure]:
+def figures(http: OpenLoop, raw_http: OpenLoop, native: OpenLoop, raw: OpenLoop) -> list[Figure]:
     return [
-        Figure(NAME, "heartbeats/s", ours.achieved, raw.achieved, True),
-        Figure(NAME, "p50 ms", ours.ms(50), raw.ms(50), False),
-        Figure(NAME, "p99 ms", ours.ms(99), raw.ms(99), False),
+        Figure(NAME, "HTTP heartbeats/s", http.achieved, raw_http.achieved, True, "≥ 5,000"),
+        Figure(NAME, "HTTP p50 ms", http.ms(50), raw_http.ms(50), False),
+        Figure(NAME, "HTTP p99 ms", http.ms(99), raw_http.ms(99), False, "< 20"),
+        Figure(NAME, "NATS heartbeats/s", native.achieved, raw.achieved, True, "≥ 20,000"),
+        Figure(NAME, "NATS p50 ms", native.ms(50), raw.ms(50), False),
+        Figure(NAME, "NATS p99 ms", native.ms(99), raw.ms(99), False),
     ]
 
 
 async def run(quick: bool) -> list[Figure]:
     size = QUICK if quick else FULL
     print(
-        f"{NAME}: {size.agents:,} agents, {size.clients} concurrent clients, "
-        f"{size.seconds:.0f} s closed loop each side\n  {machine()}"
+        f"{NAME}: {size.agents:,} agents; HTTP {size.clients} clients, NATS "
+        f"{size.native_senders} senders; {size.seconds:.0f} s closed loop each side\n  {machine()}"
     )
     async with nats_server() as server:
         meter = CpuMeter({"load generator": os.getpid(), "nats-server": server_pid(server)})
-        raw = await raw_run(server.url, size, meter)
+        raw_http = await raw_run(server.url, size, size.clients, meter)
+        raw_native = await raw_run(server.url, size, size.native_senders, meter)
         async with api_process(server.url) as (base, pid):
-            ours = await api_run(base, size, meter.also("API process", pid))
-    print(f"  ours (HTTP):    {ours.describe()}")
-    print(f"  raw js.publish: {raw.describe()}")
-    result = figures(ours.load, raw.load)
+            http, agents = await api_run(base, size, meter.also("API process", pid))
+        native = await native_run(server.url, agents, size, meter)
+    print(f"  ours (HTTP):             {http.describe()}")
+    print(f"  raw js.publish ({size.clients:>3}):    {raw_http.describe()}")
+    print(f"  ours (NATS):             {native.describe()}")
+    print(f"  raw js.publish ({size.native_senders:>3}):    {raw_native.describe()}")
+    result = figures(http.load, raw_http.load, native.load, raw_native.load)
     for figure in result:
         print_figure(figure)
     return result

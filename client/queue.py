@@ -15,6 +15,7 @@ from client.reporting import git_fields
 from domain.job import CompletionReport, FailureReport
 from domain.queue import QueueSpec
 from domain.values import GitContext
+from wire.batch import BatchEnqueued, BatchEnqueueRequest
 from wire.logs import LogWrite, LogWritten
 from wire.queue import (
     ClaimAnswer,
@@ -36,6 +37,7 @@ CLAIM_SLACK_S = 30.0
 ENQUEUED = written(model(Enqueued))
 JOB_ANSWER = written(model(JobAnswer))
 POOL_STATE = written(model(PoolState))
+BATCH_ENQUEUED = written(model(BatchEnqueued))
 
 
 def _spec(spec: QueueSpec | None) -> dict[str, Any]:
@@ -65,6 +67,17 @@ def queue_existing(
     request = EnqueueRequest(job_id=job_id, **_spec(spec))
     path = f"{QUEUE}/jobs"
     return Call("POST", path, ENQUEUED, body(request), idempotency_key=idempotency_key)
+
+
+def enqueue_batch(
+    jobs: Iterable[EnqueueRequest], *, idempotency_key: str | None = None
+) -> Call[Written[BatchEnqueued]]:
+    """Many jobs in one request, each answered on its own in the answer's `jobs` (status 201,
+    or the problem's status, `error` and `detail`): a refused job refuses only itself. A retry
+    sends the same batch with the same key, so each job lands once."""
+    request = BatchEnqueueRequest(jobs=list(jobs))
+    path = f"{QUEUE}/jobs:batch"
+    return Call("POST", path, BATCH_ENQUEUED, body(request), idempotency_key=idempotency_key)
 
 
 def _claimed(response: httpx.Response) -> ClaimAnswer | None:
@@ -168,6 +181,7 @@ def resume_pool(pool: str) -> Call[Written[PoolState]]:
 class Queueing:
     enqueue = Op(enqueue)
     queue_existing = Op(queue_existing)
+    enqueue_batch = Op(enqueue_batch)
     claim = Op(claim)
     start_claimed = Op(start_claimed)
     lease_heartbeat = Op(lease_heartbeat)

@@ -1,7 +1,8 @@
 """Build agents: registration, heartbeats, drain, deregistration, and what silence means.
 
 Heartbeats are frequent, so they go to HEARTBEATS (one message per agent, living as long as
-the agent may stay silent before it counts as offline); only a change of health becomes an event.
+the agent may stay silent before it counts as offline), in pipelined batches (`BeatWriter`);
+only a change of health becomes an event, and a beat is otherwise answered from the read models.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from nats.aio.client import Client
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.agent import Agent, HostInfo, Metrics
-from domain.commands.results import Committed, Instruction, Registration
+from domain.commands.results import Beaten, Committed, Instruction, Registration
 from domain.errors import NotFoundError, UnauthorizedError
 from domain.health import AgentStatus, classify
 from domain.identity import system
 from domain.recorded import Cause
+from infra.beat_writer import BeatWriter
 from infra.commands import CommandRunner
 from infra.layout import HEARTBEATS
+from infra.leases import MARKER
 from infra.nats_errors import unavailable_on_failure
 from infra.projection_runner import ProjectionRunner
-from infra.queue import MARKER, QueueService
+from infra.queue import QueueService
 from infra.read_models import ReadModels
 from infra.settings import Settings
 from infra.tokens import AgentIdentity, Signer
@@ -77,6 +80,14 @@ class AgentService:
         self.signer = signer
         self.settings = settings
         self.policy = settings.health
+        ttl = math.ceil(self.policy.heartbeat_interval_s * self.policy.offline_after_intervals)
+        self.beats = BeatWriter(nc, ttl, settings.write_timeout_s)
+
+    async def start(self) -> None:
+        await self.beats.start()
+
+    async def stop(self) -> None:
+        await self.beats.stop()
 
     async def register(
         self,
@@ -103,13 +114,6 @@ class AgentService:
         identity = AgentIdentity(agent_id=agent_id, seq=seq, expires_at=expires_at)
         return AGENT_PREFIX + self.signer.sign(identity)
 
-    def fresh_token(self, agent_id: str) -> str:
-        """A new token with a full lifetime, so an agent that beats never sees its token expire."""
-        view = self.views.agents.get(agent_id)
-        if view is None:
-            raise NotFoundError(Agent.KIND, agent_id)
-        return self._token(agent_id, view.last_seq)
-
     async def authenticate(self, token: str) -> str:
         """The agent a token speaks for; an expired token, or a deregistered agent's, opens
         nothing."""
@@ -124,27 +128,38 @@ class AgentService:
 
     async def heartbeat(
         self, agent_id: str, metrics: Metrics, running_jobs: tuple[str, ...]
-    ) -> list[Instruction]:
-        """Record the beat, judge the health, and say what the agent should do."""
+    ) -> Beaten:
+        """Record the beat, judge the health, and say what the agent should do: all from the read
+        models but the beat's write, which this awaits (a 503 if it failed: the agent's next
+        beat, or its retry, carries the same state)."""
         view = self.views.agents.get(agent_id)
         if view is None:
             raise NotFoundError(Agent.KIND, agent_id)
+        if view.terminated:  # deregistered since its token was checked: nothing written
+            raise UnauthorizedError(f"agent {agent_id} is not registered")
         await self._beat(agent_id, {"metrics": metrics.model_dump(), "running_jobs": running_jobs})
         if classify(metrics, self.policy) is not view.health:
-            changed = await self._update(
-                agent_id, "agent.observe", lambda a: a.observe(metrics, self.policy)
-            )
-            if changed is not None:  # so the answer's status, read from them, is this one
-                await self.runner.wait_for(changed.seq, self.settings.read_wait_s)
-        return self._instructions(agent_id, view.draining, running_jobs)
+            await self._observe(agent_id, metrics)
+        view = self.views.agents.get(agent_id) or view
+        return Beaten(
+            view.status,
+            self._instructions(agent_id, view.draining, running_jobs),
+            self._token(agent_id, view.last_seq),
+            self.policy.heartbeat_interval_s,
+        )
+
+    async def _observe(self, agent_id: str, metrics: Metrics) -> None:
+        """A change of health, recorded and awaited in the read models, so the answer's status,
+        read from them, is this one."""
+        changed = await self._update(
+            agent_id, "agent.observe", lambda a: a.observe(metrics, self.policy)
+        )
+        if changed is not None:
+            await self.runner.wait_for(changed.seq, self.settings.read_wait_s)
 
     async def _beat(self, agent_id: str, body: dict[str, object]) -> None:
         """The agent's one message on HEARTBEATS; it lives until the agent counts as offline."""
-        ttl = math.ceil(self.policy.heartbeat_interval_s * self.policy.offline_after_intervals)
-        with unavailable_on_failure(f"recording a heartbeat of agent {agent_id}"):
-            await self.js.publish(
-                f"hb.{agent_id}", orjson.dumps(body), headers={"Nats-TTL": f"{ttl}s"}
-            )
+        await self.beats.write(agent_id, orjson.dumps(body))
 
     def _instructions(
         self, agent_id: str, draining: bool, running_jobs: tuple[str, ...]

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from domain.commands import access, deployments, fleet, jobs, leases
+from domain.commands import access, batch, deployments, fleet, jobs, leases
 from domain.commands.base import Command, CommandContext
 from infra.handlers import access as access_handlers
+from infra.handlers import batch as batch_handlers
 from infra.handlers import deployments as deployment_handlers
 from infra.handlers import fleet as fleet_handlers
 from infra.handlers import jobs as job_handlers
@@ -31,6 +32,7 @@ HANDLERS: dict[type[Command[Any]], Handler] = {
     jobs.QueueJob: job_handlers.queue_job,
     jobs.CancelJob: job_handlers.cancel_job,
     jobs.RetryDeadLetter: job_handlers.retry_dead_letter,
+    batch.EnqueueBatch: batch_handlers.enqueue_batch,
     leases.ClaimJob: lease_handlers.claim_job,
     leases.StartJob: lease_handlers.start_job,
     leases.RenewLease: lease_handlers.renew_lease,

@@ -22,7 +22,7 @@ from domain.health import classify_silence
 from infra.agents import AgentService
 from infra.durable_consumer import DurableConsumer
 from infra.layout import HEARTBEATS
-from infra.queue import MARKER
+from infra.leases import MARKER
 
 log = logging.getLogger(__name__)
 

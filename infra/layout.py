@@ -13,6 +13,7 @@ from nats.js.api import (
     DiscardPolicy,
     KeyValueConfig,
     ObjectStoreConfig,
+    RePublish,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -45,6 +46,9 @@ JTI_BUCKET = "jetdeck-oidc-jti"
 """The ids of the OIDC tokens exchanged, each kept until its token expires: no replay."""
 QUEUED_EVENTS = "ev.job.*.queued.*.*"
 """`ev.job.<id>.queued.<pool>.<priority>`: the server copies these into QUEUE."""
+TICKET_SIGNALS = "jetdeck.tickets.>"
+"""`jetdeck.tickets.<pool>.<priority>.<id>`: QUEUE republishes each ticket's headers here once it
+is stored, which is when a claim can pull it (infra/claims.py)."""
 
 
 def event_subject(kind: str, aggregate_id: str, token: str) -> str:
@@ -90,6 +94,7 @@ def queue_stream(replicas: int) -> StreamConfig:
                 ],
             )
         ],
+        republish=RePublish(src="q.>", dest=TICKET_SIGNALS, headers_only=True),
     )
 
 

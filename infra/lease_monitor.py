@@ -12,7 +12,8 @@ from nats.aio.msg import Msg
 
 from infra.durable_consumer import DurableConsumer
 from infra.layout import LEASES
-from infra.queue import MARKER, QueueService
+from infra.leases import MARKER
+from infra.queue import QueueService
 
 
 def lease_monitor(nc: Client, queue: QueueService) -> DurableConsumer:

@@ -4,7 +4,8 @@ config with their bcrypt hashes and permissions written at every start.
 * `admin`, the layout credential: everything, so it alone creates, updates and deletes streams.
 * `jetdeck`, the runtime credential (API and workers): appends, reads, consumers, KV and object
   store, but no stream reconfigured or deleted and no purge but the two its code needs.
-* `agent`, for native agents: requests on `jetdeck.queue.>`, replies on its own inbox prefix.
+* `agent`, for native clients, agents and services alike: requests on `jetdeck.queue.>` and
+  `jetdeck.cmd.>`, replies on its own inbox prefix. The token in each request says who calls.
 
 The permissions are data, so `docs/nats-server.example.conf` can be checked against them.
 """
@@ -60,7 +61,7 @@ RUNTIME_DENY = [
 """Already outside the allow list; a deny wins over any allow, so these hold if it ever widens."""
 RUNTIME_SUBSCRIBE = ["_INBOX.>", "ev.>", "jetdeck.>"]
 """`ev.>`: a waiting claim wakes on queued events."""
-AGENT_PUBLISH = ["jetdeck.queue.>"]
+AGENT_PUBLISH = ["jetdeck.queue.>", "jetdeck.cmd.>"]
 AGENT_SUBSCRIBE = [f"{AGENT_INBOX}.>"]
 BCRYPT_ROUNDS = 4
 """The lowest cost: bcrypt's cost slows the guessing of human passwords, and 256 random bits cannot

@@ -1,10 +1,12 @@
 """The job queue: enqueue, claim, lease, finish, retry, dead-letter and pause.
 
-A job's ticket is its queued event, which the server copies into QUEUE. A claim pulls tickets
-highest priority first and records `Claimed` with the job's expected sequence, which fences out
-every other claimer. The lease is a message on LEASES whose TTL is the job's lease; heartbeats
-renew it, and when it runs out the server leaves a marker that the lease monitor turns into a
-lost attempt. The consumer's ack_wait only backs this up when a process dies mid-claim.
+A job's ticket is its queued event, which the server copies into QUEUE. A claim takes tickets
+from its pool's dispatcher (infra/claims.py: highest priority first, no rescans) and records
+`Claimed` with the job's expected sequence, which fences out every other claimer. The lease is a
+message on LEASES whose TTL is the job's lease (infra/leases.py), sent with the `Claimed` event;
+heartbeats renew it, and when it runs out the server leaves a marker that the lease monitor
+turns into a lost attempt. The consumer's ack_wait only backs this up when a process dies
+mid-claim. What becomes of a ticket is decided by `domain.tickets`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.agent import PREFERENCE
 from domain.commands.leases import ClaimJob
@@ -33,35 +33,26 @@ from domain.errors import (
     ValidationError,
 )
 from domain.identity import PrincipalKind, system
-from domain.job import (
-    FINISHED,
-    LEASED,
-    CompletionReport,
-    FailureReport,
-    Job,
-    JobStatus,
-)
+from domain.job import LEASED, CompletionReport, FailureReport, Job, JobStatus
 from domain.queue import PRIORITY_ORDER, QueueSpec, RetryPolicy, eligible
-from domain.recorded import Cause
+from domain.recorded import Cause, RecordedEvent
+from domain.tickets import Settle, Verdict, after_change, put_back
 from domain.values import GitContext
 from infra import queue_signals as signals
+from infra.claims import Dispatchers
 from infra.commands import CommandRunner
-from infra.layout import LEASES, QUEUE, QUEUED_EVENTS, consumer_name, queue_consumer
+from infra.layout import QUEUE, queue_consumer
+from infra.leases import Leases
 from infra.nats_errors import unavailable_on_failure
 from infra.projection_runner import ProjectionRunner
-from infra.puller import pull_one
 from infra.quarantine import Quarantine
 from infra.read_models import ReadModels
 from infra.settings import Settings
-from infra.tickets import reject_if_foreign
+from infra.tickets import refusal, ticket_event
 from infra.tokens import Claim, Signer
 from infra.unit_of_work import UnitOfWork, fold, load_history
 
 log = logging.getLogger(__name__)
-SETTLE_S = (0.002, 0.01, 0.03)
-"""After a wake-up, look again at these intervals: the wake-up is the queued event on EVENTS, and
-its copy in QUEUE lands a millisecond later when idle, tens of milliseconds under load."""
-MARKER = "Nats-Marker-Reason"
 LEASE_MONITOR = str(system("lease-monitor"))
 _Act = Callable[[Job, Claim], None]
 
@@ -82,6 +73,22 @@ def nak(delay_s: float) -> bytes:
     return b"-NAK " + orjson.dumps({"delay": delay_ns})
 
 
+def ack_of(verdict: Verdict) -> bytes:
+    """A ticket's verdict as the JetStream ack that carries it out."""
+    if verdict.settle is Settle.ACK:
+        return b"+ACK"
+    if verdict.settle is Settle.TERM:
+        return b"+TERM " + verdict.reason.encode()
+    return nak(verdict.delay_s)
+
+
+def delivered(msg: Msg) -> int:
+    """How many times the consumer has delivered this ticket, from its ack subject
+    (`$JS.ACK.<stream>.<consumer>.<delivered>.…`); 0 when it does not say."""
+    tokens = msg.reply.split(".") if msg.reply else []
+    return int(tokens[4]) if len(tokens) == 9 and tokens[4].isdigit() else 0
+
+
 class QueueService:
     def __init__(
         self,
@@ -91,7 +98,10 @@ class QueueService:
         views: ReadModels,
         signer: Signer,
         settings: Settings,
+        clock: Callable[[], datetime] = now,
+        rand: Callable[[], float] = random.random,
     ) -> None:
+        """`clock` and `rand` (the backoff's jitter) are injected so tests can fix them."""
         self.nc = nc
         self.js = nc.jetstream()
         self.commands = commands
@@ -99,30 +109,24 @@ class QueueService:
         self.views = views
         self.signer = signer
         self.settings = settings
+        self.clock = clock
+        self.rand = rand
         self.retry = RetryPolicy(
             base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, jitter=settings.retry_jitter
         )
+        self.leases = Leases(nc, commands.store.replies, settings.write_timeout_s)
+        self.dispatchers = Dispatchers(nc, settings.claim_poll_s, settings.write_timeout_s)
         self._consumers: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._arrivals: dict[str, asyncio.Event] = {}
-        self._wake_sub: Subscription | None = None
         self.rejected = Quarantine()
         """Tickets terminated for not being JetDeck job tickets (QUEUE sequences)."""
 
     async def open(self) -> None:
-        self._wake_sub = await self.nc.subscribe(QUEUED_EVENTS, cb=self._on_queued)
+        await self.dispatchers.open()
 
     async def close(self) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._wake_sub is not None:
-            await self._wake_sub.unsubscribe()
-
-    async def _on_queued(self, msg: Msg) -> None:
-        """Wake every claim waiting on the pool; later waits get a fresh event."""
-        pool = msg.subject.split(".")[4]
-        woken = self._arrivals.pop(pool, None)
-        if woken is not None:
-            woken.set()
+        await self.dispatchers.close()
 
     async def _ensure_pool(self, pool: str) -> None:
         if pool in self._consumers:
@@ -138,20 +142,6 @@ class QueueService:
                 config = queue_consumer(pool, priority, self.settings.queue_ack_wait_s)
                 await self.js.add_consumer(QUEUE, config)
         self._consumers.add(pool)
-
-    def _arrival(self, pool: str) -> asyncio.Event:
-        """The event the next job queued to `pool` sets; taken before a scan, so a job queued
-        while the scan runs still wakes the wait after it."""
-        return self._arrivals.setdefault(pool, asyncio.Event())
-
-    @staticmethod
-    async def _wait_for(arrival: asyncio.Event, timeout_s: float) -> bool:
-        """True when a job was queued meanwhile, False when the wait ran out."""
-        try:
-            await asyncio.wait_for(arrival.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
 
     # --- enqueue --------------------------------------------------------------------------
 
@@ -212,7 +202,15 @@ class QueueService:
     async def claim(
         self, agent_id: str, pool: str, labels: frozenset[str], wait_s: float
     ) -> ClaimGrant | None:
-        """The next job this agent may run, waiting up to `wait_s` for one; None if none came.
+        """The next job this agent may run, waiting up to `wait_s` for one; None if none came."""
+        grants = await self.claim_many(agent_id, pool, labels, wait_s, max_jobs=1)
+        return grants[0] if grants else None
+
+    async def claim_many(
+        self, agent_id: str, pool: str, labels: frozenset[str], wait_s: float, max_jobs: int
+    ) -> list[ClaimGrant]:
+        """Up to `max_jobs` jobs this agent may run, waiting up to `wait_s` for the first; none
+        if none came. More than one only when more were there at once.
 
         A registered agent claims from its own pool with its registered labels; one that is
         not healthy or degraded gets nothing, and a degraded one lets healthy ones go first.
@@ -224,30 +222,32 @@ class QueueService:
             labels = frozenset(agent.labels)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
-        pauses: tuple[float, ...] = (0.0,)
         while True:
-            arrival = self._arrival(pool)
-            for pause in pauses:
-                await asyncio.sleep(pause)
-                grant = await self._try_claim(agent_id, pool, labels)
-                if grant is not None:
-                    return grant
-            left = deadline - loop.time()
-            if left <= 0:
-                return None
-            woken = await self._wait_for(arrival, min(left, self.settings.claim_poll_s))
-            pauses = SETTLE_S if woken else (0.0,)
+            if await self._may_claim(agent_id, pool, deadline - loop.time()):
+                tickets = await self.dispatchers.of(pool).take(
+                    max_jobs, max(deadline - loop.time(), 0.0)
+                )
+                if not tickets:
+                    return []
+                grants = await self._offer_all(tickets, agent_id, labels)
+                if grants:
+                    return grants
+                continue  # those were put back: the tickets behind them, even past the wait
+            if loop.time() >= deadline:
+                return []
 
-    async def _try_claim(
-        self, agent_id: str, pool: str, labels: frozenset[str]
-    ) -> ClaimGrant | None:
+    async def _may_claim(self, agent_id: str, pool: str, left_s: float) -> bool:
+        """Whether this agent may take work from this pool now; waits a poll interval (or what
+        is left) before a degraded agent's claim, or before saying no."""
+        poll = min(self.settings.claim_poll_s, max(left_s, 0.0))
         preference = self._preference(agent_id)
         if preference is None or not self._serves(pool):
-            return None
+            await asyncio.sleep(poll)
+            return False
         if preference > 0:
-            await asyncio.sleep(self.settings.claim_poll_s)
+            await asyncio.sleep(poll)
         await self._ensure_pool(pool)
-        return await self._scan(agent_id, pool, labels)
+        return True
 
     def _preference(self, agent_id: str) -> int | None:
         """0 for healthy (or unregistered), 1 for degraded, None for an agent that gets no work."""
@@ -261,69 +261,91 @@ class QueueService:
         known = pool in self._consumers or pool in self.views.queue.pools()
         return known and not self.views.pools.paused(pool)
 
-    async def _scan(self, agent_id: str, pool: str, labels: frozenset[str]) -> ClaimGrant | None:
-        for priority in PRIORITY_ORDER:
-            while (msg := await pull_one(self.nc, consumer_name(pool, priority))) is not None:
-                grant = await self._offer(msg, agent_id, labels)
-                if grant is not None:
-                    return grant
-        return None
+    async def _offer_all(
+        self, tickets: list[Msg], agent_id: str, labels: frozenset[str]
+    ) -> list[ClaimGrant]:
+        """Every ticket offered at once, so their writes are on the wire together; a failure
+        is raised only when no ticket became a claim."""
+        offers = [self._offer(ticket, agent_id, labels) for ticket in tickets]
+        results = await asyncio.gather(*offers, return_exceptions=True)
+        grants = [r for r in results if isinstance(r, ClaimGrant)]
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures and not grants:
+            raise failures[0]
+        for failure in failures:
+            log.warning("a claim of several lost one ticket: %r", failure)
+        return grants
 
     async def _offer(self, msg: Msg, agent_id: str, labels: frozenset[str]) -> ClaimGrant | None:
         """Try to claim the job behind one delivered ticket, or put the ticket where it belongs."""
-        term = reject_if_foreign(msg, await self.commands.store.key(), self.rejected)
-        if term is not None:
-            log.warning("queue terminates ticket %s: %s", msg.subject, term.decode())
-            await self._settle(msg.reply, term)
+        ticket = ticket_event(msg, await self.commands.store.key())
+        if isinstance(ticket, str):
+            log.warning("queue terminates ticket %s: %s", msg.subject, ticket)
+            await self._send(msg.reply, refusal(msg, ticket, self.rejected))
             return None
-        job_id = UUID(msg.subject.rsplit(".", 1)[-1])
+        job_id = UUID(ticket.aggregate_id)
+        self._assume_current(job_id, ticket, msg)
         claim_id = f"claim:{msg.reply}"
         cause = Cause(f"{PrincipalKind.AGENT}:{agent_id}", claim_id, ClaimJob.ACTION, claim_id)
+        lease: list[Callable[[], Awaitable[None]]] = []
         due: list[datetime] = []
 
         async def decide(_: UnitOfWork, job: Job) -> None:
+            lease.clear()
             spec = job.spec
-            if spec is None or job.status is not JobStatus.QUEUED or not job.due(now()):
+            if spec is None or job.status is not JobStatus.QUEUED or not job.due(self.clock()):
                 return
             if eligible(spec.labels, labels):
-                await self._write_lease(job, agent_id, msg.reply, spec.lease_s)
+                lease.append(await self.leases.send(str(job.id), agent_id, msg.reply, spec.lease_s))
                 due[:] = [signals.due_since(job)]
                 job.claim(agent_id, msg.reply)
 
         try:
             result = await self.commands.update(cause, Job, job_id, decide)
         except NotFoundError:  # a clean read said so: the ticket belongs to nothing
-            await self._settle(msg.reply, b"+TERM no such job")
+            await self._send(msg.reply, b"+TERM no such job")
             return None
         except ConcurrencyError:  # others keep changing it: let it come round again
-            await self._settle(msg.reply, nak(0))
+            await self._send(msg.reply, nak(0))
             return None
         except UnavailableError:
-            await self._settle(msg.reply, nak(1.0))
+            await self._send(msg.reply, nak(1.0))
             raise
         job = result.aggregate
         if job.status is JobStatus.CLAIMED and job.ack_subject == msg.reply:
+            if lease:
+                await self._leased(job, lease[0])
             if due:  # else a retried append found the claim made
                 signals.claimed(job, due[0])
             return self._grant(result)
         await self._put_back(msg, job)
         return None
 
+    def _assume_current(self, job_id: UUID, ticket: RecordedEvent, msg: Msg) -> None:
+        """A job's first ticket, delivered for the first time, is most likely its whole history:
+        the claim decides on it without reading the log. The append names the ticket's sequence,
+        so if the job changed since, it conflicts and the claim reads the log after all."""
+        first = ticket.event.originator_version == 1
+        if first and ticket.seq and delivered(msg) == 1 and self.commands.cache.get(job_id) is None:
+            self.commands.cache.put(job_id, [ticket])
+
+    async def _leased(self, job: Job, stored: Callable[[], Awaitable[None]]) -> None:
+        """The lease went out with `Claimed`; if it was not stored, the claim is released at
+        once (no attempt spent: the agent never had it) rather than left with no lease that
+        can run out."""
+        try:
+            await stored()
+        except UnavailableError:
+            reason = "its lease could not be written"
+            await self.take_back(str(job.id), reason, lost=False, holder=job.agent_id)
+            raise
+
     async def _put_back(self, msg: Msg, job: Job) -> None:
-        if job.status in FINISHED or job.status is JobStatus.PENDING:
-            await self._settle(msg.reply, b"+ACK")
-        elif job.status is JobStatus.DEAD_LETTERED:
-            await self._settle(msg.reply, b"+TERM dead lettered")
-        elif job.status in LEASED:
-            # Redelivered by the ack_wait backstop while leased: the lease decides who is right.
-            alive = await self._lease_alive(str(job.id))
-            if not alive:
-                await self.take_back(str(job.id), "lease lost")
-            await self._settle(msg.reply, nak(job.queue_spec.lease_s if alive else 0))
-        elif not job.due(now()) and job.not_before is not None:
-            await self._settle(msg.reply, nak((job.not_before - now()).total_seconds()))
-        else:  # queued and due, but this agent lacks a label: let others see it
-            await self._settle(msg.reply, nak(1.0))
+        alive = job.status in LEASED and await self.leases.alive(str(job.id))
+        if job.status in LEASED and not alive:
+            # Redelivered by the ack_wait backstop while leased, and the lease is gone.
+            await self.take_back(str(job.id), "lease lost")
+        await self._send(msg.reply, ack_of(put_back(job, self.clock(), alive)))
 
     def _grant(self, result: Committed[Job]) -> ClaimGrant:
         job = result.aggregate
@@ -341,33 +363,13 @@ class QueueService:
             job=job,
             seq=result.seq,
             token=self.signer.sign(claim),
-            lease_expires_at=now() + timedelta(seconds=spec.lease_s),
+            lease_expires_at=self.clock() + timedelta(seconds=spec.lease_s),
             heartbeat_every_s=min(spec.lease_s, self.settings.queue_ack_wait_s) / 3,
         )
 
-    # --- the lease ------------------------------------------------------------------------
-
-    async def _write_lease(self, job: Job, agent_id: str, ack_subject: str, lease_s: int) -> None:
-        """Written before `Claimed`, so every claimed job has a lease that can run out."""
-        body = orjson.dumps({"agent_id": agent_id, "ack_subject": ack_subject})
-        with unavailable_on_failure(f"writing the lease of job {job.id}"):
-            await self.js.publish(f"lease.{job.id}", body, headers={"Nats-TTL": f"{lease_s}s"})
-
-    async def _lease_alive(self, job_id: str) -> bool:
-        with unavailable_on_failure(f"reading the lease of job {job_id}"):
-            try:
-                last = await self.js.get_last_msg(LEASES, f"lease.{job_id}")
-            except JsNotFoundError:
-                return False
-        return MARKER not in (last.headers or {})
-
-    async def _end_lease(self, job_id: str) -> None:
-        with unavailable_on_failure(f"ending the lease of job {job_id}"):
-            await self.js.purge_stream(LEASES, subject=f"lease.{job_id}")
-
-    async def _settle(self, ack_subject: str | None, verdict: bytes) -> None:
+    async def _send(self, ack_subject: str | None, ack: bytes) -> None:
         if ack_subject:
-            await self.nc.publish(ack_subject, verdict)
+            await self.nc.publish(ack_subject, ack)
 
     async def heartbeat(self, job_id: UUID, token: str) -> LeaseState:
         """Extend the lease; the answer says when the job was cancelled meanwhile."""
@@ -376,9 +378,9 @@ class QueueService:
         if job.status is JobStatus.CANCELLED:
             return LeaseState(job.status, cancelled=True, lease_expires_at=None)
         job.require_lease(claim.agent_id, claim.attempt, claim.ack_subject)
-        await self._settle(claim.ack_subject, b"+WPI")
-        await self._write_lease(job, claim.agent_id, claim.ack_subject, claim.lease_s)
-        expires = now() + timedelta(seconds=claim.lease_s)
+        await self._send(claim.ack_subject, b"+WPI")
+        await self.leases.write(str(job.id), claim.agent_id, claim.ack_subject, claim.lease_s)
+        expires = self.clock() + timedelta(seconds=claim.lease_s)
         return LeaseState(job.status, cancelled=False, lease_expires_at=expires)
 
     # --- the agent reports ----------------------------------------------------------------
@@ -412,21 +414,20 @@ class QueueService:
 
     async def _after_report(self, job: Job, ack_subject: str) -> None:
         """Tell JetStream what the event log now says about this ticket."""
-        if job.status in LEASED:
+        verdict = after_change(job, self.clock())
+        if verdict is None:
             return
         if job.status is JobStatus.QUEUED:
             # The old lease goes before the ticket does: the next claim writes a new one.
-            await self._end_lease(str(job.id))
-            wait = (job.not_before - now()).total_seconds() if job.not_before else 0.0
-            await self._settle(ack_subject, nak(wait))
+            await self.leases.end(str(job.id))
+            await self._send(ack_subject, ack_of(verdict))
             return
         if job.status is JobStatus.DEAD_LETTERED:
             signals.dead_lettered(job)
-        verdict = b"+TERM dead lettered" if job.status is JobStatus.DEAD_LETTERED else b"+ACK"
-        await self._settle(ack_subject, verdict)
+        await self._send(ack_subject, ack_of(verdict))
         # No lease follows a finished job, so the answer need not wait for this; if it is lost,
         # the lease's marker finds the job finished and does nothing.
-        self._background(self._end_lease(str(job.id)))
+        self._background(self.leases.end(str(job.id)))
 
     def _background(self, work: Coroutine[None, None, None]) -> None:
         async def best_effort() -> None:
@@ -470,7 +471,9 @@ class QueueService:
         report: FailureReport,
     ) -> Committed[Job]:
         def act(job: Job, _: Claim) -> None:
-            retry_at = now() + timedelta(seconds=self.retry.delay_s(job.attempts, random.random()))
+            retry_at = self.clock() + timedelta(
+                seconds=self.retry.delay_s(job.attempts, self.rand())
+            )
             job.fail(
                 report.error, report.failure_class, report.retryable, report.exit_code, retry_at
             )
@@ -500,7 +503,7 @@ class QueueService:
 
     async def expire_if_silent(self, job_id: str, reason: str) -> None:
         """A marker says the lease lapsed; a lease renewed since then wins."""
-        if not await self._lease_alive(job_id):
+        if not await self.leases.alive(job_id):
             await self.take_back(job_id, reason)
 
     async def take_back_all(self, actor: str, agent_id: str, reason: str, *, lost: bool) -> int:
@@ -523,7 +526,7 @@ class QueueService:
         actor: str = LEASE_MONITOR,
     ) -> int:
         """The lease ran out or the agent went away: the job goes back to the queue."""
-        command_id = f"take-back:{job_id}:{now().isoformat()}"
+        command_id = f"take-back:{job_id}:{self.clock().isoformat()}"
         cause = Cause(actor, command_id, "job.take_back", job_id)
         tickets: list[str] = []
 
@@ -534,7 +537,7 @@ class QueueService:
                 return
             tickets.append(job.ack_subject)
             if lost:
-                job.lose_attempt(reason, now())
+                job.lose_attempt(reason, self.clock())
             else:
                 job.release()
 

@@ -23,7 +23,7 @@ from nats.js.client import JetStreamContext
 
 from domain.agent import Metrics
 from infra.layout import HEARTBEATS
-from infra.queue import MARKER
+from infra.leases import MARKER
 
 SAMPLES = 30
 """Enough for a sparkline's trend (five minutes at the default ten-second interval), few enough

@@ -8,6 +8,7 @@ parse it with orjson.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -15,6 +16,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
+
+Answer = Callable[[float], Awaitable[dict[str, Any]]]
+"""Waits up to the seconds given for the answer to a message `Replies.send` published."""
 
 
 class Replies:
@@ -38,6 +42,12 @@ class Replies:
         self, subject: str, payload: bytes, headers: dict[str, str], timeout_s: float
     ) -> dict[str, Any]:
         """Publish and wait for JetStream's JSON answer (an ack or an error)."""
+        answer = await self.send(subject, payload, headers)
+        return await answer(timeout_s)
+
+    async def send(self, subject: str, payload: bytes, headers: dict[str, str]) -> Answer:
+        """Publish now; the call returned waits for the answer, so that writes which need not
+        follow one another are on the wire together (a claim's lease and its event)."""
         await self._ensure()
         self._next += 1
         token = str(self._next)
@@ -47,11 +57,19 @@ class Replies:
             await self.nc.publish(
                 subject, payload, reply=f"{self._prefix}.{token}", headers=headers
             )
-            async with asyncio.timeout(timeout_s):
-                reply = await fut
-        finally:
+        except BaseException:
             self._waiting.pop(token, None)
-        if reply.headers and reply.headers.get("Status") == "503":
-            raise NoRespondersError
-        answer: dict[str, Any] = orjson.loads(reply.data)
+            raise
+
+        async def answer(timeout_s: float) -> dict[str, Any]:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    reply = await fut
+            finally:
+                self._waiting.pop(token, None)
+            if reply.headers and reply.headers.get("Status") == "503":
+                raise NoRespondersError
+            parsed: dict[str, Any] = orjson.loads(reply.data)
+            return parsed
+
         return answer

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import ctypes
 import gc
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import uvloop
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on uvloop: every JetDeck process spends much of its CPU in the event loop
+    and its transports (docs/architecture.md, The native path)."""
+    return uvloop.run(main)
 
 
 def tune_gc() -> None:

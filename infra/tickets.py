@@ -13,9 +13,13 @@ from uuid import UUID
 from nats.aio.msg import Msg
 
 from domain.errors import UndecodableEventError
+from domain.recorded import RecordedEvent
 from infra.codec import decode
 from infra.projection_runner import stream_seq
 from infra.quarantine import Quarantine
+
+SOURCE = "Nats-Stream-Source"
+"""`EVENTS <seq> <filter> <transform> <subject> <id>`: where QUEUE copied the ticket from."""
 
 
 def event_subject_of(ticket_subject: str) -> str | None:
@@ -31,22 +35,24 @@ def event_subject_of(ticket_subject: str) -> str | None:
     return f"ev.job.{job_id}.queued.{pool}.{priority}"
 
 
-def ticket_problem(subject: str, payload: bytes, key: bytes) -> str | None:
-    """Why this is no JetDeck job ticket, or None when it is one."""
-    event_subject = event_subject_of(subject)
+def source_seq(msg: Msg) -> int:
+    """The ticket's event's sequence in EVENTS; 0 when the ticket does not say."""
+    source = (msg.headers or {}).get(SOURCE, "").split(" ")
+    return int(source[1]) if len(source) > 1 and source[1].isdigit() else 0
+
+
+def ticket_event(msg: Msg, key: bytes) -> RecordedEvent | str:
+    """The job event behind a ticket, at its EVENTS sequence, or why it is no job ticket."""
+    event_subject = event_subject_of(msg.subject)
     if event_subject is None:
         return "not a job ticket"
     try:
-        decode(0, event_subject, payload, key)
+        return decode(source_seq(msg), event_subject, msg.data, key)
     except UndecodableEventError as exc:
         return str(exc).split(": ", 1)[-1]
-    return None
 
 
-def reject_if_foreign(msg: Msg, key: bytes, rejected: Quarantine) -> bytes | None:
-    """The +TERM for a ticket that is no JetDeck job ticket (recorded in `rejected`), or None."""
-    problem = ticket_problem(msg.subject, msg.data, key)
-    if problem is None:
-        return None
+def refusal(msg: Msg, problem: str, rejected: Quarantine) -> bytes:
+    """The +TERM for a ticket that is no JetDeck job ticket, recorded in `rejected`."""
     rejected.add(stream_seq(msg), msg.subject, problem)
     return b"+TERM " + problem.encode()[:200]

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from domain.agent import AgentStatus, HostInfo, Labels
+from domain.commands.results import Beaten
 from domain.health import Metrics, Percent
 from domain.queue import PoolName
 from domain.values import Name, Text
@@ -61,6 +62,16 @@ class AgentHeartbeatAnswer(BaseModel):
     heartbeat_interval_s: float
     agent_token: str
     """A fresh token with a full lifetime; the one sent keeps working until it expires."""
+
+    @classmethod
+    def of(cls, beaten: Beaten) -> AgentHeartbeatAnswer:
+        orders = [Instruction(action=o.action, job_id=o.job_id) for o in beaten.instructions]
+        return cls(
+            status=beaten.status,
+            instructions=orders,
+            heartbeat_interval_s=beaten.interval_s,
+            agent_token=beaten.token,
+        )
 
 
 class AgentJobs(BaseModel):

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
+from domain.commands.jobs import CreateJob, ReportJobEnd, ReportJobStart
 from domain.job import FINISHED, JobStatus
 from domain.values import ExitCode, Metadata, Name, Text, Url
 from wire.common import Body, GitFields
@@ -15,6 +16,9 @@ from wire.common import Body, GitFields
 class JobCreate(GitFields):
     job_type: Name
     metadata: Metadata = {}
+
+    def as_command(self) -> CreateJob:
+        return CreateJob(self.job_type, self.git(), self.metadata)
 
 
 class JobAccepted(BaseModel):
@@ -25,6 +29,9 @@ class JobAccepted(BaseModel):
 
 class JobStart(Body):
     agent_id: Name | None = None
+
+    def as_command(self, job_id: UUID) -> ReportJobStart:
+        return ReportJobStart(job_id, self.agent_id)
 
 
 def _finished(value: JobStatus) -> JobStatus:
@@ -46,3 +53,8 @@ class JobComplete(Body):
     summary: Text = ""
     log_url: Url | None = None
     artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()
+
+    def as_command(self, job_id: UUID) -> ReportJobEnd:
+        return ReportJobEnd(
+            job_id, self.status, self.exit_code, self.summary, self.log_url, self.artifact_urls
+        )

@@ -13,30 +13,31 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
 from faststream import FastStream
 from faststream.nats import NatsBroker, NatsMessage
-from nats.errors import Error as NatsError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from domain.commands.base import Command, CommandContext
 from domain.commands.leases import ReleaseJob, RenewLease, StartJob
 from domain.commands.results import ClaimGrant, Committed, LeaseState
-from domain.errors import JetDeckError, OutcomeUnknownError, UnauthorizedError
 from domain.identity import Permission
-from infra.authn import INVALID_CREDENTIALS
 from infra.connection import broker_security
 from infra.dispatch import handle
 from infra.logging_setup import broker_logger
 from infra.nats_auth import AGENT_INBOX
 from infra.services import Services, open_services
 from infra.settings import Settings
-from wire.common import IdempotencyKey, request_hash
-from wire.problems import status_and_code
+from wire.common import IdempotencyKey
 from wire.queue import ClaimAnswer, ClaimRequest, CompleteRequest, FailRequest, LeaseCall
+from workers import service_commands
+from workers.native_auth import native_context
+from workers.native_beats import BeatResponder
+from workers.native_errors import Reply, error_reply
 from workers.process import run_app
+from workers.responder import Responder
 
 SUBJECT_PREFIX = "jetdeck.queue."
 SUBJECTS = f"{SUBJECT_PREFIX}*"
@@ -44,7 +45,6 @@ REPLY_PREFIXES = (f"{AGENT_INBOX}.", "_INBOX.")
 """Native agents' inboxes, and those of JetDeck's own processes (nats-py's default prefix)."""
 CONCURRENCY = 256
 log = logging.getLogger(__name__)
-Reply = dict[str, Any]
 
 
 class Native(BaseModel, ABC):
@@ -56,16 +56,12 @@ class Native(BaseModel, ABC):
     """As the `Idempotency-Key` header over HTTP: a retry answers as the first request did."""
 
     async def context(self, services: Services, operation: str) -> CommandContext:
-        """Only an agent's token opens the native path, checked as over HTTP. The request's
-        hash leaves out the token (renewed by heartbeats) and the key, as HTTP's leaves out
-        its headers."""
-        if self.agent_token is None:
-            raise UnauthorizedError(INVALID_CREDENTIALS)
-        principal = await services.authn.principal(self.agent_token)
-        principal.require(Permission.AGENT)
-        body = self.model_dump_json(exclude={"agent_token", "idempotency_key"}).encode()
-        hashed = request_hash(f"{SUBJECT_PREFIX}{operation}", body)
-        return CommandContext(principal, self.idempotency_key or uuid4().hex, None, hashed)
+        """Only an agent's token opens the agents' path."""
+        body = self.model_dump_json(exclude={"agent_token", "idempotency_key"})
+        subject = f"{SUBJECT_PREFIX}{operation}"
+        return await native_context(
+            services, self.agent_token, Permission.AGENT, subject, body, self.idempotency_key
+        )
 
     @abstractmethod
     def to_command(self) -> Command[Any]: ...
@@ -143,20 +139,8 @@ async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
         native = request.model_validate_json(body)
         context = await native.context(services, operation)
         return answer(await handle(services, native.to_command(), context))
-    except ValidationError as exc:  # named, never echoed: a request carries the agent's token
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return {"status": 422, "error": "validation_error", "detail": detail}
-    except JetDeckError as exc:
-        status, code = status_and_code(exc)
-        reply: Reply = {"status": status, "error": code, "detail": str(exc)}
-        if isinstance(exc, OutcomeUnknownError) and context is not None:
-            reply["idempotency_key"] = context.key  # resend with it: the retry lands once
-        return reply
-    except (NatsError, TimeoutError) as exc:
-        return {"status": 503, "error": "unavailable", "detail": repr(exc)}
-    except Exception:  # the caller gets an answer whatever happened; the log gets the details
-        log.exception("native %s failed", operation)
-        return {"status": 500, "error": "internal_error", "detail": "see the gateway's log"}
+    except Exception as exc:  # the caller gets an answer whatever happened
+        return error_reply(exc, operation, context.key if context else None)
 
 
 def create_app(settings: Settings | None = None) -> FastStream:
@@ -185,12 +169,23 @@ def create_app(settings: Settings | None = None) -> FastStream:
 
     app = FastStream(broker)
 
+    beats: list[BeatResponder] = []  # agents' native heartbeats (workers.native_beats)
+    commands: list[Responder] = []  # services' commands (workers.service_commands)
+
     @app.on_startup
     async def open_services_first() -> None:
         state["services"] = await open_services(settings, "jetdeck-gateway", dashboard=False)
+        beats.append(BeatResponder(state["services"]))
+        await beats[0].start()
+        commands.append(service_commands.responder(state["services"], REPLY_PREFIXES))
+        await commands[0].start()
 
     @app.after_shutdown
     async def close_services() -> None:
+        for responder in beats:
+            await responder.stop()
+        for listener in commands:
+            await listener.stop()
         await state["services"].close()
 
     return app

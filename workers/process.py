@@ -11,6 +11,7 @@ from typing import Any
 
 from faststream import FastStream
 
+from infra import runtime
 from infra.connection import connect
 from infra.logging_setup import configure_logging
 from infra.metrics import serve_worker_metrics
@@ -45,11 +46,11 @@ def run_worker(name: str, run: Callable[[Settings], Coroutine[Any, Any, None]]) 
     configure_logging()
     settings = Settings()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(beating(settings, name, run(settings)))
+        runtime.run(beating(settings, name, run(settings)))
 
 
 def run_app(name: str, create_app: Callable[[Settings], FastStream]) -> None:
     """A FastStream worker: the same, with FastStream's own signal handling."""
     configure_logging()
     settings = Settings()
-    asyncio.run(beating(settings, name, create_app(settings).run()))
+    runtime.run(beating(settings, name, create_app(settings).run()))

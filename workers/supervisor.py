@@ -25,6 +25,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from domain.errors import InUseError
+from infra import runtime
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.exclusive import data_dir_lock, require_free
@@ -169,7 +170,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     configure_logging()
     try:
-        asyncio.run(run(Settings()))
+        runtime.run(run(Settings()))
     except InUseError as exc:
         raise SystemExit(f"jetdeck: {exc}") from None
 

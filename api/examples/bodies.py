@@ -50,6 +50,7 @@ from wire.agents import (
     Scaling,
 )
 from wire.audit import AuditTrail, QuarantineList
+from wire.batch import BatchEnqueued, BatchEnqueueRequest
 from wire.deployments import DeploymentAccepted, DeploymentCreate, RollbackRequest, StageReport
 from wire.jobs import JobAccepted, JobComplete, JobCreate, JobStart
 from wire.logs import LogWrite, LogWritten
@@ -166,6 +167,38 @@ BODIES: dict[type[BaseModel], dict[str, Any]] = {
         "retry": {"exit_codes": [75], "max_attempts": 2},
     },
     Enqueued: {"job_id": JOB_ID, "status": "queued", "seq": 1040, "existing": False},
+    BatchEnqueueRequest: {
+        "jobs": [
+            {"job_type": "build", **GIT_FIELDS, "command": "make build"},
+            {"job_type": "test", **GIT_FIELDS, "command": "make test", "priority": "high"},
+            {"job_id": "9b3f1a52-0d7e-4c8a-b5e2-6f1d2c3b4a59"},
+        ]
+    },
+    BatchEnqueued: {
+        "jobs": [
+            {
+                "status": 201,
+                "job_id": JOB_ID,
+                "job_status": "queued",
+                "seq": 1040,
+                "existing": False,
+            },
+            {
+                "status": 201,
+                "job_id": "2c8e4f61-7a3b-4d9e-8f1c-0b5a6d7e8f90",
+                "job_status": "queued",
+                "seq": 1041,
+                "existing": False,
+            },
+            {
+                "status": 404,
+                "error": "not_found",
+                "detail": "job 9b3f1a52-0d7e-4c8a-b5e2-6f1d2c3b4a59 not found",
+            },
+        ],
+        "queued": 2,
+        "seq": 1041,
+    },
     ClaimRequest: {"agent_id": AGENT_ID, "pool": "default", "labels": ["linux"], "wait_s": 5},
     ClaimAnswer: {
         "job": CLAIMED_JOB,

@@ -31,7 +31,6 @@ from wire.agents import (
     DeregisterRequest,
     HealthCounts,
     HeartbeatRequest,
-    Instruction,
     Registered,
     RegisterRequest,
 )
@@ -116,14 +115,9 @@ async def heartbeat(
     agent_id: UUID, body: HeartbeatRequest, services: ServicesDep, context: AgentCall
 ) -> AgentHeartbeatAnswer:
     """Renews the agent's token too: use `agent_token` from the answer from then on."""
+    # Answered from the read models once the beat is written; a 503 if not: send it again.
     command = HeartbeatAgent(str(agent_id), body.metrics(), body.running_jobs)
-    orders = await handle(services, command, context)
-    return AgentHeartbeatAnswer(
-        status=_view(services, agent_id).status,
-        instructions=[Instruction(action=o.action, job_id=o.job_id) for o in orders],
-        heartbeat_interval_s=services.settings.health.heartbeat_interval_s,
-        agent_token=services.agents.fresh_token(str(agent_id)),
-    )
+    return AgentHeartbeatAnswer.of(await handle(services, command, context))
 
 
 @router.post("/{agent_id}/deregister")

@@ -12,7 +12,6 @@ from api.auth import PROTECTED, Reading, Reporting
 from api.commands import Context
 from api.deps import Reader, ServicesDep, committed
 from api.schemas import Cursor, Limit
-from domain.commands.jobs import CreateJob, ReportJobEnd, ReportJobStart
 from domain.commands.results import Committed
 from domain.job import Job
 from infra.dispatch import handle
@@ -32,8 +31,7 @@ def accepted(response: Response, result: Committed[Job]) -> JobAccepted:
 async def create_job(
     body: JobCreate, services: ServicesDep, context: Context, response: Response
 ) -> JobAccepted:
-    command = CreateJob(body.job_type, body.git(), body.metadata)
-    return accepted(response, await handle(services, command, context))
+    return accepted(response, await handle(services, body.as_command(), context))
 
 
 @router.get("", dependencies=[Reading])
@@ -61,15 +59,11 @@ async def get_job(job_id: UUID, services: Reader) -> JobView:
 async def start_job(
     job_id: UUID, body: JobStart, services: ServicesDep, context: Context, response: Response
 ) -> JobAccepted:
-    command = ReportJobStart(job_id, body.agent_id)
-    return accepted(response, await handle(services, command, context))
+    return accepted(response, await handle(services, body.as_command(job_id), context))
 
 
 @router.patch("/{job_id}/complete", dependencies=[Reporting])
 async def complete_job(
     job_id: UUID, body: JobComplete, services: ServicesDep, context: Context, response: Response
 ) -> JobAccepted:
-    command = ReportJobEnd(
-        job_id, body.status, body.exit_code, body.summary, body.log_url, body.artifact_urls
-    )
-    return accepted(response, await handle(services, command, context))
+    return accepted(response, await handle(services, body.as_command(job_id), context))

@@ -3,7 +3,7 @@ pause."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
@@ -22,6 +22,7 @@ from domain.job import Job
 from domain.queue import PoolName
 from infra.dispatch import handle
 from projections.queue import DeadLetter, LevelStats
+from wire.batch import enqueued, late_run_at
 from wire.common import Page
 from wire.queue import (
     ClaimAnswer,
@@ -47,14 +48,8 @@ def answer(response: Response, result: Committed[Job]) -> JobAnswer:
 
 
 def check_horizon(body: EnqueueRequest, horizon_s: int) -> None:
-    """A 422 for a `run_at` beyond the horizon (a setting, so checked here, not in the schema):
-    a far-off one is almost surely a mistake, and past 2262 nats-server cannot even hold the
-    ticket's delay (docs/architecture.md, Queue)."""
-    if body.run_at is None:
-        return
-    latest = datetime.now(UTC) + timedelta(seconds=horizon_s)
-    if body.run_at > latest:
-        msg = f"run_at may be at most {horizon_s} s ahead, until {latest.isoformat()}"
+    """A 422 for a `run_at` beyond the horizon."""
+    if (msg := late_run_at(body, horizon_s)) is not None:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", "run_at"), "msg": msg}]
         )
@@ -72,8 +67,7 @@ async def enqueue(
     check_horizon(body, services.settings.run_at_horizon_s)
     result = await handle(services, body.as_command(), context)
     committed(response, result)
-    job = result.aggregate
-    return Enqueued(job_id=job.id, status=job.status, seq=result.seq, existing=result.replayed)
+    return enqueued(result)
 
 
 @router.post(

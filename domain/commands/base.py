@@ -53,6 +53,12 @@ class CommandContext:
             request_hash=self.request_hash,
         )
 
+    def part(self, index: int, request_hash: str) -> CommandContext:
+        """The context of a batch's `index`th command: a key of its own (the batch's key and the
+        index), so each part is retried, deduplicated and answered on its own."""
+        key = None if self.key is None else f"{self.key}#{index}"
+        return CommandContext(self.principal, key, self.correlation_id, request_hash)
+
     def new_id(self, action: str) -> UUID:
         """A retried create with the same key must aim at the same aggregate."""
         if self.key is None:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from domain.agent import Agent, HostInfo
 from domain.commands.base import Command
-from domain.commands.results import Committed, Instruction, Registration
+from domain.commands.results import Beaten, Committed, Registration
 from domain.health import Metrics
 from domain.pool import Pool
 
@@ -26,7 +26,7 @@ class RegisterAgent(Command[Registration]):
 
 
 @dataclass(frozen=True)
-class HeartbeatAgent(Command[list[Instruction]]):
+class HeartbeatAgent(Command[Beaten]):
     ACTION = "agent.heartbeat"
     agent_id: str
     metrics: Metrics

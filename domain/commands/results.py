@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from domain.agent import Agent
+from domain.agent import Agent, AgentStatus
 from domain.job import Job, JobStatus
 from domain.model import Aggregate
 
@@ -48,3 +48,14 @@ class Registration:
 class Instruction:
     action: str
     job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Beaten:
+    """A heartbeat's answer, from the read models: the agent's status, what it should do, and a
+    token with a full lifetime."""
+
+    status: AgentStatus
+    instructions: list[Instruction]
+    token: str
+    interval_s: float

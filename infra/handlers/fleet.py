@@ -14,7 +14,7 @@ from domain.commands.fleet import (
     ResumeAgent,
     ResumePool,
 )
-from domain.commands.results import Committed, Instruction, Registration
+from domain.commands.results import Beaten, Committed, Registration
 from domain.errors import ForbiddenError
 from domain.identity import PrincipalKind
 from domain.pool import Pool
@@ -44,7 +44,7 @@ async def register_agent(
 
 async def heartbeat_agent(
     services: Services, command: HeartbeatAgent, context: CommandContext
-) -> list[Instruction]:
+) -> Beaten:
     context.principal.require_agent(command.agent_id)
     agents = services.agents
     return await agents.heartbeat(command.agent_id, command.metrics, command.running_jobs)

@@ -48,6 +48,7 @@ WHO_MAY: dict[str, object] = {
     "GET /api/dashboard/summary": READ,
     "GET /api/dashboard/metrics/dora": READ,
     "POST /api/queue/jobs": OPERATE,
+    "POST /api/queue/jobs:batch": OPERATE,
     "POST /api/queue/claim": AGENT,
     "POST /api/queue/jobs/{job_id}/start": AGENT,
     "POST /api/queue/jobs/{job_id}/heartbeat": AGENT,

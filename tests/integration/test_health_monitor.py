@@ -15,7 +15,7 @@ from infra.embedded_server import EmbeddedServer
 from infra.health_monitor import HealthMonitor
 from infra.job_detail import job_detail
 from infra.layout import HEARTBEATS
-from infra.queue import MARKER
+from infra.leases import MARKER
 from infra.services import Services
 from tests.api.test_agents_support import health_changes, tickets
 from tests.queue_helpers import cause, enqueue, eventually, must_claim, queue_services

@@ -1,0 +1,156 @@
+"""Claims through the pool's dispatcher (infra/claims.py): one pull per new job however many
+claims wait, several jobs in one claim, no history read for a fresh ticket, and a claim whose
+lease cannot be written leaves the job queued. Checked against the event log and against the
+pull and read requests the server receives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from domain.commands.results import ClaimGrant
+from domain.errors import UnavailableError
+from domain.job import Job, JobStatus
+from infra.embedded_server import EmbeddedServer
+from infra.layout import LEASES, QUEUE
+from infra.services import Services
+from tests.queue_helpers import (
+    enqueue,
+    events,
+    eventually,
+    job_log,
+    own_connections,
+    queue_services,
+)
+
+WAITING = 20
+
+
+@pytest.fixture
+async def api(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
+    # Rechecks far apart, so the only pulls are the ones new tickets cause.
+    async with queue_services(fresh_server.url, claim_poll_s=5) as (services,):
+        yield services
+
+
+@pytest.fixture
+async def spy(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
+    """A connection that may listen on the JetStream API's subjects (JetDeck's may not)."""
+    client = await nats.connect(fresh_server.admin_url)
+    yield client
+    await client.close()
+
+
+@asynccontextmanager
+async def requests_to(spy: Client, subject: str) -> AsyncIterator[list[str]]:
+    """The subjects of the requests the server receives on `subject`, as they come."""
+    seen: list[str] = []
+
+    async def note(msg: Msg) -> None:
+        seen.append(msg.subject)
+
+    sub = await spy.subscribe(subject, cb=note)
+    await spy.flush()
+    try:
+        yield seen
+    finally:
+        await sub.unsubscribe()
+
+
+@contextmanager
+def waiting_claims(
+    services: Services, count: int
+) -> Iterator[list[asyncio.Task[ClaimGrant | None]]]:
+    tasks = [
+        asyncio.create_task(services.queue.claim(f"agent-{n}", "default", frozenset(), 10.0))
+        for n in range(count)
+    ]
+    try:
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def test_a_new_job_costs_one_pull_however_many_claims_wait(
+    api: Services, spy: Client
+) -> None:
+    await enqueue(api)  # the pool's consumers exist, its first job taken
+    assert await api.queue.claim("agent-0", "default", frozenset(), 1.0) is not None
+    dispatcher = api.queue.dispatchers.of("default")
+    with waiting_claims(api, WAITING) as tasks:
+
+        async def all_waiting() -> bool:
+            return len(dispatcher.waiters) == WAITING and not any(t.done() for t in tasks)
+
+        await eventually(all_waiting, 5, "every claim waiting")
+        async with requests_to(spy, f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.>") as pulls:
+            job_id = await enqueue(api)
+
+            async def one_granted() -> bool:
+                return sum(t.done() for t in tasks) == 1
+
+            await eventually(one_granted, 5, "one claim granted")
+        granted = next(t.result() for t in tasks if t.done())
+        assert isinstance(granted, ClaimGrant)
+        assert granted.job.id == job_id
+        assert len(pulls) == 1, pulls
+        assert len(dispatcher.waiters) == WAITING - 1, "the others still wait"
+
+
+async def test_a_claim_of_several_takes_what_is_there_at_once(api: Services) -> None:
+    jobs = [await enqueue(api) for _ in range(5)]
+    first = await api.queue.claim_many("agent-1", "default", frozenset(), 1.0, max_jobs=3)
+    rest = await api.queue.claim_many("agent-1", "default", frozenset(), 1.0, max_jobs=5)
+    assert [g.job.id for g in first] == jobs[:3], "in the order they were queued"
+    assert [g.job.id for g in rest] == jobs[3:]
+    claimed = events(await job_log(api.store), Job.Claimed)
+    assert sorted(str(e.originator_id) for e in claimed) == sorted(map(str, jobs))
+    assert {e.agent_id for e in claimed} == {"agent-1"}
+
+
+async def test_a_fresh_ticket_is_claimed_without_reading_the_jobs_history(
+    api: Services, spy: Client
+) -> None:
+    job_id = await enqueue(api)
+    async with (
+        own_connections(api, 1) as (queue,),  # an empty history cache: nothing known
+        requests_to(spy, "$JS.API.DIRECT.GET.>") as reads,
+        requests_to(spy, "$JS.API.STREAM.INFO.>") as infos,
+    ):
+        grant = await queue.claim("agent-1", "default", frozenset(), 1.0)
+        assert isinstance(grant, ClaimGrant)
+        assert grant.job.id == job_id
+        assert grant.job.status is JobStatus.CLAIMED
+    assert [s for s in reads + infos if "EVENTS" in s] == []
+
+
+async def test_a_claim_whose_lease_is_not_stored_leaves_the_job_queued(
+    api: Services, spy: Client
+) -> None:
+    job_id = await enqueue(api)
+    js = spy.jetstream()
+    kept = (await js.stream_info(LEASES)).config
+    await js.delete_stream(LEASES)
+    try:
+        with pytest.raises(UnavailableError):
+            await api.queue.claim("agent-1", "default", frozenset(), 1.0)
+    finally:
+        await js.add_stream(kept)
+    log = await job_log(api.store)
+    assert len(events(log, Job.Claimed, job_id)) == 1
+    assert len(events(log, Job.Released, job_id)) == 1
+    job = (await api.queue.load(job_id)).aggregate
+    assert (job.status, job.attempts) == (JobStatus.QUEUED, 0), "no attempt spent"
+
+    async def claimable() -> bool:
+        grant = await api.queue.claim("agent-2", "default", frozenset(), 0.5)
+        return grant is not None and grant.job.id == job_id
+
+    await eventually(claimable, 40, "the job claimable again")

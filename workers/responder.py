@@ -1,0 +1,79 @@
+"""A request/reply service on plain nats-py: a queue-group subscription whose callback starts a
+task per request, so slow requests never hold fast ones back.
+
+Plain nats-py rather than a FastStream subscriber on the hot paths: FastStream's per-message
+middleware, its access log lines and its hand-off to a worker cost more than a short request
+(docs/architecture.md, The native path). Only inboxes are answered: the reply goes out as
+JetDeck's own NATS user, which may write where a caller may not (see workers.gateway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
+
+from workers.native_errors import Reply
+
+Answer = Callable[[str, bytes], Awaitable[Reply]]
+"""The answer to a request: its subject and body in, a reply with a `status` out."""
+BUSY: Reply = {"status": 503, "error": "unavailable", "detail": "too many requests at once"}
+log = logging.getLogger(__name__)
+
+
+class Responder:
+    def __init__(
+        self,
+        nc: Client,
+        subject: str,
+        queue: str,
+        answer: Answer,
+        reply_prefixes: tuple[str, ...],
+        max_in_flight: int,
+    ) -> None:
+        self.nc = nc
+        self.subject = subject
+        self.queue = queue
+        self.answer = answer
+        self.reply_prefixes = reply_prefixes
+        self.max_in_flight = max_in_flight
+        """Beyond this many requests at once, a request is answered 503 at once."""
+        self._sub: Subscription | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._sub = await self.nc.subscribe(self.subject, queue=self.queue, cb=self._on_request)
+
+    async def stop(self) -> None:
+        """No new requests; those in flight get their answers."""
+        if self._sub is not None:
+            with contextlib.suppress(NatsError):
+                await self._sub.unsubscribe()
+            self._sub = None
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _on_request(self, msg: Msg) -> None:
+        if not msg.reply.startswith(self.reply_prefixes):
+            log.warning("request on %s with reply subject %r ignored", msg.subject, msg.reply)
+            return
+        if len(self._running) >= self.max_in_flight:
+            await _respond(msg, BUSY)
+            return
+        task = asyncio.create_task(self._serve(msg))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _serve(self, msg: Msg) -> None:
+        await _respond(msg, await self.answer(msg.subject, msg.data))
+
+
+async def _respond(msg: Msg, reply: Reply) -> None:
+    with contextlib.suppress(NatsError):  # the connection is going: the caller retries
+        await msg.respond(orjson.dumps(reply))
