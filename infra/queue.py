@@ -13,73 +13,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-import orjson
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from domain.agent import PREFERENCE
 from domain.commands.leases import ClaimJob
-from domain.commands.results import ClaimGrant, Committed, LeaseState
+from domain.commands.results import ClaimGrant, Committed
 from domain.errors import (
     ConcurrencyError,
     ForbiddenError,
     NotFoundError,
     UnavailableError,
-    ValidationError,
 )
-from domain.identity import PrincipalKind, system
-from domain.job import LEASED, CompletionReport, FailureReport, Job, JobStatus
-from domain.queue import PRIORITY_ORDER, QueueSpec, RetryPolicy, eligible
+from domain.identity import PrincipalKind
+from domain.job import LEASED, Job, JobStatus
+from domain.queue import QueueSpec, eligible
 from domain.recorded import Cause, RecordedEvent
-from domain.tickets import Settle, Verdict, after_change, put_back
+from domain.tickets import put_back
 from domain.values import GitContext
 from infra import queue_signals as signals
-from infra.claims import Dispatchers
-from infra.commands import CommandRunner
-from infra.layout import QUEUE, queue_consumer
-from infra.leases import Leases
-from infra.nats_errors import unavailable_on_failure
-from infra.projection_runner import ProjectionRunner
-from infra.quarantine import Quarantine
-from infra.read_models import ReadModels
-from infra.settings import Settings
+from infra.queue_core import ack_of, nak
+from infra.queue_reports import JobReports
 from infra.tickets import refusal, ticket_event
-from infra.tokens import Claim, Signer
-from infra.unit_of_work import UnitOfWork, fold, load_history
+from infra.tokens import Claim
+from infra.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-LEASE_MONITOR = str(system("lease-monitor"))
-_Act = Callable[[Job, Claim], None]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-MAX_NAK_DELAY_S = 86400.0
-"""The longest delay a nak asks for. nats-server redelivers at now + delay in int64 nanoseconds
-since 1970, which overflows for delays of about 236 years and beyond (it then redelivers at once,
-or cannot parse the delay at all): a ticket due later comes back once a day and is put back with
-what remains."""
-
-
-def nak(delay_s: float) -> bytes:
-    delay_ns = int(min(max(delay_s, 0.0), MAX_NAK_DELAY_S) * 1e9)
-    return b"-NAK " + orjson.dumps({"delay": delay_ns})
-
-
-def ack_of(verdict: Verdict) -> bytes:
-    """A ticket's verdict as the JetStream ack that carries it out."""
-    if verdict.settle is Settle.ACK:
-        return b"+ACK"
-    if verdict.settle is Settle.TERM:
-        return b"+TERM " + verdict.reason.encode()
-    return nak(verdict.delay_s)
 
 
 def delivered(msg: Msg) -> int:
@@ -89,60 +51,7 @@ def delivered(msg: Msg) -> int:
     return int(tokens[4]) if len(tokens) == 9 and tokens[4].isdigit() else 0
 
 
-class QueueService:
-    def __init__(
-        self,
-        nc: Client,
-        commands: CommandRunner,
-        runner: ProjectionRunner,
-        views: ReadModels,
-        signer: Signer,
-        settings: Settings,
-        clock: Callable[[], datetime] = now,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        """`clock` and `rand` (the backoff's jitter) are injected so tests can fix them."""
-        self.nc = nc
-        self.js = nc.jetstream()
-        self.commands = commands
-        self.runner = runner
-        self.views = views
-        self.signer = signer
-        self.settings = settings
-        self.clock = clock
-        self.rand = rand
-        self.retry = RetryPolicy(
-            base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, jitter=settings.retry_jitter
-        )
-        self.leases = Leases(nc, commands.store.replies, settings.write_timeout_s)
-        self.dispatchers = Dispatchers(nc, settings.claim_poll_s, settings.write_timeout_s)
-        self._consumers: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.rejected = Quarantine()
-        """Tickets terminated for not being JetDeck job tickets (QUEUE sequences)."""
-
-    async def open(self) -> None:
-        await self.dispatchers.open()
-
-    async def close(self) -> None:
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.dispatchers.close()
-
-    async def _ensure_pool(self, pool: str) -> None:
-        if pool in self._consumers:
-            return
-        known = self.views.queue.pools() | set(self.views.pools.pools) | self._consumers
-        if pool not in known and len(known) >= self.settings.max_pools:
-            raise ValidationError(
-                f"pool {pool!r} would be pool number {len(known) + 1}; "
-                f"JETDECK_MAX_POOLS allows {self.settings.max_pools}"
-            )
-        with unavailable_on_failure(f"declaring the consumers of pool {pool}"):
-            for priority in PRIORITY_ORDER:
-                config = queue_consumer(pool, priority, self.settings.queue_ack_wait_s)
-                await self.js.add_consumer(QUEUE, config)
-        self._consumers.add(pool)
-
+class QueueService(JobReports):
     # --- enqueue --------------------------------------------------------------------------
 
     async def enqueue(
@@ -188,14 +97,6 @@ class QueueService:
             job.queue(spec)
 
         return await self.commands.update(cause, Job, job_id, decide)
-
-    async def load(self, job_id: UUID) -> Committed[Job]:
-        history = await load_history(self.commands.store, Job.KIND, job_id)
-        if not history:
-            raise NotFoundError(Job.KIND, str(job_id))
-        job = fold(history)
-        assert isinstance(job, Job)
-        return Committed(job, history[-1].seq, replayed=True)
 
     # --- claim ----------------------------------------------------------------------------
 
@@ -366,184 +267,3 @@ class QueueService:
             lease_expires_at=self.clock() + timedelta(seconds=spec.lease_s),
             heartbeat_every_s=min(spec.lease_s, self.settings.queue_ack_wait_s) / 3,
         )
-
-    async def _send(self, ack_subject: str | None, ack: bytes) -> None:
-        if ack_subject:
-            await self.nc.publish(ack_subject, ack)
-
-    async def heartbeat(self, job_id: UUID, token: str) -> LeaseState:
-        """Extend the lease; the answer says when the job was cancelled meanwhile."""
-        claim = self._verify(job_id, token)
-        job = (await self.load(UUID(claim.job_id))).aggregate
-        if job.status is JobStatus.CANCELLED:
-            return LeaseState(job.status, cancelled=True, lease_expires_at=None)
-        job.require_lease(claim.agent_id, claim.attempt, claim.ack_subject)
-        await self._send(claim.ack_subject, b"+WPI")
-        await self.leases.write(str(job.id), claim.agent_id, claim.ack_subject, claim.lease_s)
-        expires = self.clock() + timedelta(seconds=claim.lease_s)
-        return LeaseState(job.status, cancelled=False, lease_expires_at=expires)
-
-    # --- the agent reports ----------------------------------------------------------------
-
-    def claim_of(self, job_id: UUID, token: str) -> Claim:
-        return self._verify(job_id, token)
-
-    def _verify(self, job_id: UUID, token: str) -> Claim:
-        claim = self.signer.verify(token, Claim)
-        if claim.job_id != str(job_id):
-            raise ForbiddenError(f"the claim token is for job {claim.job_id}, not {job_id}")
-        return claim
-
-    async def _as_holder(
-        self, cause: Cause, job_id: UUID, token: str, act: _Act, ends_attempt: bool = False
-    ) -> Committed[Job]:
-        claim = self._verify(job_id, token)
-        since: list[datetime | None] = []
-
-        async def decide(uow: UnitOfWork, job: Job) -> None:
-            job.require_lease(claim.agent_id, claim.attempt, claim.ack_subject)
-            since[:] = [signals.claimed_at(uow.tracked[job.id].history)]
-            act(job, claim)
-
-        result = await self.commands.update(cause, Job, UUID(claim.job_id), decide)
-        if not result.replayed:  # a retry's ticket may be someone else's claim by now
-            if ends_attempt:
-                signals.attempt_ended(result.aggregate, since[0])
-            await self._after_report(result.aggregate, claim.ack_subject)
-        return result
-
-    async def _after_report(self, job: Job, ack_subject: str) -> None:
-        """Tell JetStream what the event log now says about this ticket."""
-        verdict = after_change(job, self.clock())
-        if verdict is None:
-            return
-        if job.status is JobStatus.QUEUED:
-            # The old lease goes before the ticket does: the next claim writes a new one.
-            await self.leases.end(str(job.id))
-            await self._send(ack_subject, ack_of(verdict))
-            return
-        if job.status is JobStatus.DEAD_LETTERED:
-            signals.dead_lettered(job)
-        await self._send(ack_subject, ack_of(verdict))
-        # No lease follows a finished job, so the answer need not wait for this; if it is lost,
-        # the lease's marker finds the job finished and does nothing.
-        self._background(self.leases.end(str(job.id)))
-
-    def _background(self, work: Coroutine[None, None, None]) -> None:
-        async def best_effort() -> None:
-            try:
-                await work
-            except UnavailableError as exc:
-                log.warning("background queue work failed: %s", exc)
-
-        task = asyncio.create_task(best_effort())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def start(self, cause: Cause, job_id: UUID, token: str) -> Committed[Job]:
-        return await self._as_holder(
-            cause, job_id, token, lambda job, claim: job.start(claim.agent_id)
-        )
-
-    async def complete(
-        self,
-        cause: Cause,
-        job_id: UUID,
-        token: str,
-        report: CompletionReport,
-    ) -> Committed[Job]:
-        def act(job: Job, _: Claim) -> None:
-            job.complete(
-                report.outcome(),
-                report.exit_code,
-                report.summary,
-                report.log_url,
-                report.artifact_urls,
-            )
-
-        return await self._as_holder(cause, job_id, token, act, ends_attempt=True)
-
-    async def fail(
-        self,
-        cause: Cause,
-        job_id: UUID,
-        token: str,
-        report: FailureReport,
-    ) -> Committed[Job]:
-        def act(job: Job, _: Claim) -> None:
-            retry_at = self.clock() + timedelta(
-                seconds=self.retry.delay_s(job.attempts, self.rand())
-            )
-            job.fail(
-                report.error, report.failure_class, report.retryable, report.exit_code, retry_at
-            )
-
-        return await self._as_holder(cause, job_id, token, act, ends_attempt=True)
-
-    async def release(self, cause: Cause, job_id: UUID, token: str) -> Committed[Job]:
-        return await self._as_holder(cause, job_id, token, lambda job, _: job.release())
-
-    # --- operators ------------------------------------------------------------------------
-
-    async def cancel(self, cause: Cause, job_id: UUID, reason: str) -> Committed[Job]:
-        async def decide(_: UnitOfWork, job: Job) -> None:
-            job.cancel(reason)
-
-        result = await self.commands.update(cause, Job, job_id, decide)
-        ticket = result.aggregate.ack_subject
-        if ticket is not None:
-            await self._after_report(result.aggregate, ticket)
-        return result
-
-    async def retry_dead_letter(self, cause: Cause, job_id: UUID, reason: str) -> Committed[Job]:
-        async def decide(_: UnitOfWork, job: Job) -> None:
-            job.requeue(reason)
-
-        return await self.commands.update(cause, Job, job_id, decide)
-
-    async def expire_if_silent(self, job_id: str, reason: str) -> None:
-        """A marker says the lease lapsed; a lease renewed since then wins."""
-        if not await self.leases.alive(job_id):
-            await self.take_back(job_id, reason)
-
-    async def take_back_all(self, actor: str, agent_id: str, reason: str, *, lost: bool) -> int:
-        """Every job the agent holds goes back to the queue: as a lost attempt, or released.
-        Returns the sequence of the last event written (0 when it held nothing)."""
-        current, _ = self.views.agents.jobs_of(agent_id)
-        seqs = [
-            await self.take_back(job_id, reason, lost=lost, holder=agent_id, actor=actor)
-            for job_id in current
-        ]
-        return max(seqs, default=0)
-
-    async def take_back(
-        self,
-        job_id: str,
-        reason: str,
-        *,
-        lost: bool = True,
-        holder: str | None = None,
-        actor: str = LEASE_MONITOR,
-    ) -> int:
-        """The lease ran out or the agent went away: the job goes back to the queue."""
-        command_id = f"take-back:{job_id}:{self.clock().isoformat()}"
-        cause = Cause(actor, command_id, "job.take_back", job_id)
-        tickets: list[str] = []
-
-        async def decide(_: UnitOfWork, job: Job) -> None:
-            tickets.clear()
-            held = job.status in LEASED and holder in (None, job.agent_id)
-            if not held or job.ack_subject is None:
-                return
-            tickets.append(job.ack_subject)
-            if lost:
-                job.lose_attempt(reason, self.clock())
-            else:
-                job.release()
-
-        result = await self.commands.update(cause, Job, UUID(job_id), decide)
-        if tickets:
-            if lost:
-                signals.lease_lost(result.aggregate, reason)
-            await self._after_report(result.aggregate, tickets[0])
-        return result.seq

@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from domain.errors import InvalidTransitionError
 from domain.job import Job, JobStatus
 from domain.queue import PRIORITY_ORDER, FailureClass, Priority, QueueSpec, RetryPolicy, eligible
-from infra.queue import MAX_NAK_DELAY_S, nak
+from infra.queue_core import MAX_NAK_DELAY_S, nak
 from infra.settings import Settings
 from projections.queue import RECENT_COMMANDS, QueueBoard
 from tests.conftest import Recorder

@@ -19,7 +19,7 @@ from domain.tickets import (
     nak,
     put_back,
 )
-from infra.queue import ack_of
+from infra.queue_core import ack_of
 from tests.queue_helpers import GIT
 from tests.unit.test_queue_policy import LATER, T0, claimed, fail, queued
 
