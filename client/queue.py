@@ -20,6 +20,8 @@ from wire.logs import LogWrite, LogWritten
 from wire.queue import (
     ClaimAnswer,
     ClaimRequest,
+    ClaimsAnswer,
+    ClaimsRequest,
     CompleteRequest,
     Enqueued,
     EnqueueRequest,
@@ -94,6 +96,27 @@ def claim(
     path = f"{QUEUE}/claim"
     timeout_s = wait_s + CLAIM_SLACK_S
     return Call("POST", path, _claimed, body(request), timeout_s=timeout_s, repeatable=False)
+
+
+def claim_jobs(
+    agent_id: str,
+    max_jobs: int,
+    pool: str = "default",
+    labels: Iterable[str] = (),
+    wait_s: float = 5.0,
+) -> Call[ClaimsAnswer]:
+    """Up to `max_jobs` jobs for an agent with that many free slots, in one call: waits up to
+    `wait_s` for the first; `claims` is empty when none came."""
+    request = ClaimsRequest(
+        agent_id=agent_id, pool=pool, labels=frozenset(labels), wait_s=wait_s, max_jobs=max_jobs
+    )
+    path = f"{QUEUE}/claims"
+    timeout_s = wait_s + CLAIM_SLACK_S
+    return Call("POST", path, _claims, body(request), timeout_s=timeout_s, repeatable=False)
+
+
+def _claims(response: httpx.Response) -> ClaimsAnswer:
+    return ClaimsAnswer.model_validate_json(response.content)
 
 
 def _lease_call(
@@ -183,6 +206,7 @@ class Queueing:
     queue_existing = Op(queue_existing)
     enqueue_batch = Op(enqueue_batch)
     claim = Op(claim)
+    claim_jobs = Op(claim_jobs)
     start_claimed = Op(start_claimed)
     lease_heartbeat = Op(lease_heartbeat)
     write_logs = Op(write_logs)

@@ -34,6 +34,7 @@ HANDLERS: dict[type[Command[Any]], Handler] = {
     jobs.RetryDeadLetter: job_handlers.retry_dead_letter,
     batch.EnqueueBatch: batch_handlers.enqueue_batch,
     leases.ClaimJob: lease_handlers.claim_job,
+    leases.ClaimJobs: lease_handlers.claim_jobs,
     leases.StartJob: lease_handlers.start_job,
     leases.RenewLease: lease_handlers.renew_lease,
     leases.CompleteJob: lease_handlers.complete_job,

@@ -9,13 +9,15 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.commands.jobs import EnqueueJob, QueueJob
-from domain.commands.leases import ClaimJob, CompleteJob, FailJob
+from domain.commands.leases import ClaimJob, ClaimJobs, CompleteJob, FailJob
 from domain.commands.results import ClaimGrant
 from domain.job import CompletionReport, FailureReport, JobStatus
 from domain.queue import Label, PoolName, QueueSpec, RetryRule
 from domain.values import Metadata, Name, Text
 from wire.common import Body, GitFields
 
+MAX_JOBS_PER_CLAIM = 64
+"""An agent's free slots asked for in one claim."""
 NEW_JOB_FIELDS = frozenset(
     {"job_type", "git_repo", "git_ref", "git_commit_sha", "git_commit_message", "git_author"}
 ) | {"metadata"}
@@ -99,14 +101,25 @@ class Enqueued(BaseModel):
     existing: bool = Field(description="True when a retry or a unique key found an earlier job.")
 
 
-class ClaimRequest(Body):
+class ClaimFields(Body):
     agent_id: Name
     pool: PoolName = "default"
     labels: Annotated[frozenset[Label], Field(max_length=64)] = frozenset()
     wait_s: Annotated[float, Field(ge=0, le=30)] = 5.0
 
+
+class ClaimRequest(ClaimFields):
     def as_command(self) -> ClaimJob:
         return ClaimJob(self.agent_id, self.pool, self.labels, self.wait_s)
+
+
+class ClaimsRequest(ClaimFields):
+    max_jobs: Annotated[int, Field(ge=1, le=MAX_JOBS_PER_CLAIM)] = Field(
+        default=1, description="Free slots: up to this many jobs, if that many are there at once."
+    )
+
+    def as_command(self) -> ClaimJobs:
+        return ClaimJobs(self.agent_id, self.pool, self.labels, self.wait_s, self.max_jobs)
 
 
 class ClaimedJob(BaseModel):
@@ -157,6 +170,14 @@ class ClaimAnswer(BaseModel):
             heartbeat_every_s=grant.heartbeat_every_s,
             seq=grant.seq,
         )
+
+
+class ClaimsAnswer(BaseModel):
+    claims: list[ClaimAnswer] = Field(description="Empty when no work came within wait_s.")
+
+    @classmethod
+    def of(cls, grants: list[ClaimGrant]) -> ClaimsAnswer:
+        return cls(claims=[ClaimAnswer.of(grant) for grant in grants])
 
 
 class LeaseCall(Body):

@@ -31,7 +31,15 @@ from infra.nats_auth import AGENT_INBOX
 from infra.services import Services, open_services
 from infra.settings import Settings
 from wire.common import IdempotencyKey
-from wire.queue import ClaimAnswer, ClaimRequest, CompleteRequest, FailRequest, LeaseCall
+from wire.queue import (
+    ClaimAnswer,
+    ClaimRequest,
+    ClaimsAnswer,
+    ClaimsRequest,
+    CompleteRequest,
+    FailRequest,
+    LeaseCall,
+)
 from workers import service_commands
 from workers.native_auth import native_context
 from workers.native_beats import BeatResponder
@@ -72,6 +80,11 @@ class NativeClaim(ClaimRequest, Native):
         return self.as_command()
 
 
+class NativeClaims(ClaimsRequest, Native):
+    def to_command(self) -> Command[Any]:
+        return self.as_command()
+
+
 class JobLease(LeaseCall, Native):
     job_id: UUID
 
@@ -103,6 +116,7 @@ class JobFail(FailRequest, JobLease):
 
 OPERATIONS: dict[str, type[Native]] = {
     "claim": NativeClaim,
+    "claims": NativeClaims,
     "heartbeat": JobHeartbeat,
     "start": JobStart,
     "complete": JobComplete,
@@ -111,12 +125,16 @@ OPERATIONS: dict[str, type[Native]] = {
 }
 
 
-def answer(result: ClaimGrant | LeaseState | Committed[Any] | None) -> Reply:
+def answer(
+    result: ClaimGrant | list[ClaimGrant] | LeaseState | Committed[Any] | None,
+) -> Reply:
     """A handler's result as the native reply: the HTTP answer's fields, and a status."""
     if result is None:
         return {"status": 204}
     if isinstance(result, ClaimGrant):
         return {"status": 200} | ClaimAnswer.of(result).model_dump(mode="json")
+    if isinstance(result, list):
+        return {"status": 200} | ClaimsAnswer.of(result).model_dump(mode="json")
     if isinstance(result, LeaseState):
         expires = result.lease_expires_at.isoformat() if result.lease_expires_at else None
         return {

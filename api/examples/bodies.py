@@ -58,6 +58,8 @@ from wire.problems import Problem
 from wire.queue import (
     ClaimAnswer,
     ClaimRequest,
+    ClaimsAnswer,
+    ClaimsRequest,
     CompleteRequest,
     Enqueued,
     EnqueueRequest,
@@ -85,6 +87,13 @@ CLAIMED_JOB = {
     "labels": ["linux"],
     "git": GIT,
     "metadata": {},
+}
+CLAIM_ANSWER = {
+    "job": CLAIMED_JOB,
+    "claim_token": CLAIM_TOKEN,
+    "lease_expires_at": LATER,
+    "heartbeat_every_s": 20.0,
+    "seq": 1041,
 }
 
 WHY_WAITING = {
@@ -200,13 +209,9 @@ BODIES: dict[type[BaseModel], dict[str, Any]] = {
         "seq": 1041,
     },
     ClaimRequest: {"agent_id": AGENT_ID, "pool": "default", "labels": ["linux"], "wait_s": 5},
-    ClaimAnswer: {
-        "job": CLAIMED_JOB,
-        "claim_token": CLAIM_TOKEN,
-        "lease_expires_at": LATER,
-        "heartbeat_every_s": 20.0,
-        "seq": 1041,
-    },
+    ClaimAnswer: CLAIM_ANSWER,
+    ClaimsRequest: {"agent_id": AGENT_ID, "pool": "default", "wait_s": 5, "max_jobs": 4},
+    ClaimsAnswer: {"claims": [CLAIM_ANSWER]},
     LeaseCall: {"claim_token": CLAIM_TOKEN},
     LeaseHeartbeatAnswer: {"status": "running", "cancelled": False, "lease_expires_at": LATER},
     CompleteRequest: {"claim_token": CLAIM_TOKEN, "exit_code": 0, "summary": "312 passed"},

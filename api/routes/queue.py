@@ -27,6 +27,8 @@ from wire.common import Page
 from wire.queue import (
     ClaimAnswer,
     ClaimRequest,
+    ClaimsAnswer,
+    ClaimsRequest,
     CompleteRequest,
     Enqueued,
     EnqueueRequest,
@@ -85,6 +87,19 @@ async def claim(
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     response.headers[SEQ_HEADER] = str(grant.seq)
     return ClaimAnswer.of(grant)
+
+
+@router.post("/claims")
+async def claims(
+    body: ClaimsRequest, services: ServicesDep, context: AgentCall, response: Response
+) -> ClaimsAnswer:
+    """For an agent with several free slots: up to `max_jobs` jobs in one call, waiting up to
+    `wait_s` for the first and taking more only if they are there at once. Not idempotent, as
+    `/claim`."""
+    grants = await handle(services, body.as_command(), context)
+    if grants:
+        response.headers[SEQ_HEADER] = str(max(grant.seq for grant in grants))
+    return ClaimsAnswer.of(grants)
 
 
 @router.post("/jobs/{job_id}/start")

@@ -25,6 +25,19 @@ class ClaimJob(Command[ClaimGrant | None]):
 
 
 @dataclass(frozen=True)
+class ClaimJobs(Command[list[ClaimGrant]]):
+    """Up to `max_jobs` jobs for an agent with that many free slots: waits up to `wait_s` for
+    the first, and takes more only if they are there at once. Not idempotent, as `ClaimJob`."""
+
+    ACTION = "job.claim"
+    agent_id: str
+    pool: str
+    labels: frozenset[str]
+    wait_s: float
+    max_jobs: int
+
+
+@dataclass(frozen=True)
 class OnLease(Command[R]):
     """A call on a claimed job, which only the agent holding the claim may make."""
 

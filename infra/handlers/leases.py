@@ -8,6 +8,7 @@ from domain.commands.base import CommandContext
 from domain.commands.leases import (
     AppendLogs,
     ClaimJob,
+    ClaimJobs,
     CompleteJob,
     FailJob,
     OnLease,
@@ -27,6 +28,15 @@ async def claim_job(
     context.principal.require_agent(command.agent_id)
     queue = services.queue
     return await queue.claim(command.agent_id, command.pool, command.labels, command.wait_s)
+
+
+async def claim_jobs(
+    services: Services, command: ClaimJobs, context: CommandContext
+) -> list[ClaimGrant]:
+    context.principal.require_agent(command.agent_id)
+    return await services.queue.claim_many(
+        command.agent_id, command.pool, command.labels, command.wait_s, command.max_jobs
+    )
 
 
 def _held(services: Services, command: OnLease[Any], context: CommandContext) -> None:

@@ -50,6 +50,7 @@ WHO_MAY: dict[str, object] = {
     "POST /api/queue/jobs": OPERATE,
     "POST /api/queue/jobs:batch": OPERATE,
     "POST /api/queue/claim": AGENT,
+    "POST /api/queue/claims": AGENT,
     "POST /api/queue/jobs/{job_id}/start": AGENT,
     "POST /api/queue/jobs/{job_id}/heartbeat": AGENT,
     "POST /api/queue/jobs/{job_id}/complete": AGENT,

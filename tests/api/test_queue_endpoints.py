@@ -322,3 +322,23 @@ async def test_tickets_due_centuries_ahead_are_put_back_without_spinning(
     await eventually(lambda: consumer(0, 2), 5, "both tickets put back with a delay")
     assert await agent.claim() is None
     assert (await js.consumer_info(QUEUE, "q-default-normal")).num_redelivered == 0
+
+
+async def test_an_agent_with_free_slots_claims_several_jobs_in_one_call(
+    client: httpx.AsyncClient, services: Services, agent: HttpAgent
+) -> None:
+    jobs = [(await post_job(client))["job_id"] for _ in range(3)]
+    ask = {"agent_id": agent.agent_id, "wait_s": 2}
+    first = ok(await agent.post(f"{QUEUE_API}/claims", ask | {"max_jobs": 2}))
+    rest = ok(await agent.post(f"{QUEUE_API}/claims", ask | {"max_jobs": 5}))
+    none = ok(await agent.post(f"{QUEUE_API}/claims", ask | {"max_jobs": 5, "wait_s": 0}))
+    assert [c["job"]["job_id"] for c in first["claims"] + rest["claims"]] == jobs
+    assert none == {"claims": []}
+    token = first["claims"][0]["claim_token"]
+    ok(await agent.call(jobs[0], "complete", token, exit_code=0))
+    for bad in (0, 65):
+        refused = await agent.post(f"{QUEUE_API}/claims", ask | {"max_jobs": bad})
+        assert refused.status_code == 422
+    other = await http_agent(client, "agent-2")
+    stolen = await other.post(f"{QUEUE_API}/claims", ask | {"max_jobs": 1})
+    assert stolen.status_code == 403, "an agent claims only for itself"

@@ -166,3 +166,21 @@ async def test_a_reply_subject_that_is_not_an_inbox_gets_no_answer_written(
     assert answered["status"] == 404
     assert (await config.get("token-secret")).value == secret
     assert (await services.stream_state()).last_seq == before
+
+
+async def test_an_agent_with_free_slots_claims_several_jobs_in_one_request(
+    services: Services, nc: Client
+) -> None:
+    jobs = [await enqueue(services) for _ in range(3)]
+    agent_id, token = await register(services, "slots")
+    ask_for = {"agent_id": agent_id, "wait_s": 2, "agent_token": token}
+    first = await ask(nc, "claims", ask_for | {"max_jobs": 2})
+    rest = await ask(nc, "claims", ask_for | {"max_jobs": 5})
+    none = await ask(nc, "claims", ask_for | {"max_jobs": 5, "wait_s": 0})
+    assert (first["status"], rest["status"], none["status"]) == (200, 200, 200)
+    claimed = [c["job"]["job_id"] for c in first["claims"] + rest["claims"]]
+    assert claimed == jobs, "every job once, in the order queued"
+    assert none["claims"] == []
+    for bad in (0, 65, "two"):
+        refused = await ask(nc, "claims", ask_for | {"max_jobs": bad})
+        assert (refused["status"], refused["error"]) == (422, "validation_error"), bad
