@@ -175,8 +175,8 @@ async def run(quick: bool) -> list[Figure]:
         print(f"  {side:6}: {runs_text(found.rates)} jobs/s; CPU per job: {found.cpu_per_unit()}")
     raw = median(series["raw"].rates)
     figures = [
-        Figure(f"{NAME}, native", "jobs/s", median(series["native"].rates), raw, True),
-        Figure(f"{NAME}, HTTP", "jobs/s", median(series["http"].rates), raw, True),
+        Figure(f"{NAME}, native", "native jobs/s", median(series["native"].rates), raw, True),
+        Figure(f"{NAME}, HTTP", "HTTP jobs/s", median(series["http"].rates), raw, True),
     ]
     for figure in figures:
         print_figure(figure)
