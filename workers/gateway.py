@@ -40,9 +40,8 @@ from wire.queue import (
     FailRequest,
     LeaseCall,
 )
-from workers import service_commands
+from workers import native_beats, service_commands
 from workers.native_auth import native_context
-from workers.native_beats import BeatResponder
 from workers.native_errors import Reply, error_reply
 from workers.process import run_app
 from workers.responder import Responder
@@ -187,13 +186,13 @@ def create_app(settings: Settings | None = None) -> FastStream:
 
     app = FastStream(broker)
 
-    beats: list[BeatResponder] = []  # agents' native heartbeats (workers.native_beats)
+    beats: list[Responder] = []  # agents' native heartbeats (workers.native_beats)
     commands: list[Responder] = []  # services' commands (workers.service_commands)
 
     @app.on_startup
     async def open_services_first() -> None:
         state["services"] = await open_services(settings, "jetdeck-gateway", dashboard=False)
-        beats.append(BeatResponder(state["services"]))
+        beats.append(native_beats.responder(state["services"]))
         await beats[0].start()
         commands.append(service_commands.responder(state["services"], REPLY_PREFIXES))
         await commands[0].start()

@@ -15,16 +15,9 @@ one message at a time, so each request runs in a task of its own: a beat awaits 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Annotated
 from uuid import UUID
 
-import orjson
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from nats.errors import Error as NatsError
 from pydantic import Field
 
 from domain.commands.base import CommandContext
@@ -37,6 +30,7 @@ from infra.nats_auth import AGENT_INBOX
 from infra.services import Services
 from wire.agents import AgentHeartbeatAnswer, HeartbeatRequest
 from workers.native_errors import Reply, error_reply
+from workers.responder import Responder
 
 SUBJECT = "jetdeck.queue.agent.heartbeat"
 QUEUE_GROUP = "jetdeck-beats"
@@ -45,7 +39,6 @@ REPLY_PREFIXES = (f"{AGENT_INBOX}.", "_INBOX.")
 where an agent may not (see workers.gateway)."""
 MAX_IN_FLIGHT = 8192
 """Beyond this many beats at once, a beat is answered 503 at once instead of queueing."""
-log = logging.getLogger(__name__)
 
 
 class NativeBeat(HeartbeatRequest):
@@ -75,41 +68,8 @@ async def answer_beat(services: Services, body: bytes) -> Reply:
     return {"status": 200, "agent_status": answer.pop("status")} | answer
 
 
-class BeatResponder:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self._sub: Subscription | None = None
-        self._running: set[asyncio.Task[None]] = set()
+def responder(services: Services) -> Responder:
+    async def answer(_: str, body: bytes) -> Reply:
+        return await answer_beat(services, body)
 
-    async def start(self) -> None:
-        self._sub = await self.services.nc.subscribe(
-            SUBJECT, queue=QUEUE_GROUP, cb=self._on_request
-        )
-
-    async def stop(self) -> None:
-        """No new beats; those in flight get their answers."""
-        if self._sub is not None:
-            with contextlib.suppress(NatsError):
-                await self._sub.unsubscribe()
-            self._sub = None
-        await asyncio.gather(*self._running, return_exceptions=True)
-
-    async def _on_request(self, msg: Msg) -> None:
-        if not msg.reply.startswith(REPLY_PREFIXES):
-            log.warning("native heartbeat with reply subject %r ignored", msg.reply)
-            return
-        if len(self._running) >= MAX_IN_FLIGHT:
-            busy = {"status": 503, "error": "unavailable", "detail": "too many beats at once"}
-            await _respond(msg, busy)
-            return
-        task = asyncio.create_task(self._answer(msg))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-
-    async def _answer(self, msg: Msg) -> None:
-        await _respond(msg, await answer_beat(self.services, msg.data))
-
-
-async def _respond(msg: Msg, reply: Reply) -> None:
-    with contextlib.suppress(NatsError):  # the connection is going: the agent retries
-        await msg.respond(orjson.dumps(reply))
+    return Responder(services.nc, SUBJECT, QUEUE_GROUP, answer, REPLY_PREFIXES, MAX_IN_FLIGHT)

@@ -11,6 +11,9 @@ from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
+from infra.services import Services, open_services
+from infra.settings import Settings
+from workers.gateway import create_app
 
 
 @pytest.fixture
@@ -28,3 +31,14 @@ def store(nc: Client) -> EventStore:
 @pytest.fixture
 def commands(store: EventStore) -> CommandRunner:
     return CommandRunner(store)
+
+
+@pytest.fixture
+async def gateway_beside(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
+    """An API's services, and the gateway (native queue calls, heartbeats and service commands)
+    running beside them."""
+    settings = Settings(nats_url=fresh_server.url)
+    found = await open_services(settings, "test")
+    async with create_app(settings):
+        yield found
+    await found.close()

@@ -17,22 +17,16 @@ from domain.queue import QueueSpec
 from domain.recorded import Cause
 from domain.values import GitContext
 from infra.embedded_server import EmbeddedServer
-from infra.services import Services, open_services
-from infra.settings import Settings
+from infra.services import Services
 from infra.unit_of_work import load_history
 from wire.problems import ERRORS
-from workers.gateway import create_app
 
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
 
 
 @pytest.fixture
-async def services(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
-    settings = Settings(nats_url=fresh_server.url)
-    found = await open_services(settings, "test")
-    async with create_app(settings):
-        yield found
-    await found.close()
+async def services(gateway_beside: Services) -> Services:
+    return gateway_beside
 
 
 @pytest.fixture

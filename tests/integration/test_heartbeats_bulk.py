@@ -22,11 +22,9 @@ from domain.errors import UnauthorizedError, UnavailableError
 from infra.embedded_server import EmbeddedServer
 from infra.layout import EVENTS, HEARTBEATS, apply_layout
 from infra.nats_auth import AGENT_INBOX
-from infra.services import Services, open_services
-from infra.settings import Settings
+from infra.services import Services
 from infra.tokens import AgentIdentity
 from tests.queue_helpers import cause, eventually
-from workers.gateway import create_app
 from workers.native_beats import SUBJECT
 
 HOST = HostInfo(hostname="h", os="linux", arch="x86_64", cpu_count=2, memory_mb=1024)
@@ -34,13 +32,8 @@ AGENTS, BEATS = 40, 25
 
 
 @pytest.fixture
-async def services(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
-    """An API's services, and the gateway (which serves native heartbeats) beside them."""
-    settings = Settings(nats_url=fresh_server.url)
-    found = await open_services(settings, "test")
-    async with create_app(settings):
-        yield found
-    await found.close()
+async def services(gateway_beside: Services) -> Services:
+    return gateway_beside
 
 
 @pytest.fixture

@@ -17,22 +17,16 @@ from domain.identity import Role
 from domain.job import Job
 from domain.recorded import Cause
 from infra.embedded_server import EmbeddedServer
-from infra.services import Services, open_services
-from infra.settings import Settings
+from infra.services import Services
 from tests.queue_helpers import NEW_JOB, events, eventually, job_log
 from wire.batch import MAX_BATCH
-from workers.gateway import create_app
 
 UNKNOWN_ID = "6b270f22-4b9d-53c5-a517-58d818e9964b"
 
 
 @pytest.fixture
-async def services(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
-    settings = Settings(nats_url=fresh_server.url)
-    found = await open_services(settings, "test")
-    async with create_app(settings):
-        yield found
-    await found.close()
+async def services(gateway_beside: Services) -> Services:
+    return gateway_beside
 
 
 @pytest.fixture
