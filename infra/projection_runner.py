@@ -66,6 +66,16 @@ def stream_seq(msg: Msg) -> int:
     return msg.metadata.sequence.stream
 
 
+def delivered(msg: Msg) -> int:
+    """How many times the consumer has delivered this message, from the ack subject
+    (`<delivered>` above, 2 tokens later with a domain); 0 when it does not say."""
+    tokens = msg.reply.split(".") if msg.reply else []
+    if tokens[:2] == ["$JS", "ACK"] and len(tokens) in (9, 11, 12):
+        count = tokens[4] if len(tokens) == 9 else tokens[6]
+        return int(count) if count.isdigit() else 0
+    return 0
+
+
 def pending(msg: Msg) -> int:
     """How many messages the stream held after this one when it was delivered (0 when the ack
     subject does not say): the distance to the end of a catch-up."""

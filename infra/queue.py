@@ -35,6 +35,7 @@ from domain.recorded import Cause, RecordedEvent
 from domain.tickets import put_back
 from domain.values import GitContext
 from infra import queue_signals as signals
+from infra.projection_runner import delivered
 from infra.queue_core import ack_of, nak
 from infra.queue_reports import JobReports
 from infra.tickets import refusal, ticket_event
@@ -42,13 +43,6 @@ from infra.tokens import Claim
 from infra.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-def delivered(msg: Msg) -> int:
-    """How many times the consumer has delivered this ticket, from its ack subject
-    (`$JS.ACK.<stream>.<consumer>.<delivered>.…`); 0 when it does not say."""
-    tokens = msg.reply.split(".") if msg.reply else []
-    return int(tokens[4]) if len(tokens) == 9 and tokens[4].isdigit() else 0
 
 
 class QueueService(JobReports):

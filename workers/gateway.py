@@ -27,7 +27,6 @@ from domain.identity import Permission
 from infra.connection import broker_security
 from infra.dispatch import handle
 from infra.logging_setup import broker_logger
-from infra.nats_auth import AGENT_INBOX
 from infra.services import Services, open_services
 from infra.settings import Settings
 from wire.common import IdempotencyKey
@@ -44,12 +43,10 @@ from workers import native_beats, service_commands
 from workers.native_auth import native_context
 from workers.native_errors import Reply, error_reply
 from workers.process import run_app
-from workers.responder import Responder
+from workers.responder import INBOXES, Responder
 
 SUBJECT_PREFIX = "jetdeck.queue."
 SUBJECTS = f"{SUBJECT_PREFIX}*"
-REPLY_PREFIXES = (f"{AGENT_INBOX}.", "_INBOX.")
-"""Native agents' inboxes, and those of JetDeck's own processes (nats-py's default prefix)."""
 CONCURRENCY = 256
 log = logging.getLogger(__name__)
 
@@ -176,7 +173,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
     @broker.subscriber(SUBJECTS, queue="jetdeck-gateway", max_workers=CONCURRENCY, no_reply=True)
     async def gateway(msg: NatsMessage) -> None:
         raw = msg.raw_message
-        if not raw.reply.startswith(REPLY_PREFIXES):
+        if not raw.reply.startswith(INBOXES):
             log.warning(
                 "native request on %s with reply subject %r ignored", raw.subject, raw.reply
             )
@@ -194,7 +191,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
         state["services"] = await open_services(settings, "jetdeck-gateway", dashboard=False)
         beats.append(native_beats.responder(state["services"]))
         await beats[0].start()
-        commands.append(service_commands.responder(state["services"], REPLY_PREFIXES))
+        commands.append(service_commands.responder(state["services"], INBOXES))
         await commands[0].start()
 
     @app.after_shutdown

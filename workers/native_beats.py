@@ -26,17 +26,13 @@ from domain.errors import UnauthorizedError
 from domain.identity import Permission
 from infra.authn import INVALID_CREDENTIALS
 from infra.dispatch import handle
-from infra.nats_auth import AGENT_INBOX
 from infra.services import Services
 from wire.agents import AgentHeartbeatAnswer, HeartbeatRequest
 from workers.native_errors import Reply, error_reply
-from workers.responder import Responder
+from workers.responder import INBOXES, Responder
 
 SUBJECT = "jetdeck.queue.agent.heartbeat"
 QUEUE_GROUP = "jetdeck-beats"
-REPLY_PREFIXES = (f"{AGENT_INBOX}.", "_INBOX.")
-"""Only inboxes are answered: the reply goes out as JetDeck's own NATS user, which may write
-where an agent may not (see workers.gateway)."""
 MAX_IN_FLIGHT = 8192
 """Beyond this many beats at once, a beat is answered 503 at once instead of queueing."""
 
@@ -72,4 +68,4 @@ def responder(services: Services) -> Responder:
     async def answer(_: str, body: bytes) -> Reply:
         return await answer_beat(services, body)
 
-    return Responder(services.nc, SUBJECT, QUEUE_GROUP, answer, REPLY_PREFIXES, MAX_IN_FLIGHT)
+    return Responder(services.nc, SUBJECT, QUEUE_GROUP, answer, INBOXES, MAX_IN_FLIGHT)

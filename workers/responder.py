@@ -20,10 +20,15 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 
+from infra.nats_auth import AGENT_INBOX
 from workers.native_errors import Reply
 
 Answer = Callable[[str, bytes], Awaitable[Reply]]
 """The answer to a request: its subject and body in, a reply with a `status` out."""
+INBOXES = (f"{AGENT_INBOX}.", "_INBOX.")
+"""Native agents' inboxes, and those of JetDeck's own processes (nats-py's default prefix): the
+only reply subjects answered, since a reply goes out as JetDeck's own NATS user, which may write
+where a caller may not."""
 BUSY: Reply = {"status": 503, "error": "unavailable", "detail": "too many requests at once"}
 log = logging.getLogger(__name__)
 

@@ -47,11 +47,18 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
 
 
 async def enqueue(client: httpx.AsyncClient, pool: str, command: str, **spec: Any) -> str:
-    """The new job's id, once the API's read models hold it (later reads need no `min_seq`)."""
+    """The new job's id, once the API's read models hold it."""
+    return (await enqueued(client, pool, command, **spec))[0]
+
+
+async def enqueued(
+    client: httpx.AsyncClient, pool: str, command: str, **spec: Any
+) -> tuple[str, int]:
+    """The new job's id and the sequence of its event: reads after it ask for `min_seq`."""
     body = NEW_JOB | {"pool": pool, "command": command} | spec
     queued = ok(await client.post("/api/queue/jobs", json=body), 201)
     job_id: str = (await job(client, queued["job_id"], queued["seq"]))["job_id"]
-    return job_id
+    return job_id, queued["seq"]
 
 
 async def eventually(
@@ -281,8 +288,8 @@ async def test_a_drained_agent_finishes_its_job_and_exits(
     client: httpx.AsyncClient, agents: Agents
 ) -> None:
     agent = await agents.start("drained")
-    job_id = await enqueue(client, agents.pool, "sleep 2; echo finished")
-    running = await reaches(client, job_id, {"running"})
+    job_id, seq = await enqueued(client, agents.pool, "sleep 2; echo finished")
+    running = await reaches(client, job_id, {"running"}, min_seq=seq)
 
     drained = ok(await client.post(f"/api/agents/{running['agent_id']}/drain"))
 
