@@ -357,9 +357,12 @@ class Job(Aggregate):
         self.not_before = retry_at
 
 
+_ENTERING = (Job.Created, Job.Queued, Job.Requeued)
+
+
 def entered_queue(event: object) -> QueueSpec | None:
     """The queue spec of an event that puts a job into the queue, else None."""
-    if isinstance(event, Job.Created | Job.Queued | Job.Requeued):
+    if isinstance(event, _ENTERING):
         return event.spec
     return None
 

@@ -50,6 +50,10 @@ class HourlyFinishes:
 
     def __init__(self) -> None:
         self.hours: dict[datetime, Counter[JobStatus]] = {}
+        self._last: tuple[float, float, Counter[JobStatus]] | None = None
+        """(start, end) as POSIX times of the bucket the last finish went to, and its counts:
+        finishes come in time order, so most land where the last one did, and comparing two
+        floats costs far less than working out an aware datetime's hour."""
 
     @property
     def newest(self) -> datetime | None:
@@ -61,11 +65,20 @@ class HourlyFinishes:
             self.add(recorded.at, recorded.event.status)
 
     def add(self, at: datetime, status: JobStatus) -> None:
+        last = self._last
+        if last is not None and last[0] <= at.timestamp() < last[1]:
+            last[2][status] += 1
+            return
         hour = hour_of(at)
         newest = self.newest
         if newest is not None and hour < newest - KEEP:
             return  # a late report from before the kept hours: no window that is read holds it
-        self.hours.setdefault(hour, Counter())[status] += 1
+        counts = self.hours.get(hour)
+        if counts is None:
+            counts = self.hours[hour] = Counter()
+        counts[status] += 1
+        start = hour.timestamp()
+        self._last = (start, start + HOUR.total_seconds(), counts)
         if newest is None or hour > newest:
             horizon = hour - KEEP
             for old in [h for h in self.hours if h < horizon]:
@@ -90,6 +103,7 @@ class HourlyFinishes:
         }
 
     def restore(self, data: Any) -> None:
+        self._last = None
         self.hours = {
             datetime.fromisoformat(hour): Counter({JobStatus(s): n for s, n in counts.items()})
             for hour, counts in data.items()

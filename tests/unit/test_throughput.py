@@ -57,6 +57,18 @@ def test_finishes_are_counted_in_their_hour_by_outcome() -> None:
     assert counts(model, at(3.9)) == {T0: (2, 1), at(1): (0, 2), at(3): (0, 1)}
 
 
+def test_finishes_out_of_time_order_land_in_their_own_hours() -> None:
+    """Most finishes land in the hour the last one did, which the model goes to directly; a late
+    report in between must still reach its own hour, and the next ones theirs."""
+    stamps = [0.1, 0.2, 1.5, 0.3, 1.6, 0.4, 2.5, 1.7, 1.8, 2.6]
+    rec = Recorder()
+    for hours in stamps:
+        finished(rec, hours)
+    model = fed(HourlyFinishes(), rec.log)
+    expected = {at(h): sum(1 for s in stamps if int(s) == h) for h in range(3)}
+    assert counts(model, at(2.9)) == {hour: (n, 0) for hour, n in expected.items()}
+
+
 def test_only_a_completion_finishes_a_job() -> None:
     rec = Recorder()
     job = Job.create(uuid4(), "build", GitContext(commit_sha="abc1234"), {})
