@@ -172,13 +172,30 @@ class Tally:
         return max(end - self.started, 1e-9)
 
 
-async def measured(meter: CpuMeter, jobs: int, work: Callable[[], Awaitable[T]]) -> tuple[T, str]:
+@dataclass(frozen=True)
+class CpuPerJob:
+    """Milliseconds of CPU per job in each measured process."""
+
+    ms: dict[str, float]
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.ms.values())
+
+    @property
+    def text(self) -> str:
+        parts = [f"{name} {fmt(ms)}" for name, ms in self.ms.items()]
+        return f"CPU ms per job: {', '.join(parts)}; all together {fmt(self.total_ms)}"
+
+
+async def measured(
+    meter: CpuMeter, jobs: int, work: Callable[[], Awaitable[T]]
+) -> tuple[T, CpuPerJob]:
     """Run `work`; also say how much CPU each of its `jobs` cost in each process."""
     before = meter.read()
     result = await work()
     spent = meter.since(before)
-    parts = [f"{name} {fmt(1e3 * seconds / jobs)}" for name, seconds in spent.items()]
-    return result, f"CPU ms per job: {', '.join(parts)}"
+    return result, CpuPerJob({name: 1e3 * seconds / jobs for name, seconds in spent.items()})
 
 
 async def profiled(work: Callable[[], Awaitable[object]], rows: int = 30) -> None:

@@ -119,15 +119,18 @@ class Runs:
 
     phased: dict[str, list[Phases]] = field(default_factory=dict)
     overlapped: dict[str, list[float]] = field(default_factory=dict)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+    """CPU per job of each phased run, summed over the measured processes."""
 
     async def add_phased(
         self, side: str, meter: CpuMeter, jobs: int, work: Callable[[], Awaitable[Phases]]
     ) -> None:
         run, cpu = await measured(meter, jobs, work)
         self.phased.setdefault(side, []).append(run)
+        self.cpu_ms.setdefault(side, []).append(cpu.total_ms)
         print(
             f"  {side:<7} enqueue {run.enqueue:8,.0f}/s   claim+complete {run.drain:8,.0f}/s"
-            f"   end-to-end {run.end_to_end:8,.0f}/s\n{'':10}{cpu}",
+            f"   end-to-end {run.end_to_end:8,.0f}/s\n{'':10}{cpu.text}",
             flush=True,
         )
 
@@ -148,6 +151,8 @@ class Runs:
             out.append(self.figure(side, "end-to-end", lambda r: r.end_to_end))
         ours, raw = median(self.overlapped["native"]), median(self.overlapped["raw"])
         out.append(Figure(NAME, "native overlapped jobs/s", ours, raw, True))
+        ours, raw = median(self.cpu_ms["native"]), median(self.cpu_ms["raw"])
+        out.append(Figure(NAME, "native CPU ms per job", ours, raw, False, "<= 1.48"))
         return out
 
 
