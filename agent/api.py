@@ -152,9 +152,13 @@ class AgentApi:
             self.client.deregister_agent(self.agent_id, reason[:MAX_TEXT], idempotency_key=key)
         )
 
-    async def claim(self, pool: str, labels: Iterable[str], wait_s: float) -> ClaimedJob | None:
-        found = await answer(self.client.claim(self.agent_id, pool, labels, wait_s))
-        return None if found is None else ClaimedJob.from_answer(found)
+    async def claim(
+        self, pool: str, labels: Iterable[str], wait_s: float, max_jobs: int
+    ) -> list[ClaimedJob]:
+        """Up to `max_jobs` jobs in one call: it waits up to `wait_s` for the first."""
+        call = self.client.claim_jobs(self.agent_id, max_jobs, pool, labels, wait_s)
+        found = await answer(call)
+        return [ClaimedJob.from_answer(claim) for claim in found.claims]
 
     # --- one claimed job ------------------------------------------------------------------
 

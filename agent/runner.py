@@ -1,8 +1,9 @@
 """The reference build agent: `python -m agent --registration-token ... [--slots N]`.
 
 It registers (the registration token is used once; later calls carry the agent token), then
-heartbeats with its host's load and runs `--slots` claim loops. Each loop claims a job from its
-pool, runs the job's command with `/bin/sh -c` (see `agent.job`), reports, and claims again.
+heartbeats with its host's load and runs up to `--slots` jobs at once: one claim at a time asks
+its pool for as many jobs as slots are free; each job's command runs with `/bin/sh -c` (see
+`agent.job`) and is reported, and its slot is free again.
 Every call goes through the client (`client.AsyncJetDeck`).
 
 * A heartbeat's `drain` instruction stops the claiming; the agent exits once its jobs are done.
@@ -69,7 +70,7 @@ class Agent:
         await self._beat()  # a registered agent gets work once it has reported its load
         beats = asyncio.create_task(self._heartbeats())
         try:
-            await asyncio.gather(*(self._slot(n) for n in range(self.config.slots)))
+            await self._claim_for_free_slots()
         finally:
             beats.cancel()
         if self.exit_code == 0:  # else the API no longer accepts this agent anyway
@@ -160,24 +161,35 @@ class Agent:
 
     # --- slots ----------------------------------------------------------------------------
 
-    async def _slot(self, n: int) -> None:
+    async def _claim_for_free_slots(self) -> None:
+        """One claim at a time, for as many jobs as slots are free: it waits for the first job,
+        and takes the others only if they are there at once. Each job runs as a task; a full
+        agent waits for one to end before it claims again."""
+        running: set[asyncio.Task[None]] = set()
         pause = 1.0
         while self.claiming:
+            _reap(running)
+            free = self.config.slots - len(running)
+            if free == 0:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                continue
             try:
-                job = await self.api.claim(
-                    self.config.pool, self.config.labels, self.config.claim_wait_s
+                jobs = await self.api.claim(
+                    self.config.pool, self.config.labels, self.config.claim_wait_s, free
                 )
             except AuthError as exc:
                 self._distrusted(exc)
-                return
+                break
             except (TransientError, ApiError) as exc:
-                log.warning("slot %d: claim failed: %s; again in %gs", n, exc, pause)
+                log.warning("claim failed: %s; again in %gs", exc, pause)
                 await self._idle(pause)
                 pause = min(2 * pause, RETRY_MAX_S)
                 continue
             pause = 1.0
-            if job is not None:
-                await self._run(job)
+            if jobs:
+                log.info("claimed %d job(s) for %d free slot(s)", len(jobs), free)
+            running.update(asyncio.create_task(self._run(job)) for job in jobs)
+        await asyncio.gather(*running)
 
     async def _run(self, job: ClaimedJob) -> None:
         run = JobRun(self.api, job, self._settings)
@@ -223,6 +235,14 @@ class Agent:
     def _abandon_all(self) -> None:
         for run in self.runs.values():
             run.stop(Stop.SHUTDOWN)
+
+
+def _reap(running: set[asyncio.Task[None]]) -> None:
+    """Drop the finished jobs' tasks; one that failed raises here: a job that could not be run
+    and reported is a bug of the agent's, and ends it."""
+    for task in [t for t in running if t.done()]:
+        running.discard(task)
+        task.result()
 
 
 async def serve(config: AgentConfig) -> int:

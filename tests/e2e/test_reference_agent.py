@@ -186,6 +186,24 @@ async def test_a_followed_log_streams_while_the_job_runs(
     assert events[-1] == ("end", '{"status":"success"}')
 
 
+async def test_free_slots_are_filled_by_one_claim_and_the_jobs_run_at_once(
+    client: httpx.AsyncClient, agents: Agents, events: Callable[[str], Awaitable[Any]]
+) -> None:
+    """Three jobs wait before an agent with three slots starts: one claim takes all three, and
+    they run side by side."""
+    job_ids = [await enqueue(client, agents.pool, "sleep 1; echo done") for _ in range(3)]
+    agent = await agents.start("a1", "--slots", "3")
+
+    for job_id in job_ids:
+        assert (await finished(client, job_id))["status"] == "success"
+    assert "claimed 3 job(s) for 3 free slot(s)" in agent.output()
+    logs = [await events(job_id) for job_id in job_ids]
+    starts = [r.seq for log in logs for r in log if isinstance(r.event, Job.Started)]
+    ends = [r.seq for log in logs for r in log if isinstance(r.event, Job.Completed)]
+    assert len(starts) == len(ends) == 3
+    assert max(starts) < min(ends)
+
+
 async def test_a_job_over_its_timeout_ends_as_timeout(
     client: httpx.AsyncClient, agents: Agents
 ) -> None:
