@@ -102,6 +102,8 @@ FILTERS = [
     JobFilter(agent_id="agent-2"),
     JobFilter(repo="org/a", agent_id="agent-1", status=S.FAILED),
     JobFilter(created_from=at(40), created_to=at(160)),
+    JobFilter(created_from=at(40)),
+    JobFilter(created_to=at(160)),
     JobFilter(repo="nobody"),
 ]
 
@@ -137,6 +139,22 @@ def test_a_board_with_a_store_answers_as_one_in_memory(
     statuses = {row.status for row in memory.jobs.values()}
     assert statuses & FINISHED, "the history has finished jobs"
     assert statuses - FINISHED, "and jobs in flight"
+
+
+def test_a_wide_range_is_walked_only_when_it_reaches_the_newest_rows(
+    store: FinishedJobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walking by arrival meets a range at once only if few rows are newer than it: a dense
+    range early in history is read through the creation index instead, as a narrow one is."""
+    monkeypatch.setattr(finished_jobs, "NARROW", 10)
+    fed(JobBoard(finished=store), history(400))
+    store.flush()
+    walked, indexed = "NOT INDEXED", "INDEXED BY finished_by_created"
+    assert store._plan(JobFilter(created_from=at(40))) == walked
+    assert store._plan(JobFilter(created_from=at(40), created_to=at(10**4))) == walked
+    assert store._plan(JobFilter(created_to=at(160))) == indexed
+    assert store._plan(JobFilter(created_from=at(0), created_to=at(160))) == indexed
+    assert store._plan(JobFilter(created_from=at(40), created_to=at(41))) == indexed
 
 
 def test_only_jobs_in_flight_stay_in_memory(store: FinishedJobs) -> None:
