@@ -8,6 +8,7 @@ answer it promises), its handler in `infra/handlers/`, and one row here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from domain.commands import access, batch, deployments, fleet, jobs, leases
@@ -24,6 +25,15 @@ from infra.services import Services
 R = TypeVar("R")
 Handler = Callable[[Services, Any, CommandContext], Awaitable[Any]]
 
+
+async def handle(services: Services, command: Command[R], context: CommandContext) -> R:
+    """Run `command`, sent in `context`; its handler's answer, or one of our errors. Lines
+    logged meanwhile name the command."""
+    with command_scope(context.correlation_id, context.command_id, context.actor):
+        result: R = await HANDLERS[type(command)](services, command, context)
+    return result
+
+
 HANDLERS: dict[type[Command[Any]], Handler] = {
     jobs.CreateJob: job_handlers.create_job,
     jobs.ReportJobStart: job_handlers.report_job_start,
@@ -32,7 +42,7 @@ HANDLERS: dict[type[Command[Any]], Handler] = {
     jobs.QueueJob: job_handlers.queue_job,
     jobs.CancelJob: job_handlers.cancel_job,
     jobs.RetryDeadLetter: job_handlers.retry_dead_letter,
-    batch.EnqueueBatch: batch_handlers.enqueue_batch,
+    batch.EnqueueBatch: partial(batch_handlers.enqueue_batch, run=handle),
     leases.ClaimJob: lease_handlers.claim_job,
     leases.ClaimJobs: lease_handlers.claim_jobs,
     leases.StartJob: lease_handlers.start_job,
@@ -61,11 +71,3 @@ HANDLERS: dict[type[Command[Any]], Handler] = {
     access.ChangeTrustPolicy: access_handlers.change_trust_policy,
     access.DeleteTrustPolicy: access_handlers.delete_trust_policy,
 }
-
-
-async def handle(services: Services, command: Command[R], context: CommandContext) -> R:
-    """Run `command`, sent in `context`; its handler's answer, or one of our errors. Lines
-    logged meanwhile name the command."""
-    with command_scope(context.correlation_id, context.command_id, context.actor):
-        result: R = await HANDLERS[type(command)](services, command, context)
-    return result

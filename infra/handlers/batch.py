@@ -5,23 +5,31 @@ rather than one round trip after another. Each job answers on its own."""
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol, TypeVar
 
-from domain.commands.base import CommandContext
+from domain.commands.base import Command, CommandContext
 from domain.commands.batch import EnqueueBatch, ItemOutcome
 from domain.errors import JetDeckError
 from infra.services import Services
 
+R = TypeVar("R")
+
+
+class Run(Protocol):
+    """How the table runs one command (`infra.dispatch.handle`): the batch runs each job's."""
+
+    async def __call__(
+        self, services: Services, command: Command[R], context: CommandContext
+    ) -> R: ...
+
 
 async def enqueue_batch(
-    services: Services, command: EnqueueBatch, context: CommandContext
+    services: Services, command: EnqueueBatch, context: CommandContext, *, run: Run
 ) -> tuple[ItemOutcome, ...]:
-    # The table's own entry point, imported here since the table lists this handler too.
-    from infra.dispatch import handle
-
     async def one(index: int) -> ItemOutcome:
         item = command.items[index]
         try:
-            return await handle(services, item.command, context.part(index, item.request_hash))
+            return await run(services, item.command, context.part(index, item.request_hash))
         except JetDeckError as exc:
             return exc
 
