@@ -42,6 +42,7 @@ from bench.common import (
 from bench.queue_common import (
     POOL,
     RAW_STREAM,
+    SUCCEEDED,
     enqueue_jobs,
     fresh_raw_queue,
     jetdeck,
@@ -52,7 +53,6 @@ from bench.queue_common import (
     raw_consumer,
     wait_for_tickets,
 )
-from domain.job import CompletionReport
 from domain.queue import PRIORITY_ORDER, Priority
 from infra.connection import connect
 from infra.event_store import EventStore
@@ -65,8 +65,6 @@ WARMUP = 50
 CHUNK = 250
 """Claims per turn when the two sides take turns."""
 NO_WAIT = b'{"batch":1,"no_wait":true}'
-
-SUCCEEDED = CompletionReport(exit_code=0)
 
 
 @dataclass(frozen=True)

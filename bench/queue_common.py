@@ -23,7 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from bench.common import GIT, METADATA, CpuMeter, fmt, new_cause, new_job, store_headers
-from domain.job import Job
+from domain.job import CompletionReport, Job
 from domain.queue import Priority, QueueSpec
 from infra.event_store import EventStore, Outgoing
 from infra.layout import QUEUE, consumer_name
@@ -36,6 +36,8 @@ POOL = "default"
 CALLERS = 64
 """Concurrent enqueuers, as many as the command-path bench uses."""
 RAW_STREAM = "RAWQ"
+SUCCEEDED = CompletionReport(exit_code=0)
+"""What the benches' agents report of every job."""
 T = TypeVar("T")
 
 

@@ -45,6 +45,7 @@ from bench.common import (
 from bench.queue_common import (
     POOL,
     RAW_STREAM,
+    SUCCEEDED,
     fresh_raw_queue,
     jetdeck,
     measured,
@@ -53,7 +54,6 @@ from bench.queue_common import (
     raw_subject,
     spec,
 )
-from domain.job import CompletionReport
 from domain.queue import Priority
 from infra.connection import connect
 from infra.event_store import EventStore
@@ -64,7 +64,6 @@ RATE = 100.0
 AGENTS = 8
 WAIT_S = 0.5
 LEVEL = Priority.NORMAL
-SUCCEEDED = CompletionReport(exit_code=0)
 
 
 @dataclass(frozen=True)

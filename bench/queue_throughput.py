@@ -52,6 +52,7 @@ from bench.queue_common import (
     CALLERS,
     POOL,
     RAW_STREAM,
+    SUCCEEDED,
     Tally,
     enqueue_jobs,
     fresh_raw_queue,
@@ -62,7 +63,6 @@ from bench.queue_common import (
     queued_messages,
     raw_consumer,
 )
-from domain.job import CompletionReport
 from domain.queue import Priority
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
@@ -77,8 +77,6 @@ LEVEL = Priority.NORMAL
 Agent = Callable[[Tally], Awaitable[None]]
 Enqueue = Callable[[int], Awaitable[None]]
 """Enqueue that many jobs."""
-
-SUCCEEDED = CompletionReport(exit_code=0)
 
 
 @dataclass(frozen=True)
