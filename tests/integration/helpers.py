@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
+from nats.aio.client import Client
+
 from domain.commands.results import Committed
 from domain.job import Job, JobStatus
 from domain.recorded import Cause
@@ -92,3 +95,11 @@ def _answers(board: JobBoard) -> dict[str, list[dict[str, Any]]]:
         "jobs": [job.model_dump() for job in jobs],
         "running": [j.model_dump() for j in running],
     }
+
+
+async def ask(nc: Client, subject: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
+    """A native request (JSON, or bytes as they are) and its JSON answer."""
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    reply = await nc.request(subject, raw, timeout=10)
+    answer: dict[str, Any] = orjson.loads(reply.data)
+    return answer

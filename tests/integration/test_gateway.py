@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
-import nats
-import orjson
 import pytest
 from nats.aio.client import Client
 
@@ -16,9 +13,9 @@ from domain.job import Job, JobStatus
 from domain.queue import QueueSpec
 from domain.recorded import Cause
 from domain.values import GitContext
-from infra.embedded_server import EmbeddedServer
 from infra.services import Services
 from infra.unit_of_work import load_history
+from tests.integration import helpers
 from wire.problems import ERRORS
 
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
@@ -29,18 +26,8 @@ async def services(gateway_beside: Services) -> Services:
     return gateway_beside
 
 
-@pytest.fixture
-async def nc(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
-    client = await nats.connect(fresh_server.url)
-    yield client
-    await client.close()
-
-
 async def ask(nc: Client, operation: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
-    raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    reply = await nc.request(f"jetdeck.queue.{operation}", raw, timeout=10)
-    answer: dict[str, Any] = orjson.loads(reply.data)
-    return answer
+    return await helpers.ask(nc, f"jetdeck.queue.{operation}", body)
 
 
 async def enqueue(services: Services) -> str:

@@ -4,11 +4,9 @@ nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
-import nats
 import orjson
 import pytest
 from nats.aio.client import Client
@@ -16,8 +14,8 @@ from nats.aio.client import Client
 from domain.identity import Role
 from domain.job import Job
 from domain.recorded import Cause
-from infra.embedded_server import EmbeddedServer
 from infra.services import Services
+from tests.integration import helpers
 from tests.queue_helpers import NEW_JOB, events, eventually, job_log
 from wire.batch import MAX_BATCH
 
@@ -29,18 +27,8 @@ async def services(gateway_beside: Services) -> Services:
     return gateway_beside
 
 
-@pytest.fixture
-async def nc(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
-    client = await nats.connect(fresh_server.url)
-    yield client
-    await client.close()
-
-
 async def ask(nc: Client, command: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
-    raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    reply = await nc.request(f"jetdeck.cmd.{command}", raw, timeout=10)
-    answer: dict[str, Any] = orjson.loads(reply.data)
-    return answer
+    return await helpers.ask(nc, f"jetdeck.cmd.{command}", body)
 
 
 async def token(services: Services, nc: Client, role: Role) -> str:
