@@ -4,7 +4,8 @@ A beat awaited as its own JetStream request made every heartbeat pay nats-py's p
 machinery (a task, stdlib `json`, a `PubAck`) and, at a thousand agents, one socket write each.
 Here a beat goes into a bounded queue; one task takes what has gathered (up to `max_batch`,
 lingering `linger_s` after the first so a batch can fill), publishes the lot without awaiting, so
-one socket write carries it, and each ack, on one shared inbox, settles its own beat.
+one socket write carries it, and each ack comes back on the shared reply inbox of
+`infra.replies` to the caller that waits for it.
 
 The caller awaits its beat's ack, so a beat is never lost in silence: a write the stream refuses,
 or does not acknowledge within `timeout_s`, or that finds the queue full, raises
@@ -18,13 +19,12 @@ import asyncio
 import contextlib
 from typing import NamedTuple
 
-import orjson
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 
 from domain.errors import UnavailableError
+from infra.replies import Answer, Replies
 
 MAX_BATCH = 512
 MAX_QUEUED = 20_000
@@ -36,7 +36,8 @@ LINGER_S = 0.001
 class _Beat(NamedTuple):
     subject: str
     payload: bytes
-    reply: str
+    sent: asyncio.Future[Answer]
+    """Set once the beat is published: the wait for its ack."""
 
 
 class BeatWriter:
@@ -49,20 +50,15 @@ class BeatWriter:
         max_queued: int = MAX_QUEUED,
         linger_s: float = LINGER_S,
     ) -> None:
-        self.nc = nc
+        self.replies = Replies(nc)
         self.headers = {"Nats-TTL": f"{ttl_s}s"}
         self.timeout_s = timeout_s
         self.max_batch = max_batch
         self.linger_s = linger_s
         self._queue: asyncio.Queue[_Beat] = asyncio.Queue(max_queued)
-        self._inbox = nc.new_inbox()
-        self._waiting: dict[str, asyncio.Future[None]] = {}
-        self._next = 0
-        self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._sub = await self.nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
         self._task = asyncio.create_task(self._flush_forever(), name="beat-writer")
 
     async def stop(self) -> None:
@@ -72,33 +68,29 @@ class BeatWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._sub is not None:
-            with contextlib.suppress(NatsError):
-                await self._sub.unsubscribe()
-            self._sub = None
-        self._fail_all("the heartbeat writer stopped")
+        while not self._queue.empty():
+            _settle(self._queue.get_nowait(), UnavailableError("the heartbeat writer stopped"))
 
     async def write(self, agent_id: str, payload: bytes) -> None:
         """`payload` on `hb.<agent_id>`, returning once the stream has acknowledged it."""
         if self._task is None:
             raise UnavailableError("the heartbeat writer is not running")
-        self._next += 1
-        token = str(self._next)
-        beat = _Beat(f"hb.{agent_id}", payload, f"{self._inbox}.{token}")
+        beat = _Beat(f"hb.{agent_id}", payload, asyncio.get_running_loop().create_future())
         try:
             self._queue.put_nowait(beat)
         except asyncio.QueueFull:
             raise UnavailableError("heartbeat writes are backed up; retry shortly") from None
-        done = self._waiting[token] = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(self.timeout_s):
-                await done
+                answer = await (await beat.sent)(self.timeout_s)
         except TimeoutError:
             raise UnavailableError(
                 f"the heartbeat of agent {agent_id} was not acknowledged in {self.timeout_s} s"
             ) from None
-        finally:
-            self._waiting.pop(token, None)
+        except NoRespondersError:
+            raise UnavailableError("no stream took the heartbeat") from None
+        if "error" in answer:
+            raise UnavailableError(f"the stream refused the heartbeat: {answer['error']}")
 
     async def _flush_forever(self) -> None:
         while True:
@@ -114,38 +106,17 @@ class BeatWriter:
         its ack here."""
         for beat in batch:
             try:
-                await self.nc.publish(
-                    beat.subject, beat.payload, reply=beat.reply, headers=self.headers
-                )
+                sent = await self.replies.send(beat.subject, beat.payload, self.headers)
             except NatsError as exc:
-                self._settle(beat.reply, UnavailableError(f"publishing a heartbeat: {exc!r}"))
-
-    async def _on_ack(self, msg: Msg) -> None:
-        self._settle(msg.subject, _refusal(msg))
-
-    def _settle(self, reply: str, error: UnavailableError | None) -> None:
-        done = self._waiting.get(reply[len(self._inbox) + 1 :])
-        if done is None or done.done():
-            return  # its caller gave up waiting, and has answered 503
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
-
-    def _fail_all(self, why: str) -> None:
-        for done in self._waiting.values():
-            if not done.done():
-                done.set_exception(UnavailableError(why))
+                _settle(beat, UnavailableError(f"publishing a heartbeat: {exc!r}"))
+            else:
+                _settle(beat, sent)
 
 
-def _refusal(msg: Msg) -> UnavailableError | None:
-    """None for an ack; else what went wrong (no stream listening, or the stream's error)."""
-    if msg.headers and msg.headers.get("Status") == "503":
-        return UnavailableError("no stream took the heartbeat")
-    try:
-        answer = orjson.loads(msg.data)
-    except orjson.JSONDecodeError:
-        return UnavailableError("the heartbeat's ack was not JSON")
-    if isinstance(answer, dict) and "error" in answer:
-        return UnavailableError(f"the stream refused the heartbeat: {answer['error']}")
-    return None
+def _settle(beat: _Beat, outcome: Answer | UnavailableError) -> None:
+    if beat.sent.done():
+        return  # its caller gave up waiting, and has answered 503
+    if isinstance(outcome, UnavailableError):
+        beat.sent.set_exception(outcome)
+    else:
+        beat.sent.set_result(outcome)
