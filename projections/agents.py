@@ -122,7 +122,10 @@ class AgentBoard:
                 if claimer is not None and status is JobStatus.CANCELLED:
                     cancelled = self.cancelled.setdefault(claimer, deque(maxlen=RECENT_JOBS))
                     cancelled.append(recorded.aggregate_id)
-            case Job.Failed() | Job.AttemptLost() | Job.Released() | Job.DeadLettered():
+            case Job.DeadLettered():
+                self._let_go(recorded.aggregate_id)
+                self.claimed_by.pop(recorded.aggregate_id, None)  # it ended, until a retry
+            case Job.Failed() | Job.AttemptLost() | Job.Released():
                 self._let_go(recorded.aggregate_id)
 
     def _let_go(self, job_id: str) -> str | None:

@@ -14,7 +14,7 @@ from domain.agent import Agent, AgentStatus, HostInfo, Metrics
 from domain.health import HealthPolicy
 from domain.job import Job, JobStatus
 from domain.pool import Pool, pool_id
-from domain.queue import QueueSpec
+from domain.queue import FailureClass, QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from projections.agents import AgentBoard, PoolBoard
@@ -231,3 +231,19 @@ def test_a_job_cancelled_after_an_agent_claimed_it_is_named_for_that_agent_only(
     assert agents.cancelled_of(busy) == frozenset(job_ids("stopped", "lost"))
     assert agents.cancelled_of(idle) == frozenset()
     assert job_ids("stopped")[0] not in agents.jobs_of(busy)[0]
+
+
+def test_an_agent_is_no_longer_named_for_a_job_that_ended_dead_lettered() -> None:
+    """A job remembers who claimed it until it ends: completed, or dead-lettered (the board
+    would otherwise keep every dead letter of history)."""
+    s = Story()
+    agent = s.agent("a", "linux")
+    job = s.job(agent)
+    job.fail("exit 2", FailureClass.SCRIPT, False, 2, T0)
+    s.record(job)
+    board = AgentBoard()
+    for recorded in s.rec.log:
+        board.apply(recorded)
+    assert job.status is JobStatus.DEAD_LETTERED
+    assert str(job.id) not in board.claimed_by
+    assert board.jobs_of(str(agent.id))[0] == []
