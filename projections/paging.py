@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from operator import itemgetter
 from typing import Generic, TypeVar
+
+from projections.finished_jobs import micros
 
 T = TypeVar("T")
 
@@ -68,3 +71,24 @@ def window(rows: Sequence[T], limit: int, cursor: int | None) -> tuple[list[T], 
     start = cursor or 0
     end = start + limit
     return list(rows[start:end]), end if end < len(rows) else None
+
+
+class CreatedIndex:
+    """Row keys by creation time, for a creation range; a key whose row left is dropped at the
+    next `keep_only`, and one added twice (a row restored from two pictures) counts once."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, str]] = []
+        """(creation time in epoch microseconds, row key), sorted."""
+
+    def add(self, created: datetime, key: str) -> None:
+        insort(self.keys, (micros(created), key))
+
+    def keep_only(self, keep: Callable[[str], bool]) -> None:
+        self.keys = sorted({entry for entry in self.keys if keep(entry[1])})
+
+    def between(self, low: datetime | None, high: datetime | None) -> list[str]:
+        """The keys created in [low, high), either end open when None."""
+        start = 0 if low is None else bisect_left(self.keys, (micros(low),))
+        end = len(self.keys) if high is None else bisect_left(self.keys, (micros(high),))
+        return list(dict.fromkeys(key for _, key in self.keys[start:end]))
