@@ -87,6 +87,11 @@ class CreatedIndex:
     def keep_only(self, keep: Callable[[str], bool]) -> None:
         self.keys = sorted({entry for entry in self.keys if keep(entry[1])})
 
+    def since(self, low: datetime) -> int:
+        """How many keys were created at or after `low` (a row that left counts until the next
+        `keep_only`)."""
+        return len(self.keys) - bisect_left(self.keys, (micros(low),))
+
     def between(self, low: datetime | None, high: datetime | None) -> list[str]:
         """The keys created in [low, high), either end open when None."""
         start = 0 if low is None else bisect_left(self.keys, (micros(low),))

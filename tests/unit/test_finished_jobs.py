@@ -17,7 +17,7 @@ from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from infra.pictures import Chain, Picture, draw, stored_sections, with_sections
-from projections import finished_jobs
+from projections import finished_jobs, jobs
 from projections.finished_jobs import FILTERED, FinishedJobs
 from projections.job_packing import AT
 from projections.job_rows import JobFilter
@@ -127,11 +127,15 @@ def assert_same_answers(board: JobBoard, memory: JobBoard, log: list[RecordedEve
     assert board.count() == memory.count()
 
 
+@pytest.mark.parametrize("walk_past", [0, 10**6], ids=["in-flight-picked", "in-flight-walked"])
 @pytest.mark.parametrize("narrow", [1, 10**6], ids=["ranges-walked", "ranges-indexed"])
 def test_a_board_with_a_store_answers_as_one_in_memory(
-    store: FinishedJobs, monkeypatch: pytest.MonkeyPatch, narrow: int
+    store: FinishedJobs, monkeypatch: pytest.MonkeyPatch, narrow: int, walk_past: int
 ) -> None:
+    """Each way of reading a creation range, in the store (`narrow`) and among the jobs still in
+    memory (`walk_past`), answers as a board without a store."""
     monkeypatch.setattr(finished_jobs, "NARROW", narrow)
+    monkeypatch.setattr(jobs, "WALK_PAST", walk_past)
     log = history(400)
     memory = fed(JobBoard(), log)
     board = fed(JobBoard(finished=store), log)
