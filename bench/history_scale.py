@@ -7,7 +7,8 @@ on that server throughout. Printed:
 
 * resident memory of each process after each part, and its growth per job between the two:
   the API's finished jobs live in its SQLite store, the workers hold no job history;
-* the API's restart to healthy on the whole history (from its pictures, then the tail);
+* the API's restart to healthy on the whole history: after a clean stop, from its own files
+  (`infra.resume`), and after a kill, from its pictures, then the tail;
 * p95 of `GET /api/dashboard/jobs` with each filter, of a job's detail and of the summary,
   next to a raw nats-py read of the same stream (the last event of a job's subject, a direct
   get: the cheapest read of it there is);
@@ -22,12 +23,15 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
+from pathlib import Path
 
 import httpx
 from nats.aio.client import Client
@@ -46,11 +50,11 @@ from bench.event_history import Counts, fill, stream_of
 from bench.http_post import ADMIN_HEADERS, api_process
 from bench.projection_rebuild import raw_replay
 from domain.values import GitContext
+from infra.code_version import code_version
 from infra.event_store import EventStore, Outgoing
 from infra.layout import EVENTS, SNAPSHOTS
 from infra.lifeline import lifeline
 from infra.pictures import load_chain
-from infra.projection_runner import code_version
 from infra.snapshots import Snapshots
 
 NAME = "history at scale"
@@ -219,19 +223,20 @@ async def snapshot_storage(nc: Client) -> tuple[float, float, int]:
 
 async def run(size: Size) -> list[Figure]:
     print(f"{NAME}: {size.events:,} events")
-    async with nats_server() as server, connected(server.url, "bench-history") as nc:
-        filled, figures = await grown(server.url, nc, size)
-        figures += await restarted(server.url, nc, filled)
+    with tempfile.TemporaryDirectory(prefix="jetdeck-history-") as data_dir:
+        async with nats_server() as server, connected(server.url, "bench-history") as nc:
+            filled, figures = await grown(server.url, nc, size, Path(data_dir))
+            figures += await restarted(server.url, nc, filled, Path(data_dir))
     for figure in figures:
         print_figure(figure)
     return figures
 
 
-async def grown(url: str, nc: Client, size: Size) -> tuple[Filled, list[Figure]]:
+async def grown(url: str, nc: Client, size: Size, data_dir: Path) -> tuple[Filled, list[Figure]]:
     """The API and the workers running while a quarter of the history, then the rest, is
     written; their resident memory after each part."""
     async with (
-        api_process(url, CATCH_UP_S) as (base, api),
+        api_process(url, CATCH_UP_S, data_dir) as (base, api),
         worker(WORKERS[0], url) as gateway,
         worker(WORKERS[1], url) as monitor,
     ):
@@ -260,18 +265,25 @@ async def grown(url: str, nc: Client, size: Size) -> tuple[Filled, list[Figure]]
     return filled, figures
 
 
-async def restarted(url: str, nc: Client, filled: Filled) -> list[Figure]:
-    """The API started again on the whole history (from its pictures, then the tail), alone."""
+async def restarted(url: str, nc: Client, filled: Filled, data_dir: Path) -> list[Figure]:
+    """The API started again on the whole history, alone: after a clean stop (from its own
+    files), then after a kill (from its pictures, then the tail)."""
     replay = await raw_replay(url, filled.seq)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    async with api_process(url, CATCH_UP_S) as (base, api):
+    async with api_process(url, CATCH_UP_S, data_dir) as (base, api):
         ready = loop.time() - started
         await caught_up(base, filled.seq)
         rss, peak = memory_mb(api)
         print(f"  restarted API: RSS {rss:.0f} MB, peak {peak:.0f} MB")
         figures = [Figure(NAME, "API restart to healthy: s", ready, replay, False, "<= 30")]
         figures += await reads(base, nc, filled.sample)
+    async with api_process(url, CATCH_UP_S, data_dir) as (base, api):
+        os.kill(api, signal.SIGKILL)
+    started = loop.time()
+    async with api_process(url, CATCH_UP_S, data_dir) as (base, api):
+        killed = loop.time() - started
+        figures.append(Figure(NAME, "API restart after a kill: s", killed, replay, False))
     bucket, chain, kept = await snapshot_storage(nc)
     print(f"  snapshot bucket {bucket:.1f} MB for {kept} pictures; the newest chain {chain:.1f} MB")
     ratio = bucket / chain if chain else float("nan")

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from itertools import cycle
+from pathlib import Path
 
 import httpx
 
@@ -122,12 +123,14 @@ async def raw_run(url: str, size: Size, meter: CpuMeter) -> Run:
 
 @asynccontextmanager
 async def api_process(
-    nats_url: str, start_timeout_s: float = START_TIMEOUT_S
+    nats_url: str, start_timeout_s: float = START_TIMEOUT_S, data_dir: Path | None = None
 ) -> AsyncIterator[tuple[str, int]]:
     """The API under uvicorn in a child process; yields its base URL and pid once healthy."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JETDECK_")}
     env["JETDECK_NATS_URL"] = nats_url
+    if data_dir is not None:
+        env["JETDECK_DATA_DIR"] = str(data_dir)
     env["JETDECK_BOOTSTRAP_ADMIN_TOKEN"] = ADMIN_TOKEN
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -162,12 +165,16 @@ async def wait_healthy(
     raise RuntimeError(f"the API was not healthy within {timeout_s} s")
 
 
+STOP_TIMEOUT_S = 60.0
+"""A clean stop parks the read models (a picture of what they hold in memory) before it exits."""
+
+
 async def stop(process: asyncio.subprocess.Process) -> None:
     if process.returncode is not None:
         return
     process.terminate()
     try:
-        await asyncio.wait_for(process.wait(), 15)
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
     except TimeoutError:
         process.kill()
         await process.wait()

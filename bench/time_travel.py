@@ -36,9 +36,9 @@ from bench.common import (
 )
 from bench.http_post import ADMIN_HEADERS, api_process
 from bench.projection_rebuild import FULL, QUICK, Size, filled, raw_replay
+from infra.code_version import code_version
 from infra.layout import SNAPSHOTS
 from infra.pictures import load_chain
-from infra.projection_runner import code_version
 from infra.snapshots import Snapshots
 from infra.time_travel import rebuild
 

@@ -9,24 +9,21 @@ cover, so a past state (`infra.time_travel`) starts from the nearest one below i
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import logging
 import sys
 import time
 from collections.abc import Awaitable, Sequence
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js.api import StreamInfo
 
-import domain
-import projections
 from domain.errors import UnavailableError, UndecodableEventError
-from domain.values import is_sequence_number
-from infra import pictures, snapshots
+from infra import pictures
+from infra.ack_subject import pending, stream_seq
+from infra.code_version import code_version
 from infra.codec import decode
 from infra.event_store import follow
 from infra.forked import Forked
@@ -34,54 +31,12 @@ from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
 from infra.pictures import MAX_DEPTH, load_chain
 from infra.quarantine import Quarantine
+from infra.resume import ResumePoint, Stores
 from infra.runtime import give_back_memory
 from infra.snapshots import Snapshots
 from projections.base import Offloaded, ReadModel
 
 log = logging.getLogger(__name__)
-
-
-@cache
-def code_version() -> str:
-    """Changes whenever any source file of the domain or of the read models changes, or the
-    modules that store their pictures (they own the pictures' format). Read once per process:
-    every past state builds a runner, and the code does not change under a running process."""
-    digest = hashlib.sha256()
-    packages = (domain, projections)
-    sources = [path for p in packages for path in sorted(Path(p.__path__[0]).glob("*.py"))]
-    for path in [*sources, Path(pictures.__file__), Path(snapshots.__file__)]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def stream_seq(msg: Msg) -> int:
-    """`msg.metadata.sequence.stream`, read straight from the ack subject: building nats-py's
-    Metadata (timestamp, five ints, two dataclasses) costs about 5 µs a message on replay."""
-    reply = msg.reply
-    if reply.startswith("$JS.ACK."):
-        dots = reply.count(".")
-        if dots == 8:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-            return int(reply.split(".", 6)[5])
-        if dots >= 10:  # with <domain>.<account hash> after $JS.ACK
-            return int(reply.split(".", 8)[7])
-    return msg.metadata.sequence.stream
-
-
-def delivered(msg: Msg) -> int:
-    """How many times the consumer has delivered this message, from the ack subject
-    (`<delivered>` above, 2 tokens later with a domain); 0 when it does not say."""
-    tokens = msg.reply.split(".") if msg.reply else []
-    if tokens[:2] == ["$JS", "ACK"] and len(tokens) in (9, 11, 12):
-        count = tokens[4] if len(tokens) == 9 else tokens[6]
-        return int(count) if count.isdigit() else 0
-    return 0
-
-
-def pending(msg: Msg) -> int:
-    """How many messages the stream held after this one when it was delivered (0 when the ack
-    subject does not say): the distance to the end of a catch-up."""
-    last = msg.reply.rsplit(".", 1)[-1]
-    return int(last) if msg.reply.startswith("$JS.ACK.") and is_sequence_number(last) else 0
 
 
 class ProjectionRunner:
@@ -106,6 +61,7 @@ class ProjectionRunner:
         self.quarantine = Quarantine()
         self.js = nc.jetstream()
         self.models = list(models)
+        self.stores = Stores(self.models)
         self.snapshot_every = snapshot_every
         self.position = 0
         self.skipped = 0
@@ -113,6 +69,8 @@ class ProjectionRunner:
         self.snapshot_seq = 0
         self.snapshot_at: float | None = None
         """When (`time.monotonic`) a snapshot was last saved or loaded."""
+        self.resumed_at: int | None = None
+        """The sequence this runner started from in its stores' own files (`park`), if it did."""
         self.version = code_version()
         self.snapshots = Snapshots(self.js, self.version)
         self.keep_every = keep_every
@@ -127,8 +85,12 @@ class ProjectionRunner:
         """(sequence, depth in its chain) of the pictures this runner saved or started from."""
 
     async def start(self, from_snapshot: bool = True) -> None:
-        if from_snapshot:
-            await self._load_snapshot()
+        """From the stores' own files when the last process of this name left a point in them
+        (`park`), else from the newest pictures with the stores emptied first."""
+        if not (from_snapshot and await self._resume()):
+            self.stores.empty()
+            if from_snapshot:
+                await self._load_snapshot()
         self._sub = await follow(self.js, self.position + 1, self._on_message)
 
     async def stop(self) -> None:
@@ -208,14 +170,49 @@ class ProjectionRunner:
                 heapq.heapify(self._waiters)
 
     async def catch_up(self, timeout_s: float) -> None:
-        with unavailable_on_failure("reading the event stream's last sequence"):
-            info = await self.js.stream_info(EVENTS)
-        await self.wait_for(info.state.last_seq, timeout_s)
+        await self.wait_for((await self._stream()).state.last_seq, timeout_s)
+
+    async def _stream(self) -> StreamInfo:
+        with unavailable_on_failure("reading the event stream's state"):
+            return await self.js.stream_info(EVENTS)
+
+    async def park(self) -> None:
+        """After `stop`: the point reached, kept in the stores' files for the next process of
+        this name (`infra.resume`). Only for files that outlive this process."""
+        created = (await self._stream()).created
+        if created is None:
+            return
+        self.stores.keep(ResumePoint(self.version, created, self._drawn, self._in_memory(0, 0)))
+
+    async def _resume(self) -> bool:
+        """Every store's file was parked at one point, by this code version, on this stream."""
+        point = self.stores.take()
+        if point is None:
+            return False
+        stream = await self._stream()
+        picture = pictures.Picture.parse(point.picture)
+        same_log = point.stream_created == stream.created and picture.seq <= stream.state.last_seq
+        if point.version != self.version or not same_log or picture.seq > self.until:
+            log.info("read models' files left at %d by other code or log: ignored", picture.seq)
+            return False
+        with pictures.collector_paused():
+            for model in self.models:
+                data = picture.sections[model.name].load()
+                if isinstance(model, Offloaded):
+                    model.resume(data)
+                else:
+                    model.restore(data)
+        self.quarantine.restore(picture.quarantine)
+        self.position = self.snapshot_seq = self.resumed_at = picture.seq
+        self._drawn = point.drawn
+        self.snapshot_at = time.monotonic()
+        log.info("read models resumed from their own files at %d", picture.seq)
+        return True
 
     def picture(self, base: int = 0, depth: int = 0) -> bytes:
         """The models as they stand, stores included; with `base`, incremental ones only as
         changed after it."""
-        self._flush_stores()
+        self.stores.flush()
         stored = pictures.stored_sections(self.models, base, self.position)
         return pictures.with_sections(self._in_memory(base, depth), stored)
 
@@ -246,7 +243,7 @@ class ProjectionRunner:
             await asyncio.shield(self._snapshotting)
         seq = self.snapshot_seq = self.position
         base, depth = await self._next_base(seq)
-        self._flush_stores()
+        self.stores.flush()
         child = Forked(lambda: self._in_memory(base, depth))
         stored = asyncio.to_thread(pictures.stored_sections, self.models, base, seq)
         self._snapshotting = asyncio.create_task(self._save(seq, depth, _joined(child, stored)))
@@ -276,13 +273,6 @@ class ProjectionRunner:
         drawn: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         drawn.set_result(self.picture(base, depth))
         await self._save(seq, depth, drawn)
-
-    def _flush_stores(self) -> None:
-        """A picture's store sections are read on other connections: what they cover must be
-        written first."""
-        for model in self.models:
-            if isinstance(model, Offloaded):
-                model.flush_store()
 
     async def _load_snapshot(self) -> None:
         chain = await load_chain(self.snapshots, self.until)

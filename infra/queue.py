@@ -35,7 +35,7 @@ from domain.recorded import Cause, RecordedEvent
 from domain.tickets import put_back
 from domain.values import GitContext
 from infra import queue_signals as signals
-from infra.projection_runner import delivered
+from infra.ack_subject import delivered
 from infra.queue_core import ack_of, nak
 from infra.queue_reports import JobReports
 from infra.tickets import refusal, ticket_event

@@ -1,4 +1,5 @@
-"""Files a process keeps only while it runs, under `<data_dir>/scratch/`.
+"""Files a process keeps only while it runs, under `<data_dir>/scratch/`, and files a process
+of a given name keeps from one run to the next, under `<data_dir>/read-models/`.
 
 Each is held by an exclusive `flock` on a `.lock` file beside it for as long as its owner lives;
 the kernel lets the lock go however the owner ends, so the next process to make a scratch file
@@ -30,6 +31,33 @@ class ScratchFile:
 
     def remove(self) -> None:
         _remove_group(self.path)
+        os.close(self._lock)
+
+
+class KeptFile:
+    """The file of a process of this name, kept after it ends for the next one (its read
+    models' store: `infra.projection_runner` resumes from it). Raises BlockingIOError when a live
+    process holds it: two replicas of one name on a data dir each need a scratch file."""
+
+    def __init__(self, data_dir: Path, stem: str, suffix: str) -> None:
+        folder = data_dir / "read-models"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{stem}{suffix}"
+        self._lock = os.open(f"{self.path}{LOCK}", os.O_CREAT | os.O_WRONLY, 0o600)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            raise
+
+    def discard(self) -> None:
+        """Removes the file and what was made beside it (a file SQLite cannot open), not the
+        lock, which this process still holds."""
+        for file in self.path.parent.glob(f"{self.path.name}*"):
+            if not file.name.endswith(LOCK):
+                file.unlink(missing_ok=True)
+
+    def release(self) -> None:
         os.close(self._lock)
 
 

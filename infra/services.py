@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +29,7 @@ from infra.queue import QueueService
 from infra.read_models import ReadModels
 from infra.recent_beats import RecentBeats
 from infra.runtime import tune_gc
-from infra.scratch import ScratchFile
+from infra.scratch import KeptFile, ScratchFile
 from infra.sessions import SessionStore
 from infra.settings import Settings
 from infra.time_travel import PastViews
@@ -37,6 +39,8 @@ from infra.worker_beats import WorkerWatch
 from infra.workload_identity import WorkloadIdentity
 from projections.finished_jobs import FinishedJobs
 from projections.jobs import JobBoard
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,6 +69,9 @@ class Services:
     """Set when `views` is a past state (`?as_of=`): the sequence it covers."""
     as_of_at: datetime | None = None
     """Set with `as_of_seq` when `?as_of=` named a time: that time."""
+    kept: bool = False
+    """The read models' store is a file kept for the next process of this name: parked in it
+    at close."""
 
     @property
     def position(self) -> int:
@@ -91,20 +98,40 @@ class Services:
         await self.agents.stop()
         await self.queue.close()
         await self.runner.stop()
+        if self.kept:
+            await self._park()
         self.views.jobs.close()
         try:
             await self.nc.drain()
         except NatsError:  # the server went first: nothing left to flush
             await self.nc.close()
 
+    async def _park(self) -> None:
+        try:
+            await self.runner.park()
+        except UnavailableError as exc:  # the next start goes by the pictures, as after a crash
+            log.warning("read models not parked: %s", exc)
 
-def _read_models(settings: Settings, name: str, dashboard: bool) -> ReadModels:
+
+def _read_models(settings: Settings, name: str, dashboard: bool) -> tuple[ReadModels, bool]:
     """With the dashboard's models, finished jobs go to a file of this process's, out of
-    memory (docs/architecture.md, Read models)."""
+    memory (docs/architecture.md, Read models): the file of its name, kept for the next
+    process of that name, unless a live one holds it. The flag: the file is kept."""
     if not dashboard:
-        return ReadModels()
-    scratch = ScratchFile(settings.data_dir, f"finished-jobs-{name}", ".sqlite3")
-    return ReadModels(jobs=JobBoard(finished=FinishedJobs(scratch.path, scratch.remove)))
+        return ReadModels(), False
+    stem = f"finished-jobs-{name}"
+    try:
+        kept = KeptFile(settings.data_dir, stem, ".sqlite3")
+    except BlockingIOError:
+        scratch = ScratchFile(settings.data_dir, stem, ".sqlite3")
+        return ReadModels(jobs=JobBoard(finished=FinishedJobs(scratch.path, scratch.remove))), False
+    try:
+        finished = FinishedJobs(kept.path, kept.release)
+    except sqlite3.DatabaseError:  # not a database any more (a disk's fault): started afresh
+        log.warning("%s could not be opened; starting it afresh", kept.path.name)
+        kept.discard()
+        finished = FinishedJobs(kept.path, kept.release)
+    return ReadModels(jobs=JobBoard(finished=finished)), True
 
 
 async def open_services(
@@ -129,7 +156,7 @@ async def open_services(
     await check_layout(nc.jetstream(), settings.replicas)
     writer_key = await event_writer_key(nc.jetstream(), settings.writer_key)
     store = EventStore(nc, writer_key=writer_key, write_timeout_s=settings.write_timeout_s)
-    views = _read_models(settings, name, dashboard)
+    views, kept = _read_models(settings, name, dashboard)
     keep_every = settings.snapshot_keep_every if snapshots else None
     runner = ProjectionRunner(
         nc, views.fed(dashboard), settings.snapshot_every, writer_key, keep_every=keep_every
@@ -186,4 +213,5 @@ async def open_services(
         past=PastViews(nc, writer_key, settings.as_of_cache),
         workers=workers,
         beats=beats,
+        kept=kept,
     )

@@ -14,8 +14,8 @@ from nats.aio.msg import Msg
 
 from domain.errors import UndecodableEventError
 from domain.recorded import RecordedEvent
+from infra.ack_subject import stream_seq
 from infra.codec import decode
-from infra.projection_runner import stream_seq
 from infra.quarantine import Quarantine
 
 SOURCE = "Nats-Stream-Source"

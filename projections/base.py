@@ -57,3 +57,12 @@ class Offloaded(Protocol):
     def restoring(self) -> AbstractContextManager[None]:
         """Around a whole restore, from a whole picture to the newest: the store is refilled
         in bulk."""
+
+    def keep_resume_point(self, point: bytes) -> None:
+        """Keep `point` beside the store, written with it: a clean close (`infra.resume`)."""
+
+    def take_resume_point(self) -> bytes | None:
+        """The point kept at the store's last clean close, if any; taken, so kept no longer."""
+
+    def resume(self, data: Any) -> None:
+        """The state in memory as `dump` pictured it, over the store as it stands."""

@@ -3,8 +3,11 @@
 A finished job never changes again (domain.job.TRANSITIONS), so once it ends its row is written
 here once and leaves the board's memory: the board holds only the jobs still in flight, and the
 API's memory no longer grows with history (docs/architecture.md, Read models). The file is
-scratch, rebuilt from the pictures and the log at every start, so nothing here needs to survive
-a crash: no fsync.
+rebuilt from the pictures and the log at a start, so nothing here needs to survive a crash: no
+fsync, but for the resume point. A process that closes cleanly keeps, in the same file, the
+point it stopped at and its memory's picture (`keep_resume_point`), and the next process of its
+name starts from the file rather than from the pictures (`infra.projection_runner`); the point is
+taken away as it is read, so a file whose process was killed since is never resumed from.
 
 Each row is stored as the JSON list `projections.job_packing.pack` makes, with its git context
 inline, so a picture copies it without unpacking it. A picture reads the rows from a second
@@ -47,6 +50,9 @@ CREATE TABLE IF NOT EXISTS finished (
     row BLOB NOT NULL
 )
 """
+_RESUME_TABLE = """
+CREATE TABLE IF NOT EXISTS resume (only INTEGER PRIMARY KEY CHECK (only = 1), point BLOB NOT NULL)
+"""
 _INDEXES = {
     "finished_by_job": "UNIQUE INDEX {} ON finished (job_id)",
     "finished_by_last_seq": "INDEX {} ON finished (last_seq)",
@@ -80,6 +86,7 @@ class FinishedJobs:
         self.on_close = on_close
         self.db = _connect(path)
         self.db.execute(_TABLE)
+        self.db.execute(_RESUME_TABLE)
         self._index()
         self.pending: list[Stored] = []
 
@@ -182,6 +189,30 @@ class FinishedJobs:
                 yield b"".join(b"[%d,%s]\n" % (arrival, row) for arrival, row in chunk)
         finally:
             db.close()
+
+    def keep_resume_point(self, point: bytes) -> None:
+        """Written to disk with every row before it: a start trusts both."""
+        self.flush()
+        with self._durably():
+            self.db.execute("INSERT OR REPLACE INTO resume VALUES (1, ?)", (point,))
+
+    def take_resume_point(self) -> bytes | None:
+        """The point kept at the last clean close, gone from the file once this returns: the
+        rows move past it with the first event applied."""
+        with self._durably():
+            found = self.db.execute("SELECT point FROM resume").fetchone()
+            self.db.execute("DELETE FROM resume")
+        return None if found is None else bytes(found[0])
+
+    @contextmanager
+    def _durably(self) -> Iterator[None]:
+        """A transaction synced to disk; in WAL mode the sync covers the frames before it."""
+        self.db.execute("PRAGMA synchronous = FULL")
+        try:
+            with self.db:
+                yield
+        finally:
+            self.db.execute("PRAGMA synchronous = OFF")
 
     def close(self) -> None:
         self.db.close()

@@ -163,14 +163,24 @@ class JobBoard:
         return self.dump_since(0)
 
     def restore(self, data: Any) -> None:
+        if self.finished is not None:
+            self.finished.clear()
+        self.resume(data)
+
+    def resume(self, data: Any) -> None:
         self.jobs.clear()
         self.running.clear()
         self.arrived.clear()
         self.arrivals = ArrivalIndex()
         self.created = CreatedIndex()
-        if self.finished is not None:
-            self.finished.clear()
         self.restore_since(data)
+
+    def keep_resume_point(self, point: bytes) -> None:
+        if self.finished is not None:
+            self.finished.keep_resume_point(point)
+
+    def take_resume_point(self) -> bytes | None:
+        return None if self.finished is None else self.finished.take_resume_point()
 
     def dump_since(self, seq: int) -> Any:
         """The rows in memory (a stored row is pictured from the store: `FinishedJobs`) that

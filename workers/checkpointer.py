@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from infra.ack_subject import stream_seq
 from infra.checkpoints import (
     ORIGIN,
     Checkpoint,
@@ -35,7 +36,6 @@ from infra.codec import authentic, content_of
 from infra.connection import connect
 from infra.event_store import follow
 from infra.layout import CHECKPOINT_SUBJECT
-from infra.projection_runner import stream_seq
 from infra.settings import Settings
 from infra.tokens import event_writer_key
 from workers.process import run_worker, until_signalled

@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.scratch import ScratchFile
+import pytest
+
+from infra.scratch import KeptFile, ScratchFile
 
 MAKE_AND_WAIT = """
 import sys, time
 from pathlib import Path
-from infra.scratch import ScratchFile
+import pytest
+
+from infra.scratch import KeptFile, ScratchFile
 scratch = ScratchFile(Path(sys.argv[1]), "owner", ".sqlite3")
 scratch.path.write_text("rows")
 Path(f"{scratch.path}-wal").write_text("wal")
@@ -58,3 +62,34 @@ def test_an_owner_in_this_process_keeps_its_files_while_another_is_made(tmp_path
     ScratchFile(tmp_path, "other", ".sqlite3").remove()
     assert mine.path.read_text() == "rows"
     mine.remove()
+
+
+KEEP_AND_WAIT = """
+import sys, time
+from pathlib import Path
+from infra.scratch import KeptFile
+kept = KeptFile(Path(sys.argv[1]), "api", ".sqlite3")
+kept.path.write_text("rows")
+print(kept.path, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_kept_file_is_held_while_its_owner_lives_and_outlives_it(tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", KEEP_AND_WAIT, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    kept = Path(child.stdout.readline().strip())
+    try:
+        with pytest.raises(BlockingIOError):
+            KeptFile(tmp_path, "api", ".sqlite3")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+
+    mine = KeptFile(tmp_path, "api", ".sqlite3")
+    assert mine.path == kept
+    assert kept.read_text() == "rows"
+    mine.release()
+    assert kept.exists()

@@ -1,0 +1,46 @@
+"""The ack subject JetStream gives each delivered message, read without nats-py's Metadata:
+building it (a timestamp, five ints, two dataclasses) cost about 5 µs a message on replay.
+
+    $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+
+or, from a server with a domain, `<domain>.<account hash>` after `$JS.ACK` and an optional token
+at the end. Every reader of it goes through `_field`.
+"""
+
+from __future__ import annotations
+
+from nats.aio.msg import Msg
+
+_PREFIX = "$JS.ACK."
+_DELIVERED, _STREAM_SEQ, _PENDING = 2, 3, 6
+"""Positions among the seven fields from <stream> to <pending>."""
+
+
+def _field(reply: str | None, position: int) -> int | None:
+    if not reply or not reply.startswith(_PREFIX):
+        return None
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        token = tokens[2 + position]
+    elif len(tokens) in (11, 12):
+        token = tokens[4 + position]
+    else:
+        return None
+    return int(token) if token.isdigit() else None
+
+
+def stream_seq(msg: Msg) -> int:
+    """`msg.metadata.sequence.stream`, read from the ack subject when it says."""
+    found = _field(msg.reply, _STREAM_SEQ)
+    return msg.metadata.sequence.stream if found is None else found
+
+
+def delivered(msg: Msg) -> int:
+    """How many times the consumer has delivered this message; 0 when the subject does not say."""
+    return _field(msg.reply, _DELIVERED) or 0
+
+
+def pending(msg: Msg) -> int:
+    """How many messages the stream held after this one when it was delivered (0 when the
+    subject does not say): the distance to the end of a catch-up."""
+    return _field(msg.reply, _PENDING) or 0
