@@ -1,5 +1,7 @@
-"""A job's detail: the board's row with its status history and every attempt, folded from the
-job's own events (the board keeps neither: docs/architecture.md, Read models)."""
+"""A job's detail: the board's row with its status history and every attempt, as the API's
+board kept them for the jobs it saw created, else folded from the job's own events (a past
+state's board, or a job that was in flight when this process started, keeps neither:
+docs/architecture.md, Read models)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ async def job_detail(
     row = board.row(str(job_id))
     if row is None:
         return None
+    kept = board.detailed(str(job_id))
+    if kept is not None:
+        return kept.view()
     events = await history_through(store, job_id, row.last_seq, wait_s)
     folded = detail(e for e in events if e.seq <= row.last_seq)
     return None if folded is None else folded.view()

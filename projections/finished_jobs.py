@@ -47,9 +47,12 @@ CREATE TABLE IF NOT EXISTS finished (
     ref TEXT,
     agent_id TEXT,
     created_us INTEGER NOT NULL,
-    row BLOB NOT NULL
+    row BLOB NOT NULL,
+    detail BLOB
 )
 """
+SCHEMA = 2
+"""`PRAGMA user_version` of a file this code made: a file kept from another schema is remade."""
 _RESUME_TABLE = """
 CREATE TABLE IF NOT EXISTS resume (only INTEGER PRIMARY KEY CHECK (only = 1), point BLOB NOT NULL)
 """
@@ -65,11 +68,11 @@ _INDEXES = {
     "finished_by_created": "INDEX {} ON finished (created_us)",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_INSERT = "INSERT OR REPLACE INTO finished VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT OR REPLACE INTO finished VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-Stored = tuple[int, str, int, str, str, str | None, str, str, str | None, int, bytes]
-"""arrival, job_id, last_seq, status, job_type, pool, repo, ref, agent_id, created_us, and the
-packed row."""
+Stored = tuple[int, str, int, str, str, str | None, str, str, str | None, int, bytes, bytes | None]
+"""arrival, job_id, last_seq, status, job_type, pool, repo, ref, agent_id, created_us, the
+packed row, and its detail when the board held it (`job_packing.pack_detail`)."""
 
 
 def micros(when: datetime) -> int:
@@ -85,6 +88,10 @@ class FinishedJobs:
         self.path = path
         self.on_close = on_close
         self.db = _connect(path)
+        if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+            self.db.execute("DROP TABLE IF EXISTS finished")
+            self.db.execute("DROP TABLE IF EXISTS resume")
+            self.db.execute(f"PRAGMA user_version = {SCHEMA}")
         self.db.execute(_TABLE)
         self.db.execute(_RESUME_TABLE)
         self._index()
@@ -136,6 +143,14 @@ class FinishedJobs:
         self.flush()
         found = self.db.execute("SELECT row FROM finished WHERE job_id = ?", (job_id,)).fetchone()
         return None if found is None else bytes(found[0])
+
+    def detail(self, job_id: str) -> tuple[bytes, bytes] | None:
+        """The row and its detail, when the store has the detail."""
+        self.flush()
+        found = self.db.execute(
+            "SELECT row, detail FROM finished WHERE job_id = ? AND detail IS NOT NULL", (job_id,)
+        ).fetchone()
+        return None if found is None else (bytes(found[0]), bytes(found[1]))
 
     def page(self, flt: JobFilter, limit: int, before: int | None) -> list[tuple[int, bytes]]:
         """Up to `limit` rows matching `flt`, newest arrival first, older than `before`."""

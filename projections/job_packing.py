@@ -14,8 +14,8 @@ from domain.job import FINISHED, JobStatus
 from domain.queue import QueueSpec
 from domain.values import GitContext
 from projections.finished_jobs import Stored, micros
-from projections.job_attempts import Attempt
-from projections.job_rows import JobRow
+from projections.job_attempts import Attempt, current
+from projections.job_rows import Change, JobRow
 
 
 class PackedRows(dict[str, JobRow]):
@@ -87,7 +87,8 @@ class PackedRows(dict[str, JobRow]):
 # code wrote. Going through JobView cost seconds per snapshot at 200,000 events, and field by field
 # packing still most of a second: a restore is the cold cost of every past state. Git contexts,
 # shared by many jobs, are a table. Rows hold no history (`JobRow.detailed`): it was most of a
-# picture (39 MB of JSON at 200,000 events) and most of a restore.
+# picture (39 MB of JSON at 200,000 events) and most of a restore. The finished-jobs store keeps
+# a detailed row's history in a column of its own (`pack_detail`), which pictures leave out.
 _ROW = attrgetter(*JobRow.__slots__)
 AT = {name: i for i, name in enumerate(JobRow.__slots__)}
 _TIMES = tuple(AT[name] for name in ("created_at", "queued_at", "started_at", "finished_at"))
@@ -98,13 +99,33 @@ FINISHED_VALUES = frozenset(status.value for status in FINISHED)
 
 def pack(row: JobRow, gits: dict[GitContext, int]) -> list[Any]:
     """orjson writes the datetimes and enums; the queue spec as a dict; `gits` numbers the
-    picture's git contexts."""
+    picture's git contexts. A detailed row is packed as the board's row it also is (its
+    open attempt only, no history): `pack_detail` keeps the rest apart."""
     out = list(_ROW(row))
     out[AT["git"]] = gits.setdefault(row.git, len(gits))
     if row.queue is not None:
         out[AT["queue"]] = row.queue.model_dump(mode="json")
-    out[AT["attempt_history"]] = [attempt.pack() for attempt in row.attempt_history]
+    attempt = current(row.attempt_history)
+    out[AT["attempt_history"]] = [] if attempt is None else [attempt.pack()]
+    out[AT["history"]] = None
     return out
+
+
+def pack_detail(row: JobRow) -> bytes:
+    """What a detailed row holds beyond `pack`: its status history and every attempt."""
+    history = [tuple(change) for change in row.history or ()]
+    return orjson.dumps([history, [attempt.pack() for attempt in row.attempt_history]])
+
+
+def unpack_detail(row: JobRow, packed: bytes) -> JobRow:
+    """The row, detailed again with what `pack_detail` kept."""
+    history, attempts = orjson.loads(packed)
+    row.history = [
+        Change(_STATUSES[status], datetime.fromisoformat(at), *rest)
+        for status, at, *rest in history
+    ]
+    row.attempt_history = list(map(Attempt.unpack, attempts))
+    return row
 
 
 def pack_alone(row: JobRow) -> list[Any]:
@@ -126,6 +147,7 @@ def inline_git(packed: list[Any]) -> GitContext:
 
 
 def stored(arrival: int, row: JobRow) -> Stored:
+    """With the row's detail when it is detailed (`JobBoard`: the jobs it saw created)."""
     git = row.git
     blob = orjson.dumps(pack_alone(row))
     created_us = micros(row.created_at)
@@ -141,6 +163,7 @@ def stored(arrival: int, row: JobRow) -> Stored:
         row.agent_id,
         created_us,
         blob,
+        pack_detail(row) if row.detailed else None,
     )
 
 
@@ -161,6 +184,7 @@ def stored_packed(arrival: int, packed: list[Any]) -> Stored:
         packed[AT["agent_id"]],
         micros(datetime.fromisoformat(packed[AT["created_at"]])),
         orjson.dumps(packed),
+        None,
     )
 
 

@@ -168,11 +168,15 @@ class JobRow:
         """The job ended (finished, or dead-lettered until someone retries it)."""
         self.total_duration_s = (at - (self.queued_at or self.created_at)).total_seconds()
 
-    def view(self) -> JobView:
+    def view(self, detail: bool = True) -> JobView:
+        """Without `detail`, as a list shows it: a detailed row's history and attempts left out."""
         fields = {name: getattr(self, name) for name in self.__slots__}
+        detailed = detail and self.detailed
         history = [StatusChange(**change._asdict()) for change in self.history or ()]
-        attempts = [attempt.view() for attempt in self.attempt_history] if self.detailed else []
-        return JobView(**(fields | {"history": history, "attempt_history": attempts}))
+        attempts = [attempt.view() for attempt in self.attempt_history] if detailed else []
+        return JobView(
+            **(fields | {"history": history if detailed else [], "attempt_history": attempts})
+        )
 
 
 def detail(events: Iterable[RecordedEvent]) -> JobRow | None:

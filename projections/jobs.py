@@ -25,6 +25,7 @@ from projections.job_packing import (
     stored_packed,
     unpack,
     unpack_alone,
+    unpack_detail,
 )
 from projections.job_rows import JobFilter, JobRow, JobView, created, evolve
 from projections.paging import ArrivalIndex, CreatedIndex
@@ -64,7 +65,8 @@ class JobBoard:
         if row is None:
             if not isinstance(recorded.event, Job.Created):
                 return
-            row = self.jobs[job_id] = created(recorded, recorded.event)
+            detailed = self.finished is not None
+            row = self.jobs[job_id] = created(recorded, recorded.event, detailed)
             self.arrivals.add(recorded.seq, job_id)
             if self.finished is not None:
                 self.arrived[job_id] = recorded.seq
@@ -109,9 +111,20 @@ class JobBoard:
             row = None if packed is None else unpack_alone(orjson.loads(packed))
         return row
 
+    def detailed(self, job_id: str) -> JobRow | None:
+        """The job with its history and every attempt, when this board saw all of it: a board
+        with a store details the jobs it sees created, in memory, then in the store."""
+        row = self.jobs.get(job_id)
+        if row is not None:
+            return row if row.detailed else None
+        found = None if self.finished is None else self.finished.detail(job_id)
+        return (
+            None if found is None else unpack_detail(unpack_alone(orjson.loads(found[0])), found[1])
+        )
+
     def get(self, job_id: str) -> JobView | None:
         row = self.row(job_id)
-        return None if row is None else row.view()
+        return None if row is None else row.view(detail=False)
 
     def count(self) -> int:
         return len(self.jobs) + (0 if self.finished is None else self.finished.count())
@@ -131,7 +144,7 @@ class JobBoard:
         )
         kept = self._stored_page(flt, limit + 1, before)
         found = list(islice(merge(in_memory, kept, key=itemgetter(0), reverse=True), limit + 1))
-        items = [row.view() for _, row in found[:limit]]
+        items = [row.view(detail=False) for _, row in found[:limit]]
         return items, found[limit - 1][0] if len(found) > limit else None
 
     def _newest_first(self, flt: JobFilter, before: int | None) -> Iterable[tuple[int, str]]:
@@ -157,7 +170,7 @@ class JobBoard:
 
     def list_running(self) -> list[JobView]:
         rows = sorted((self.jobs[i] for i in self.running), key=lambda j: j.last_seq, reverse=True)
-        return [row.view() for row in rows]
+        return [row.view(detail=False) for row in rows]
 
     def dump(self) -> Any:
         return self.dump_since(0)

@@ -4,6 +4,7 @@ every job in memory: every filter, every page and cursor, every job; and through
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -273,3 +274,20 @@ def test_a_failed_refill_leaves_the_store_indexed(store: FinishedJobs) -> None:
     with pytest.raises(RuntimeError), store.refilled():
         raise RuntimeError("a broken picture")
     assert indexes(store) == set(finished_jobs._INDEXES)
+
+
+def test_a_file_of_another_schema_is_made_again(tmp_path: Path) -> None:
+    path = tmp_path / "kept.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE finished (arrival INTEGER PRIMARY KEY, row BLOB)")
+    old.execute("INSERT INTO finished VALUES (1, x'00')")
+    old.commit()
+    old.close()
+    store = FinishedJobs(path)
+    try:
+        assert store.count() == 0
+        board = fed(JobBoard(finished=store), history(30))
+        assert store.count() > 0
+        assert board.count() == fed(JobBoard(), history(30)).count()
+    finally:
+        store.close()
