@@ -82,6 +82,18 @@ async def answers_as_a_full_replay(services: Services) -> None:
     assert dumps(services) == replayed_from_scratch(services, everything)
 
 
+async def starts_over(settings: Settings, own_jobs: int = 0) -> None:
+    """The API of that name starts from the pictures, not its file, and answers as a full
+    replay, after `own_jobs` more of its own."""
+    api = await open_services(settings, API)
+    try:
+        assert (api.kept, api.runner.resumed_at) == (True, None)
+        await jobs(api, finished=own_jobs, in_flight=1)
+        await answers_as_a_full_replay(api)
+    finally:
+        await api.close()
+
+
 async def test_a_clean_restart_starts_from_its_file_then_the_tail(
     settings: Settings, writer: Services
 ) -> None:
@@ -120,13 +132,7 @@ async def test_a_file_left_by_a_killed_process_is_not_started_from(
     finally:
         child.send_signal(signal.SIGKILL)
         await child.wait()
-
-    api = await open_services(settings, API)
-    try:
-        assert api.runner.resumed_at is None
-        await answers_as_a_full_replay(api)
-    finally:
-        await api.close()
+    await starts_over(settings)
 
 
 async def test_a_file_parked_on_another_stream_is_not_started_from(
@@ -141,12 +147,7 @@ async def test_a_file_parked_on_another_stream_is_not_started_from(
         await jobs(writer, finished=30, in_flight=2)
         assert await writer.store.last_seq() > parked
         await writer.close()
-        api = await open_services(elsewhere, API)
-        try:
-            assert api.runner.resumed_at is None
-            await answers_as_a_full_replay(api)
-        finally:
-            await api.close()
+        await starts_over(elsewhere)
     finally:
         await other.stop()
 
@@ -156,12 +157,7 @@ async def test_a_file_parked_by_other_code_is_not_started_from(
 ) -> None:
     await closed_after(settings, finished=15, in_flight=2)
     monkeypatch.setattr(projection_runner, "code_version", lambda: "another-version")
-    api = await open_services(settings, API)
-    try:
-        assert api.runner.resumed_at is None
-        await answers_as_a_full_replay(api)
-    finally:
-        await api.close()
+    await starts_over(settings)
 
 
 async def test_a_second_live_process_of_the_name_keeps_a_scratch_file(settings: Settings) -> None:
@@ -181,10 +177,4 @@ async def test_a_file_that_is_no_database_is_started_afresh(settings: Settings) 
     kept = settings.data_dir / "read-models" / f"finished-jobs-{API}.sqlite3"
     kept.parent.mkdir(parents=True)
     kept.write_bytes(b"not a database, a disk's fault " * 200)
-    api = await open_services(settings, API)
-    try:
-        assert (api.kept, api.runner.resumed_at) == (True, None)
-        await jobs(api, finished=3, in_flight=1)
-        await answers_as_a_full_replay(api)
-    finally:
-        await api.close()
+    await starts_over(settings, own_jobs=3)
