@@ -24,12 +24,12 @@ async def job_detail(
 ) -> JobView | None:
     """None when the board does not hold the job. Folded up to the row's last event, so the
     detail is of the state the board shows, a past one (`?as_of=`) included."""
+    kept = board.detailed(str(job_id))
+    if kept is not None:  # one read of the store: the detailed row is the row
+        return kept.view()
     row = board.row(str(job_id))
     if row is None:
         return None
-    kept = board.detailed(str(job_id))
-    if kept is not None:
-        return kept.view()
     events = await history_through(store, job_id, row.last_seq, wait_s)
     folded = detail(e for e in events if e.seq <= row.last_seq)
     return None if folded is None else folded.view()
