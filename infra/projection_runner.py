@@ -226,12 +226,13 @@ class ProjectionRunner:
         picture, when there is none (a rebuild discarded them, say) or its chain is long enough."""
         if self.keep_every is None:
             return 0, 0
-        stored = {n.seq for n in await self.snapshots.names() if n.version == self.version}
+        stored = {n.seq for n in await self.snapshots.mine()}
         self._drawn = sorted(d for d in self._drawn if d[0] in stored)
-        for drawn, depth in reversed(self._drawn):
-            if drawn // self.keep_every < seq // self.keep_every:
-                return (drawn, depth + 1) if depth < MAX_DEPTH else (0, 0)
-        return 0, 0
+        earlier = [d for d in self._drawn if d[0] // self.keep_every < seq // self.keep_every]
+        if not earlier or earlier[-1][1] >= MAX_DEPTH:
+            return 0, 0
+        drawn, depth = earlier[-1]
+        return (drawn, depth + 1) if await self.snapshots.confirmed(drawn) else (0, 0)
 
     async def _snapshot_in_background(self) -> None:
         """The picture of the models as they are at this event (the next one changes them),

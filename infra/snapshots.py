@@ -48,6 +48,10 @@ class Snapshots:
         self.js = js
         self.version = version
         self._store: ObjectStore | None = None
+        self._known: set[SnapshotName] | None = None
+        """This version's pictures as this writer listed them once, with what it has put and
+        deleted since: a listing per picture grew the API by kilobytes a job over a long replay
+        (docs/architecture.md, Processes keep only what they read)."""
 
     async def store(self) -> ObjectStore:
         if self._store is None:
@@ -63,6 +67,24 @@ class Snapshots:
             return []
         found = (SnapshotName.parse(info.name) for info in infos if info.name)
         return sorted(name for name in found if name is not None)
+
+    async def mine(self) -> list[SnapshotName]:
+        """This code version's snapshots, oldest first: the bucket listed on the first call, then
+        kept up by this object's puts and deletes."""
+        if self._known is None:
+            self._known = {n for n in await self.names() if n.version == self.version}
+        return sorted(self._known)
+
+    async def confirmed(self, seq: int) -> bool:
+        """Whether this version's snapshot at `seq` is still stored: one read of its metadata,
+        not a listing. When it is gone another process pruned or discarded pictures (a rebuild),
+        so what this object knew is forgotten and the next `mine` lists the bucket again."""
+        try:
+            await (await self.store()).get_info(str(SnapshotName(self.version, seq)))
+        except NotFoundError:
+            self._known = None
+            return False
+        return True
 
     async def read(self, name: SnapshotName) -> bytearray:
         """The object's chunks, one direct get each. nats-py's `get` reads them through an
@@ -86,6 +108,8 @@ class Snapshots:
     async def put(self, seq: int, picture: bytes) -> SnapshotName:
         name = SnapshotName(self.version, seq)
         await (await self.store()).put(str(name), picture, meta=CHUNKED)
+        if self._known is not None:
+            self._known.add(name)
         return name
 
     async def prune(self, spacing: int) -> None:
@@ -95,7 +119,7 @@ class Snapshots:
         by one object per `spacing` events. Other code versions are left alone: a replica of the
         previous release may still start from them during a rolling upgrade.
         """
-        mine = [n for n in await self.names() if n.version == self.version]
+        mine = await self.mine()
         newest: dict[int, SnapshotName] = {}
         for name in mine:  # oldest first, so the last one of a run wins
             newest[name.seq // spacing] = name
@@ -113,6 +137,8 @@ class Snapshots:
 
     async def delete(self, name: SnapshotName) -> None:
         """Remove the object's chunks and then its metadata, tombstone included."""
+        if self._known is not None:
+            self._known.discard(name)
         store = await self.store()
         try:
             await store.delete(str(name))
