@@ -8,7 +8,6 @@ aggregate's last event (`Nats-Expected-Last-Subject-Sequence` with the `-Subject
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 import orjson
@@ -16,13 +15,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NoStreamResponseError
 
 from domain.errors import OutcomeUnknownError, UnavailableError
 from infra import metrics
-from infra.layout import EVENT_SUBJECTS, EVENTS
+from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
 from infra.replies import Replies
 from infra.tokens import event_writer_key
@@ -37,27 +34,6 @@ TRANSIENT = (*UNANSWERED, NoStreamResponseError, NoRespondersError)
 DIRECT_GET_BATCH = 1000
 END_OF_READ = frozenset({"204", "404"})
 """A batched Direct Get ends with 204 after the last message, or 404 when there is none."""
-
-
-async def follow(
-    js: JetStreamContext,
-    start_seq: int,
-    on_message: Callable[[Msg], Awaitable[None]],
-    subject: str = EVENT_SUBJECTS,
-) -> Any:
-    """EVENTS in order from `start_seq`, to `on_message`: an ordered push consumer with a
-    callback replays about five times faster than `next_msg`/`fetch` in nats-py."""
-    return await js.subscribe(
-        subject,
-        stream=EVENTS,
-        ordered_consumer=True,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq
-        ),
-        cb=on_message,
-        pending_msgs_limit=-1,
-        pending_bytes_limit=-1,
-    )
 
 
 class AppendConflictError(Exception):

@@ -14,7 +14,6 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Sequence
-from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -25,7 +24,7 @@ from infra import pictures
 from infra.ack_subject import pending, stream_seq
 from infra.code_version import code_version
 from infra.codec import decode
-from infra.event_store import follow
+from infra.follower import Following, follow
 from infra.forked import Forked
 from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
@@ -79,7 +78,7 @@ class ProjectionRunner:
         """A heap of (sequence, ticket, future): the event loop checks only its head."""
         self._ticket = 0
         self._routes: dict[str, list[ReadModel]] = {}
-        self._sub: Any = None
+        self._sub: Following | None = None
         self._snapshotting: asyncio.Task[None] | None = None
         self._drawn: list[tuple[int, int]] = []
         """(sequence, depth in its chain) of the pictures this runner saved or started from."""

@@ -31,7 +31,7 @@ from infra.checkpoints import (
     parse_public_key,
     stored_checkpoints,
 )
-from infra.event_store import follow
+from infra.follower import follow
 from infra.layout import CONFIG_BUCKET, EVENT_SUBJECTS, EVENTS
 from infra.tokens import WRITER_KEY
 from infra.verify_walk import Walk

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.aio.client import Client
@@ -34,7 +33,7 @@ from infra.checkpoints import (
 )
 from infra.codec import authentic, content_of
 from infra.connection import connect
-from infra.event_store import follow
+from infra.follower import Following, follow
 from infra.layout import CHECKPOINT_SUBJECT
 from infra.settings import Settings
 from infra.tokens import event_writer_key
@@ -64,7 +63,7 @@ class Checkpointer:
         self.written = 0
         """The last sequence a checkpoint covers."""
         self.quarantined: list[int] = []
-        self._sub: Any = None
+        self._sub: Following | None = None
         self._timer: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()
         """The timer and the fold both write: one at a time, so `written` only grows."""

@@ -1,0 +1,86 @@
+"""Following EVENTS on a real server: in order, and never more buffered than the server's flow
+control allows, however far behind the handler is."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from infra.ack_subject import stream_seq
+from infra.follower import Following, follow
+
+EVENTS_WRITTEN = 24_000
+PAYLOAD = b"x" * 1_000
+"""24 MB in all: several times the window the server starts a follow with (2 MB)."""
+BUFFER_BOUND = 12 * 1024 * 1024
+"""What a stalled follow may hold: the window, doubled while it was answered, and a margin."""
+
+
+async def write_events(nc: Client) -> None:
+    js = nc.jetstream()
+    for n in range(EVENTS_WRITTEN):
+        await js.publish_async(f"ev.job.j{n % 500}.noted", PAYLOAD)
+    await js.publish_async_completed()
+
+
+async def stalled(following: Following) -> bool:
+    """Polls until the server stops sending with the handler held, or the follow holds more
+    than the bound (False) or ten seconds pass (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    last, unchanged = -1, 0
+    while loop.time() < deadline:
+        if following.buffered_bytes > BUFFER_BOUND:
+            return False
+        delivered = await following.delivered()
+        unchanged = unchanged + 1 if delivered == last else 0
+        if unchanged == 5 and delivered < EVENTS_WRITTEN:
+            return True
+        last = delivered
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_a_follow_behind_the_stream_buffers_a_window_not_the_stream(nc: Client) -> None:
+    await write_events(nc)
+    held = asyncio.Event()
+    seen: list[int] = []
+    done = asyncio.get_running_loop().create_future()
+
+    async def on_message(msg: Msg) -> None:
+        await held.wait()
+        seen.append(stream_seq(msg))
+        if len(seen) == EVENTS_WRITTEN:
+            done.set_result(None)
+
+    following = await follow(nc.jetstream(), 1, on_message)
+    try:
+        assert await stalled(following), following.buffered_bytes
+        held.set()
+        await asyncio.wait_for(done, 60)
+    finally:
+        await following.unsubscribe()
+    assert seen == list(range(1, EVENTS_WRITTEN + 1))
+
+
+async def test_a_failing_handler_does_not_stop_the_follow(nc: Client) -> None:
+    await write_events(nc)
+    seen: list[int] = []
+    done = asyncio.get_running_loop().create_future()
+
+    async def on_message(msg: Msg) -> None:
+        seq = stream_seq(msg)
+        seen.append(seq)
+        if seq == EVENTS_WRITTEN:
+            done.set_result(None)
+        if seq % 1000 == 0:
+            raise RuntimeError("a handler's bug")
+
+    following = await follow(nc.jetstream(), EVENTS_WRITTEN - 2500, on_message)
+    try:
+        await asyncio.wait_for(done, 60)
+    finally:
+        await following.unsubscribe()
+    assert seen == list(range(EVENTS_WRITTEN - 2500, EVENTS_WRITTEN + 1))
