@@ -4,7 +4,7 @@ building it (a timestamp, five ints, two dataclasses) cost about 5 µs a message
     $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
 
 or, from a server with a domain, `<domain>.<account hash>` after `$JS.ACK` and an optional token
-at the end. Every reader of it goes through `_field`.
+at the end. Every reader of it goes through `_fields`.
 """
 
 from __future__ import annotations
@@ -16,16 +16,24 @@ _DELIVERED, _STREAM_SEQ, _PENDING = 2, 3, 6
 """Positions among the seven fields from <stream> to <pending>."""
 
 
-def _field(reply: str | None, position: int) -> int | None:
+def _fields(reply: str | None) -> list[str] | None:
+    """The seven fields from <stream> to <pending>, or None when `reply` is no ack subject."""
     if not reply or not reply.startswith(_PREFIX):
         return None
     tokens = reply.split(".")
     if len(tokens) == 9:
-        token = tokens[2 + position]
-    elif len(tokens) in (11, 12):
-        token = tokens[4 + position]
-    else:
-        return None
+        return tokens[2:]
+    if len(tokens) in (11, 12):
+        return tokens[4:11]
+    return None
+
+
+def _field(reply: str | None, position: int) -> int | None:
+    fields = _fields(reply)
+    return None if fields is None else _number(fields[position])
+
+
+def _number(token: str) -> int | None:
     return int(token) if token.isdigit() else None
 
 
@@ -44,3 +52,11 @@ def pending(msg: Msg) -> int:
     """How many messages the stream held after this one when it was delivered (0 when the
     subject does not say): the distance to the end of a catch-up."""
     return _field(msg.reply, _PENDING) or 0
+
+
+def position(msg: Msg) -> tuple[int, int]:
+    """`stream_seq` and `pending` from one reading of the subject (a walk of the whole log)."""
+    fields = _fields(msg.reply)
+    if fields is None or not fields[_STREAM_SEQ].isdigit():
+        return msg.metadata.sequence.stream, msg.metadata.num_pending
+    return int(fields[_STREAM_SEQ]), _number(fields[_PENDING]) or 0

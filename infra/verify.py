@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.js.errors import KeyNotFoundError
 
 from domain.errors import UnavailableError
+from infra.ack_subject import position
 from infra.checkpoints import (
     Checkpoint,
     MerkleRange,
@@ -180,16 +181,3 @@ async def _read(nc: Client, walk: Walk, start: int, end: int, aggregate: str | N
             await asyncio.wait({done}, timeout=IDLE_S)
     finally:
         await sub.unsubscribe()
-
-
-def position(msg: Msg) -> tuple[int, int]:
-    """Stream sequence and messages pending, from the ack subject (nats-py's Metadata costs
-    about 5 µs a message): `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`,
-    with `<domain>.<account hash>` after `$JS.ACK` in the longer form."""
-    tokens = msg.reply.split(".")
-    if len(tokens) == 9:
-        return int(tokens[5]), int(tokens[8])
-    if len(tokens) >= 11:
-        return int(tokens[7]), int(tokens[10])
-    meta = msg.metadata
-    return meta.sequence.stream, meta.num_pending
