@@ -42,7 +42,7 @@ class Following:
 
     @property
     def buffered_bytes(self) -> int:
-        """Payload bytes received and not yet handed on."""
+        """Bytes received and not yet handed on, as nats-py counts them."""
         return int(self._sub.pending_bytes)
 
     async def delivered(self) -> int:

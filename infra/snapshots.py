@@ -50,8 +50,8 @@ class Snapshots:
         self._store: ObjectStore | None = None
         self._known: set[SnapshotName] | None = None
         """This version's pictures as this writer listed them once, with what it has put and
-        deleted since: a listing per picture grew the API by kilobytes a job over a long replay
-        (docs/architecture.md, Processes keep only what they read)."""
+        deleted since: a listing is an ordered consumer over the bucket's metadata, and a writer
+        took two a picture."""
 
     async def store(self) -> ObjectStore:
         if self._store is None:
