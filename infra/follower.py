@@ -68,13 +68,19 @@ async def follow(
 
 
 async def _handed(sub: Any, on_message: Handler) -> None:
-    """nats-py's own loop for a callback, but for when flow control is answered: that is its
-    check of the queue's length, so a message leaves the queue before it is handled."""
+    """nats-py's own loop for a callback, but for when flow control is answered: once the
+    messages before the request have left the queue (nats-py's test), checked here as each
+    leaves rather than only by nats-py's poll every 0.25 s, which stalled the server at each
+    window (a 10,000-event audit walk at half speed)."""
     queue: asyncio.Queue[Msg] = sub._pending_queue
+    flow = sub._sub._jsi
     while True:
         msg = await queue.get()
         sub._pending_size -= len(msg.data)
         queue.task_done()
+        if flow._fcr is not None and flow._fciseq - queue.qsize() >= flow._fcd:
+            reply, flow._fcr, flow._fcd = flow._fcr, None, 0
+            await sub._conn.publish(reply)
         try:
             await on_message(msg)
         except Exception:  # as nats-py's loop: one message's failure does not stop the follow
