@@ -14,6 +14,7 @@ import nats
 import orjson
 from nats.aio.client import Client
 
+from infra.connection import connected
 from infra.layout import EVENT_SUBJECTS, EVENTS
 from infra.nats_auth import RUNTIME
 from infra.settings import Login, Settings, split_servers
@@ -63,7 +64,7 @@ async def open_link(target: Target) -> Client:
 
     try:
         return await asyncio.wait_for(
-            nats.connect(
+            connected(
                 servers=split_servers(target.url),
                 name="jetdeck-cli",
                 user=None if target.login is None else target.login.user,

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from nats.aio.msg import Msg
 
-_PREFIX = "$JS.ACK."
-_DELIVERED, _STREAM_SEQ, _PENDING = 2, 3, 6
+PREFIX = "$JS.ACK."
+_DELIVERED, _STREAM_SEQ, _CONSUMER_SEQ, _PENDING = 2, 3, 4, 6
 """Positions among the seven fields from <stream> to <pending>."""
 
 
 def _fields(reply: str | None) -> list[str] | None:
     """The seven fields from <stream> to <pending>, or None when `reply` is no ack subject."""
-    if not reply or not reply.startswith(_PREFIX):
+    if not reply or not reply.startswith(PREFIX):
         return None
     tokens = reply.split(".")
     if len(tokens) == 9:
@@ -48,15 +48,13 @@ def delivered(msg: Msg) -> int:
     return _field(msg.reply, _DELIVERED) or 0
 
 
-def pending(msg: Msg) -> int:
-    """How many messages the stream held after this one when it was delivered (0 when the
-    subject does not say): the distance to the end of a catch-up."""
-    return _field(msg.reply, _PENDING) or 0
-
-
-def position(msg: Msg) -> tuple[int, int]:
-    """`stream_seq` and `pending` from one reading of the subject (a walk of the whole log)."""
-    fields = _fields(msg.reply)
-    if fields is None or not fields[_STREAM_SEQ].isdigit():
-        return msg.metadata.sequence.stream, msg.metadata.num_pending
-    return int(fields[_STREAM_SEQ]), _number(fields[_PENDING]) or 0
+def sequences(reply: str) -> tuple[int, int, int] | None:
+    """(stream sequence, consumer sequence, pending) from one reading of the subject, for a
+    follow of the whole log; None when the subject does not say all three."""
+    fields = _fields(reply)
+    if fields is None:
+        return None
+    seq, consumer_seq, left = fields[_STREAM_SEQ], fields[_CONSUMER_SEQ], fields[_PENDING]
+    if not (seq.isdigit() and consumer_seq.isdigit() and left.isdigit()):
+        return None
+    return int(seq), int(consumer_seq), int(left)

@@ -1,19 +1,30 @@
-"""EVENTS in order from a sequence, handed to a coroutine, with the server's flow control kept.
+"""EVENTS in order from a sequence, handed to a function straight from the connection's read loop,
+with the server's flow control kept.
 
-An ordered push consumer, read by a task of ours rather than through nats-py's callback. For a
-subscription with a callback nats-py answers the server's flow-control requests as the messages
-arrive, not once the callback has taken them (it counts a message delivered on receipt), so the
-server's window (32 MB) never binds: a replay behind the stream held the rest of it in memory
-(880 MB buffered 70,000 events into a 1.6-million-event catch-up, 2.9 GB resident), and the heap
-stayed fragmented once it drained. Without a callback nats-py answers once the messages before
-the request have left its queue, so at most a window is buffered. Read with a callback's cost:
-`next_msg` and the message iterator start a task per message (about five times slower).
+Not through nats-py's subscription machinery, for two measured reasons:
+
+* Memory. For a subscription with a callback nats-py answers the server's flow-control requests
+  as the messages arrive, not once the callback has taken them, so the server's window (32 MB)
+  never binds: a replay behind the stream held the rest of it in memory (880 MB buffered 70,000
+  events into a 1.6-million-event catch-up, 2.9 GB resident), and the heap stayed fragmented.
+* Speed. nats-py parses every header of every message into a dict and builds a `Msg` around it;
+  its header parser alone is about a third of a raw replay's time (it tests each character of
+  each header name for whitespace). A follow reads none of it: the ack subject says the stream
+  sequence and what is pending, and the payload is the event.
+
+So a `FollowingClient` hands a follow's messages to it before nats-py parses anything, and the
+follow hands each to its handler at once, in the read loop. A handler that must wait (a snapshot
+to start, a checkpoint to write) returns an awaitable: until it is done the follow holds what
+arrives, in order, and answers the server's flow control only once it has handed all that on,
+so at most a window is held. nats-py's ordered consumer stays in charge of the consumer itself:
+the follow keeps its delivery sequence, and a gap resets the consumer as nats-py would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,29 +32,116 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from infra.ack_subject import sequences
+from infra.connection import FollowingClient
 from infra.layout import EVENT_SUBJECTS, EVENTS
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Msg], Awaitable[None]]
+Handler = Callable[[int, str, bytes, int], Awaitable[object] | None]
+"""(stream sequence, subject, payload, pending after it); an awaitable holds the follow."""
+Event = tuple[int, str, bytes, int]
 
 
 class Following:
-    """A running follow; `unsubscribe` stops it (the message being handled is cancelled)."""
+    """A running follow; `unsubscribe` stops it (a handler's awaitable still going is cancelled)."""
 
-    def __init__(self, sub: Any, on_message: Handler) -> None:
+    def __init__(self, client: FollowingClient, sub: Any, on_event: Handler) -> None:
+        self._client = client
         self._sub = sub
-        self._task = asyncio.create_task(_handed(sub, on_message))
+        self._jsi = sub._sub._jsi
+        self._on_event = on_event
+        self._held: deque[Event] | None = None
+        """What arrived while a handler's awaitable ran, in order; None when nothing waits."""
+        self._held_bytes = 0
+        self._flow_reply: str | None = None
+        self._draining: asyncio.Task[None] | None = None
+        client.followings[sub._sub] = self
+        self._take_queued(sub._pending_queue)
+
+    def _take_queued(self, queue: asyncio.Queue[Msg]) -> None:
+        """Messages the read loop gave nats-py before this follow was registered: nats-py has
+        checked their order, and they come first."""
+        while not queue.empty():
+            msg = queue.get_nowait()
+            read = sequences(msg.reply)
+            if read is not None:
+                self._arrived((read[0], msg.subject, msg.data, read[2]))
+
+    async def receive(self, subject: bytes, reply: bytes, data: bytes) -> None:
+        """One message of the follow, as nats-py's ordered consumer checks it: a delivery out of
+        its consumer sequence means one was lost, and the consumer is made again after the last
+        stream sequence handed on."""
+        ack = reply.decode()
+        read = sequences(ack)
+        jsi = self._jsi
+        jsi._active = True
+        if read is None:
+            log.warning("a follow got a message with the ack subject %r: skipped", ack)
+            return
+        seq, consumer_seq, pending = read
+        if consumer_seq != jsi._dseq:
+            await jsi.reset_ordered_consumer(jsi._sseq + 1)
+            return
+        jsi._dseq, jsi._sseq, jsi._cmeta = consumer_seq + 1, seq, ack
+        self._arrived((seq, subject.decode(), data, pending))
+
+    def _arrived(self, event: Event) -> None:
+        if self._held is None:
+            self._hand(event)
+        else:
+            self._held.append(event)
+            self._held_bytes += len(event[2])
+
+    def keep_flow_reply(self, reply: str) -> bool:
+        """A flow-control request while messages are held is answered once they are handed on."""
+        if self._held is None:
+            return False
+        self._flow_reply = reply
+        return True
+
+    def _hand(self, event: Event) -> None:
+        waiting = self._handed(event)
+        if waiting is not None:
+            self._held = deque()
+            self._draining = asyncio.create_task(self._drain(waiting))
+
+    def _handed(self, event: Event) -> Awaitable[object] | None:
+        try:
+            return self._on_event(*event)
+        except Exception:  # one event's failure does not stop the follow
+            log.exception("a follower's handler failed on %s", event[1])
+            return None
+
+    async def _drain(self, waiting: Awaitable[object] | None) -> None:
+        held = self._held
+        assert held is not None
+        while waiting is not None:
+            try:
+                await waiting
+            except Exception:
+                log.exception("a follower's handler failed while the follow was held")
+            waiting = None
+            while held and waiting is None:
+                event = held.popleft()
+                self._held_bytes -= len(event[2])
+                waiting = self._handed(event)
+        self._held, self._draining = None, None
+        if self._flow_reply is not None:
+            reply, self._flow_reply = self._flow_reply, None
+            await self._client.publish(reply)
 
     async def unsubscribe(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        self._client.followings.pop(self._sub._sub, None)
+        if self._draining is not None:
+            self._draining.cancel()
+            await asyncio.gather(self._draining, return_exceptions=True)
         await self._sub.unsubscribe()
 
     @property
     def buffered_bytes(self) -> int:
-        """Bytes received and not yet handed on, as nats-py counts them."""
-        return int(self._sub.pending_bytes)
+        """Payload bytes received and not yet handed on."""
+        return self._held_bytes
 
     async def delivered(self) -> int:
         """The last stream sequence the server has sent to this follow."""
@@ -51,9 +149,13 @@ class Following:
 
 
 async def follow(
-    js: JetStreamContext, start_seq: int, on_message: Handler, subject: str = EVENT_SUBJECTS
+    js: JetStreamContext, start_seq: int, on_event: Handler, subject: str = EVENT_SUBJECTS
 ) -> Following:
-    """EVENTS from `start_seq` on `subject`, to `on_message` one at a time, in order."""
+    """EVENTS from `start_seq` on `subject`, to `on_event` one at a time, in order; `js` must be
+    a `FollowingClient`'s."""
+    client = js._nc
+    if not isinstance(client, FollowingClient):
+        raise TypeError("a follow needs a FollowingClient's connection (infra.connection)")
     sub = await js.subscribe(
         subject,
         stream=EVENTS,
@@ -61,27 +163,5 @@ async def follow(
         config=ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq
         ),
-        pending_msgs_limit=-1,  # bounded by the flow control instead
-        pending_bytes_limit=-1,
     )
-    return Following(sub, on_message)
-
-
-async def _handed(sub: Any, on_message: Handler) -> None:
-    """nats-py's own loop for a callback, but for when flow control is answered: once the
-    messages before the request have left the queue (nats-py's test), checked here as each
-    leaves rather than only by nats-py's poll every 0.25 s, which stalled the server at each
-    window (a 10,000-event audit walk at half speed)."""
-    queue: asyncio.Queue[Msg] = sub._pending_queue
-    flow = sub._sub._jsi
-    while True:
-        msg = await queue.get()
-        sub._pending_size -= len(msg.data)
-        queue.task_done()
-        if flow._fcr is not None and flow._fciseq - queue.qsize() >= flow._fcd:
-            reply, flow._fcr, flow._fcd = flow._fcr, None, 0
-            await sub._conn.publish(reply)
-        try:
-            await on_message(msg)
-        except Exception:  # as nats-py's loop: one message's failure does not stop the follow
-            log.exception("a follower's handler failed on %s", msg.subject)
+    return Following(client, sub, on_event)

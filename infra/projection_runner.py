@@ -17,12 +17,10 @@ import time
 from collections.abc import Awaitable, Sequence
 
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.js.api import StreamInfo
 
 from domain.errors import UnavailableError, UndecodableEventError
 from infra import pictures
-from infra.ack_subject import pending, stream_seq
 from infra.code_version import code_version
 from infra.codec import decode
 from infra.follower import Following, follow
@@ -91,7 +89,7 @@ class ProjectionRunner:
             self.stores.empty()
             if from_snapshot:
                 await self._load_snapshot()
-        self._sub = await follow(self.js, self.position + 1, self._on_message)
+        self._sub = await follow(self.js, self.position + 1, self._on_event)
 
     async def stop(self) -> None:
         if self._sub is not None:
@@ -100,15 +98,17 @@ class ProjectionRunner:
         if self._snapshotting is not None:
             await self._snapshotting
 
-    async def _on_message(self, msg: Msg) -> None:
-        seq = stream_seq(msg)
+    def _on_event(
+        self, seq: int, subject: str, data: bytes, pending: int
+    ) -> Awaitable[object] | None:
+        """Applied at once; a picture due here is started before the next event is handed on."""
         if seq <= self.position or seq > self.until:
-            return
+            return None
         try:
-            recorded = decode(seq, msg.subject, msg.data, self.writer_key)
+            recorded = decode(seq, subject, data, self.writer_key)
         except UndecodableEventError as exc:
             self.skipped += 1
-            self.quarantine.add(seq, msg.subject, str(exc))
+            self.quarantine.add(seq, subject, str(exc))
             log.warning("read models quarantine %s", exc)
         else:
             routes = self._routes.get(recorded.kind)
@@ -121,8 +121,9 @@ class ProjectionRunner:
         self.position = seq
         if self._waiters and self._waiters[0][0] <= seq:
             self._wake()
-        if seq - self.snapshot_seq >= self.snapshot_every and self._snapshot_due(seq, msg):
-            await self._snapshot_in_background()
+        if seq - self.snapshot_seq >= self.snapshot_every and self._snapshot_due(seq, pending):
+            return self._snapshot_in_background()
+        return None
 
     def _route(self, kind: str) -> list[ReadModel]:
         """The read models an event of `kind` can change: most see few kinds, and skipping the
@@ -130,7 +131,7 @@ class ProjectionRunner:
         self._routes[kind] = [m for m in self.models if kind in m.kinds]
         return self._routes[kind]
 
-    def _snapshot_due(self, seq: int, msg: Msg) -> bool:
+    def _snapshot_due(self, seq: int, pending: int) -> bool:
         """Asked `snapshot_every` events after the last one: due, except while catching up when
         the next one would fall in the same run of `keep_every` events: pruning keeps only the
         newest picture of a run, so this one would be deleted at once, and a picture of a large
@@ -138,7 +139,7 @@ class ProjectionRunner:
         if self.keep_every is None:
             return False
         following = seq + self.snapshot_every
-        reachable = min(self.until, seq + pending(msg))
+        reachable = min(self.until, seq + pending)
         return following > reachable or following // self.keep_every != seq // self.keep_every
 
     def _wake(self) -> None:
@@ -237,10 +238,11 @@ class ProjectionRunner:
     async def _snapshot_in_background(self) -> None:
         """The picture of the models as they are at this event (the next one changes them),
         drawn by a forked child on another core while this process replays on (infra/forked);
-        the upload in a task. Waiting first for the previous one keeps one child at a time; it
-        only delays a replay whose snapshots fall behind it."""
+        the upload in a task. The follow holds the next events until the child is forked.
+        Waiting first for the previous one keeps one child at a time; it only delays a replay
+        whose snapshots fall behind it."""
         if self._snapshotting is not None:
-            # Shielded: unsubscribing cancels this callback, which must not cancel the upload.
+            # Shielded: unsubscribing cancels the follow's wait on this, not the upload.
             await asyncio.shield(self._snapshotting)
         seq = self.snapshot_seq = self.position
         base, depth = await self._next_base(seq)

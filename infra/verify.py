@@ -20,11 +20,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.js.errors import KeyNotFoundError
 
 from domain.errors import UnavailableError
-from infra.ack_subject import position
 from infra.checkpoints import (
     Checkpoint,
     MerkleRange,
@@ -164,16 +162,15 @@ def _truncation(walk: Walk, signed: list[Checkpoint], stream_last: int) -> None:
 async def _read(nc: Client, walk: Walk, start: int, end: int, aggregate: str | None) -> None:
     done = asyncio.get_running_loop().create_future()
 
-    async def on_message(msg: Msg) -> None:
-        seq, pending = position(msg)
+    def on_event(seq: int, subject: str, data: bytes, pending: int) -> None:
         if seq > end or done.done():
             return
-        walk.step(seq, msg.subject, msg.data)
+        walk.step(seq, subject, data)
         if seq == end or pending == 0:
             done.set_result(None)
 
     subject = f"ev.{aggregate}.>" if aggregate else EVENT_SUBJECTS
-    sub = await follow(nc.jetstream(), start, on_message, subject)
+    sub = await follow(nc.jetstream(), start, on_event, subject)
     try:
         seen = -1
         while not done.done() and seen != walk.events:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from infra.checkpoints import public_key_text, signing_key
 from infra.codec import content_of, seal
+from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
 from infra.verify import writer_key
@@ -109,7 +110,7 @@ async def test_verify_checks_the_checkpoints_against_the_public_key_the_auditor_
 ) -> None:
     await create_job(client)
     signer = signing_key(tmp_path, None)
-    nc = await nats.connect(fresh_server.url)
+    nc = await connect(fresh_server.url, "jetdeck-test")
     last = (await nc.jetstream().stream_info("EVENTS")).state.last_seq
     checkpointer = Checkpointer(nc, signer, await writer_key(nc), 10_000, 3600)
     await checkpointer.start()

@@ -4,12 +4,13 @@ control allows, however far behind the handler is."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
-from infra.ack_subject import stream_seq
 from infra.follower import Following, follow
+from infra.layout import EVENTS
+from tests.queue_helpers import eventually
 
 EVENTS_WRITTEN = 24_000
 PAYLOAD = b"x" * 1_000
@@ -49,13 +50,16 @@ async def test_a_follow_behind_the_stream_buffers_a_window_not_the_stream(nc: Cl
     seen: list[int] = []
     done = asyncio.get_running_loop().create_future()
 
-    async def on_message(msg: Msg) -> None:
+    async def handled(seq: int) -> None:
         await held.wait()
-        seen.append(stream_seq(msg))
+        seen.append(seq)
         if len(seen) == EVENTS_WRITTEN:
             done.set_result(None)
 
-    following = await follow(nc.jetstream(), 1, on_message)
+    def on_event(seq: int, subject: str, data: bytes, pending: int) -> Awaitable[None]:
+        return handled(seq)
+
+    following = await follow(nc.jetstream(), 1, on_event)
     try:
         assert await stalled(following), following.buffered_bytes
         held.set()
@@ -70,17 +74,45 @@ async def test_a_failing_handler_does_not_stop_the_follow(nc: Client) -> None:
     seen: list[int] = []
     done = asyncio.get_running_loop().create_future()
 
-    async def on_message(msg: Msg) -> None:
-        seq = stream_seq(msg)
+    def on_event(seq: int, subject: str, data: bytes, pending: int) -> None:
         seen.append(seq)
         if seq == EVENTS_WRITTEN:
             done.set_result(None)
         if seq % 1000 == 0:
             raise RuntimeError("a handler's bug")
 
-    following = await follow(nc.jetstream(), EVENTS_WRITTEN - 2500, on_message)
+    following = await follow(nc.jetstream(), EVENTS_WRITTEN - 2500, on_event)
     try:
         await asyncio.wait_for(done, 60)
     finally:
         await following.unsubscribe()
     assert seen == list(range(EVENTS_WRITTEN - 2500, EVENTS_WRITTEN + 1))
+
+
+async def test_a_follow_whose_consumer_is_lost_goes_on_after_its_last_event(nc: Client) -> None:
+    """The server forgets the consumer (as after a restart): nats-py's ordered consumer makes it
+    again from the sequence after the last one the follow handed on; nothing is missed or seen
+    twice."""
+    await write_events(nc)
+    seen: list[int] = []
+    done = asyncio.get_running_loop().create_future()
+
+    async def all_seen() -> bool:
+        return len(seen) == EVENTS_WRITTEN
+
+    def on_event(seq: int, subject: str, data: bytes, pending: int) -> None:
+        seen.append(seq)
+        if seq == 2 * EVENTS_WRITTEN:
+            done.set_result(None)
+
+    following = await follow(nc.jetstream(), 1, on_event)
+    try:
+        await eventually(all_seen, 30, "the first events followed")
+        jsm = nc.jsm()
+        for consumer in await jsm.consumers_info(EVENTS):
+            await jsm.delete_consumer(EVENTS, consumer.name)
+        await write_events(nc)
+        await asyncio.wait_for(done, 60)
+    finally:
+        await following.unsubscribe()
+    assert seen == list(range(1, 2 * EVENTS_WRITTEN + 1))
