@@ -101,12 +101,12 @@ class Following:
         return True
 
     def _hand(self, event: Event) -> None:
-        waiting = self._handed(event)
+        waiting = self._call(event)
         if waiting is not None:
             self._held = deque()
             self._draining = asyncio.create_task(self._drain(waiting))
 
-    def _handed(self, event: Event) -> Awaitable[object] | None:
+    def _call(self, event: Event) -> Awaitable[object] | None:
         try:
             return self._on_event(*event)
         except Exception:  # one event's failure does not stop the follow
@@ -125,7 +125,7 @@ class Following:
             while held and waiting is None:
                 event = held.popleft()
                 self._held_bytes -= len(event[2])
-                waiting = self._handed(event)
+                waiting = self._call(event)
         self._held, self._draining = None, None
         if self._flow_reply is not None:
             reply, self._flow_reply = self._flow_reply, None
