@@ -38,8 +38,10 @@ from infra.layout import EVENT_SUBJECTS, EVENTS
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[int, str, bytes, int], Awaitable[object] | None]
-"""(stream sequence, subject, payload, pending after it); an awaitable holds the follow."""
+Held = Awaitable[object] | None
+"""What a handler returns: an awaitable holds the follow until it is done."""
+Handler = Callable[[int, str, bytes, int], Held]
+"""Called with the stream sequence, the subject, the payload and how many are pending after it."""
 Event = tuple[int, str, bytes, int]
 
 
@@ -106,14 +108,14 @@ class Following:
             self._held = deque()
             self._draining = asyncio.create_task(self._drain(waiting))
 
-    def _call(self, event: Event) -> Awaitable[object] | None:
+    def _call(self, event: Event) -> Held:
         try:
             return self._on_event(*event)
         except Exception:  # one event's failure does not stop the follow
             log.exception("a follower's handler failed on %s", event[1])
             return None
 
-    async def _drain(self, waiting: Awaitable[object] | None) -> None:
+    async def _drain(self, waiting: Held) -> None:
         held = self._held
         assert held is not None
         while waiting is not None:

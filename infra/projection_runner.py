@@ -23,7 +23,7 @@ from domain.errors import UnavailableError, UndecodableEventError
 from infra import pictures
 from infra.code_version import code_version
 from infra.codec import decode
-from infra.follower import Following, follow
+from infra.follower import Following, Held, follow
 from infra.forked import Forked
 from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
@@ -98,9 +98,7 @@ class ProjectionRunner:
         if self._snapshotting is not None:
             await self._snapshotting
 
-    def _on_event(
-        self, seq: int, subject: str, data: bytes, pending: int
-    ) -> Awaitable[object] | None:
+    def _on_event(self, seq: int, subject: str, data: bytes, pending: int) -> Held:
         """Applied at once; a picture due here is started before the next event is handed on."""
         if seq <= self.position or seq > self.until:
             return None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -32,7 +31,7 @@ from infra.checkpoints import (
 )
 from infra.codec import authentic, content_of
 from infra.connection import connect
-from infra.follower import Following, follow
+from infra.follower import Following, Held, follow
 from infra.layout import CHECKPOINT_SUBJECT
 from infra.settings import Settings
 from infra.tokens import event_writer_key
@@ -90,7 +89,7 @@ class Checkpointer:
             self.position = self.written = newest.last_seq
             log.info("checkpointer resumes after seq %d", newest.last_seq)
 
-    def _on_event(self, seq: int, subject: str, data: bytes, _: int) -> Awaitable[object] | None:
+    def _on_event(self, seq: int, subject: str, data: bytes, _: int) -> Held:
         """Folded at once; a checkpoint due here is written before the next event is folded."""
         if seq <= self.position:
             return None
