@@ -158,7 +158,12 @@ async def follow(
     client = js._nc
     if not isinstance(client, FollowingClient):
         raise TypeError("a follow needs a FollowingClient's connection (infra.connection)")
-    sub = await js.subscribe(
+    return Following(client, await ordered(js, start_seq, subject), on_event)
+
+
+async def ordered(js: JetStreamContext, start_seq: int, subject: str) -> Any:
+    """The ordered consumer a follow reads, subscribed without a callback."""
+    return await js.subscribe(
         subject,
         stream=EVENTS,
         ordered_consumer=True,
@@ -166,4 +171,3 @@ async def follow(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq
         ),
     )
-    return Following(client, sub, on_event)

@@ -8,8 +8,9 @@ from collections.abc import Awaitable
 
 from nats.aio.client import Client
 
-from infra.follower import Following, follow
-from infra.layout import EVENTS
+from infra.connection import FollowingClient
+from infra.follower import Following, follow, ordered
+from infra.layout import EVENT_SUBJECTS, EVENTS
 from tests.queue_helpers import eventually
 
 EVENTS_WRITTEN = 24_000
@@ -116,3 +117,30 @@ async def test_a_follow_whose_consumer_is_lost_goes_on_after_its_last_event(nc: 
     finally:
         await following.unsubscribe()
     assert seen == list(range(1, 2 * EVENTS_WRITTEN + 1))
+
+
+async def test_what_nats_py_queued_before_the_follow_took_over_comes_first(nc: Client) -> None:
+    """Messages can reach the subscription between its creation and the follow's: nats-py
+    queues them, and the follow hands them on before anything newer."""
+    assert isinstance(nc, FollowingClient)
+    await write_events(nc)
+    sub = await ordered(nc.jetstream(), 1, EVENT_SUBJECTS)
+
+    async def queued() -> bool:
+        return bool(sub.pending_msgs)
+
+    await eventually(queued, 10, "messages queued by nats-py")
+    seen: list[int] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def on_event(seq: int, subject: str, data: bytes, pending: int) -> None:
+        seen.append(seq)
+        if seq == EVENTS_WRITTEN:
+            done.set_result(None)
+
+    following = Following(nc, sub, on_event)
+    try:
+        await asyncio.wait_for(done, 60)
+    finally:
+        await following.unsubscribe()
+    assert seen == list(range(1, EVENTS_WRITTEN + 1))
