@@ -89,11 +89,14 @@ class Following:
         self._arrived((seq, subject.decode(), data, pending))
 
     def _arrived(self, event: Event) -> None:
-        if self._held is None:
-            self._hand(event)
-        else:
+        if self._held is not None:
             self._held.append(event)
             self._held_bytes += len(event[2])
+            return
+        waiting = self._call(event)
+        if waiting is not None:
+            self._held = deque()
+            self._draining = asyncio.create_task(self._drain(waiting))
 
     def keep_flow_reply(self, reply: str) -> bool:
         """A flow-control request while messages are held is answered once they are handed on."""
@@ -101,12 +104,6 @@ class Following:
             return False
         self._flow_reply = reply
         return True
-
-    def _hand(self, event: Event) -> None:
-        waiting = self._call(event)
-        if waiting is not None:
-            self._held = deque()
-            self._draining = asyncio.create_task(self._drain(waiting))
 
     def _call(self, event: Event) -> Held:
         try:
