@@ -118,6 +118,10 @@ class Following:
         while waiting is not None:
             try:
                 await waiting
+            except asyncio.CancelledError:
+                if _stopping():
+                    raise
+                log.warning("a follower's handler was cancelled while the follow was held")
             except Exception:
                 log.exception("a follower's handler failed while the follow was held")
             waiting = None
@@ -145,6 +149,12 @@ class Following:
     async def delivered(self) -> int:
         """The last stream sequence the server has sent to this follow."""
         return int((await self._sub.consumer_info()).delivered.stream_seq)
+
+
+def _stopping() -> bool:
+    """This task is being cancelled (the follow stops), not merely awaiting something that was."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def follow(

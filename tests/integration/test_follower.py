@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 from nats.aio.client import Client
 
 from infra.connection import FollowingClient
-from infra.follower import Following, follow, ordered
+from infra.follower import Following, Held, follow, ordered
 from infra.layout import EVENT_SUBJECTS, EVENTS
 from tests.queue_helpers import eventually
 
@@ -70,17 +70,30 @@ async def test_a_follow_behind_the_stream_buffers_a_window_not_the_stream(nc: Cl
     assert seen == list(range(1, EVENTS_WRITTEN + 1))
 
 
+async def failing() -> None:
+    await asyncio.sleep(0)
+    raise RuntimeError("a held handler's bug")
+
+
 async def test_a_failing_handler_does_not_stop_the_follow(nc: Client) -> None:
+    """Raising, or returning an awaitable that fails or was cancelled."""
     await write_events(nc)
     seen: list[int] = []
     done = asyncio.get_running_loop().create_future()
 
-    def on_event(seq: int, subject: str, data: bytes, pending: int) -> None:
+    def on_event(seq: int, subject: str, data: bytes, pending: int) -> Held:
         seen.append(seq)
         if seq == EVENTS_WRITTEN:
             done.set_result(None)
         if seq % 1000 == 0:
             raise RuntimeError("a handler's bug")
+        if seq % 1000 == 1:
+            return failing()
+        if seq % 1000 == 2:
+            cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            cancelled.cancel()
+            return cancelled
+        return None
 
     following = await follow(nc.jetstream(), EVENTS_WRITTEN - 2500, on_event)
     try:
