@@ -1,8 +1,8 @@
 """Feed in-memory read models from EVENTS: snapshot first, then the tail, then live.
 
-One ordered push consumer (`infra.follower`: as fast as nats-py's callbacks, five times faster
-than fetch/next_msg, with the server's flow control kept) applies each event to every read
-model. Snapshots go to the object store keyed by the code version of the read models, so a code
+One ordered push consumer (`infra.follower`: each event handed on from the connection's read
+loop before nats-py parses it, with the server's flow control kept) applies each event to every
+read model. Snapshots go to the object store keyed by the code version of the read models, so a code
 change never loads a picture an older reducer drew, and by the sequence they cover, so a past
 state (`infra.time_travel`) starts from the nearest one below it.
 """

@@ -27,6 +27,23 @@ async def write_events(nc: Client) -> None:
     await js.publish_async_completed()
 
 
+class Seen:
+    """The sequences a follow handed on, in order; `done` once the last one expected came."""
+
+    def __init__(self, last: int) -> None:
+        self.seqs: list[int] = []
+        self.last = last
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def add(self, seq: int) -> None:
+        self.seqs.append(seq)
+        if seq == self.last:
+            self.done.set_result(None)
+
+    def on_event(self, seq: int, subject: str, data: bytes, pending: int) -> None:
+        self.add(seq)
+
+
 async def stalled(following: Following) -> bool:
     """Polls until the server stops sending with the handler held, or the follow holds more
     than the bound (False) or ten seconds pass (False)."""
@@ -48,14 +65,11 @@ async def stalled(following: Following) -> bool:
 async def test_a_follow_behind_the_stream_buffers_a_window_not_the_stream(nc: Client) -> None:
     await write_events(nc)
     held = asyncio.Event()
-    seen: list[int] = []
-    done = asyncio.get_running_loop().create_future()
+    seen = Seen(EVENTS_WRITTEN)
 
     async def handled(seq: int) -> None:
         await held.wait()
-        seen.append(seq)
-        if len(seen) == EVENTS_WRITTEN:
-            done.set_result(None)
+        seen.add(seq)
 
     def on_event(seq: int, subject: str, data: bytes, pending: int) -> Awaitable[None]:
         return handled(seq)
@@ -64,10 +78,10 @@ async def test_a_follow_behind_the_stream_buffers_a_window_not_the_stream(nc: Cl
     try:
         assert await stalled(following), following.buffered_bytes
         held.set()
-        await asyncio.wait_for(done, 60)
+        await asyncio.wait_for(seen.done, 60)
     finally:
         await following.unsubscribe()
-    assert seen == list(range(1, EVENTS_WRITTEN + 1))
+    assert seen.seqs == list(range(1, EVENTS_WRITTEN + 1))
 
 
 async def failing() -> None:
@@ -78,13 +92,10 @@ async def failing() -> None:
 async def test_a_failing_handler_does_not_stop_the_follow(nc: Client) -> None:
     """Raising, or returning an awaitable that fails or was cancelled."""
     await write_events(nc)
-    seen: list[int] = []
-    done = asyncio.get_running_loop().create_future()
+    seen = Seen(EVENTS_WRITTEN)
 
     def on_event(seq: int, subject: str, data: bytes, pending: int) -> Held:
-        seen.append(seq)
-        if seq == EVENTS_WRITTEN:
-            done.set_result(None)
+        seen.add(seq)
         if seq % 1000 == 0:
             raise RuntimeError("a handler's bug")
         if seq % 1000 == 1:
@@ -97,10 +108,10 @@ async def test_a_failing_handler_does_not_stop_the_follow(nc: Client) -> None:
 
     following = await follow(nc.jetstream(), EVENTS_WRITTEN - 2500, on_event)
     try:
-        await asyncio.wait_for(done, 60)
+        await asyncio.wait_for(seen.done, 60)
     finally:
         await following.unsubscribe()
-    assert seen == list(range(EVENTS_WRITTEN - 2500, EVENTS_WRITTEN + 1))
+    assert seen.seqs == list(range(EVENTS_WRITTEN - 2500, EVENTS_WRITTEN + 1))
 
 
 async def test_a_follow_whose_consumer_is_lost_goes_on_after_its_last_event(nc: Client) -> None:
@@ -108,28 +119,22 @@ async def test_a_follow_whose_consumer_is_lost_goes_on_after_its_last_event(nc: 
     again from the sequence after the last one the follow handed on; nothing is missed or seen
     twice."""
     await write_events(nc)
-    seen: list[int] = []
-    done = asyncio.get_running_loop().create_future()
+    seen = Seen(2 * EVENTS_WRITTEN)
 
     async def all_seen() -> bool:
-        return len(seen) == EVENTS_WRITTEN
+        return len(seen.seqs) == EVENTS_WRITTEN
 
-    def on_event(seq: int, subject: str, data: bytes, pending: int) -> None:
-        seen.append(seq)
-        if seq == 2 * EVENTS_WRITTEN:
-            done.set_result(None)
-
-    following = await follow(nc.jetstream(), 1, on_event)
+    following = await follow(nc.jetstream(), 1, seen.on_event)
     try:
         await eventually(all_seen, 30, "the first events followed")
         jsm = nc.jsm()
         for consumer in await jsm.consumers_info(EVENTS):
             await jsm.delete_consumer(EVENTS, consumer.name)
         await write_events(nc)
-        await asyncio.wait_for(done, 60)
+        await asyncio.wait_for(seen.done, 60)
     finally:
         await following.unsubscribe()
-    assert seen == list(range(1, 2 * EVENTS_WRITTEN + 1))
+    assert seen.seqs == list(range(1, 2 * EVENTS_WRITTEN + 1))
 
 
 async def test_what_nats_py_queued_before_the_follow_took_over_comes_first(nc: Client) -> None:
@@ -143,17 +148,10 @@ async def test_what_nats_py_queued_before_the_follow_took_over_comes_first(nc: C
         return bool(sub.pending_msgs)
 
     await eventually(queued, 10, "messages queued by nats-py")
-    seen: list[int] = []
-    done = asyncio.get_running_loop().create_future()
-
-    def on_event(seq: int, subject: str, data: bytes, pending: int) -> None:
-        seen.append(seq)
-        if seq == EVENTS_WRITTEN:
-            done.set_result(None)
-
-    following = Following(nc, sub, on_event)
+    seen = Seen(EVENTS_WRITTEN)
+    following = Following(nc, sub, seen.on_event)
     try:
-        await asyncio.wait_for(done, 60)
+        await asyncio.wait_for(seen.done, 60)
     finally:
         await following.unsubscribe()
-    assert seen == list(range(1, EVENTS_WRITTEN + 1))
+    assert seen.seqs == list(range(1, EVENTS_WRITTEN + 1))
