@@ -14,6 +14,7 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 import traceback
 import warnings
 from collections.abc import Callable
@@ -28,10 +29,16 @@ and with it the replay, for good."""
 
 
 class Forked:
-    """`work` run now, in a child, on the state as it is at this call."""
+    """`work` run now, in a child, on the state as it is at this call.
+
+    The child writes its result to a file, not to the pipe, which only tells the parent it has
+    ended (its end closes when the child exits): through a pipe the child stalled as soon as
+    the pipe's buffer was full, until the parent's event loop came round to read it, and a
+    busy replay came round to it late (docs/architecture.md, Time travel)."""
 
     def __init__(self, work: Callable[[], bytes], deadline_s: float = DEADLINE_S) -> None:
         self.deadline_s = deadline_s
+        self._result = tempfile.TemporaryFile()  # noqa: SIM115 - `result` reads and closes it
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
         with warnings.catch_warnings():
@@ -40,42 +47,44 @@ class Forked:
             pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            _child(work, write_fd, parent)
+            _child(work, self._result.fileno(), parent)
         os.close(write_fd)
         self.pid = pid
-        self._pipe = os.fdopen(read_fd, "rb", buffering=0)
+        self._ended = os.fdopen(read_fd, "rb", buffering=0)
 
     async def result(self) -> bytes:
         """What `work` returned; UnavailableError if the child failed or died."""
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=2**31)
+        reader = asyncio.StreamReader()
         transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), self._pipe
+            lambda: asyncio.StreamReaderProtocol(reader), self._ended
         )
         try:
-            data = await asyncio.wait_for(reader.read(), self.deadline_s)
+            await asyncio.wait_for(reader.read(), self.deadline_s)
         except BaseException:  # the deadline, or the caller gave up
             os.kill(self.pid, signal.SIGKILL)
             raise
         finally:
             transport.close()
             code = self._reap()
-        if code != 0:
-            raise UnavailableError(f"a forked child ({self.pid}) ended with {code}")
-        return data
+        with self._result:
+            if code != 0:
+                raise UnavailableError(f"a forked child ({self.pid}) ended with {code}")
+            self._result.seek(0)
+            return self._result.read()
 
     def _reap(self) -> int:
-        # The child closes its end of the pipe just before it exits: this wait is short.
+        # The pipe closes as the child exits: this wait is short.
         _, status = os.waitpid(self.pid, 0)
         return os.waitstatus_to_exitcode(status)
 
 
-def _child(work: Callable[[], bytes], write_fd: int, parent: int) -> NoReturn:
+def _child(work: Callable[[], bytes], result_fd: int, parent: int) -> NoReturn:
     code = 1
     try:
         die_with_parent(parent)
         data = work()
-        with open(write_fd, "wb") as out:
+        with open(result_fd, "wb", closefd=False) as out:
             out.write(data)
         code = 0
     except BaseException:

@@ -72,11 +72,11 @@ class ViewsCollector(Collector):
                 "Events in the log not yet in the read models.",
                 max(self.last_seq - runner.position, 0),
             )
-        if runner.snapshot_at is not None:
+        if runner.writer.saved_at is not None:
             yield GaugeMetricFamily(
                 "jetdeck_read_model_snapshot_age_seconds",
                 "Since the read models' snapshot was last saved or loaded.",
-                time.monotonic() - runner.snapshot_at,
+                time.monotonic() - runner.writer.saved_at,
             )
         yield CounterMetricFamily(
             "jetdeck_read_model_faults", "Events a read model failed to apply.", runner.faults

@@ -2,9 +2,9 @@
 
 One ordered push consumer (`infra.follower`: each event handed on from the connection's read
 loop before nats-py parses it, with the server's flow control kept) applies each event to every
-read model. Snapshots go to the object store keyed by the code version of the read models, so a code
-change never loads a picture an older reducer drew, and by the sequence they cover, so a past
-state (`infra.time_travel`) starts from the nearest one below it.
+read model. Snapshots go to the object store (`infra.picture_writer`) keyed by the code version
+of the read models, so a code change never loads a picture an older reducer drew, and by the
+sequence they cover, so a past state (`infra.time_travel`) starts from the nearest one below it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import heapq
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 
 from nats.aio.client import Client
 from nats.js.api import StreamInfo
@@ -24,13 +24,12 @@ from infra import pictures
 from infra.code_version import code_version
 from infra.codec import decode
 from infra.follower import Following, Held, follow
-from infra.forked import Forked
 from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
-from infra.pictures import MAX_DEPTH, load_chain
+from infra.picture_writer import PictureWriter
+from infra.pictures import load_chain
 from infra.quarantine import Quarantine
 from infra.resume import ResumePoint, Stores
-from infra.runtime import give_back_memory
 from infra.snapshots import Snapshots
 from projections.base import Offloaded, ReadModel
 
@@ -65,8 +64,6 @@ class ProjectionRunner:
         self.skipped = 0
         self.faults = 0
         self.snapshot_seq = 0
-        self.snapshot_at: float | None = None
-        """When (`time.monotonic`) a snapshot was last saved or loaded."""
         self.resumed_at: int | None = None
         """The sequence this runner started from in its stores' own files (`park`), if it did."""
         self.version = code_version()
@@ -78,9 +75,7 @@ class ProjectionRunner:
         self._ticket = 0
         self._routes: dict[str, list[ReadModel]] = {}
         self._sub: Following | None = None
-        self._snapshotting: asyncio.Task[None] | None = None
-        self._drawn: list[tuple[int, int]] = []
-        """(sequence, depth in its chain) of the pictures this runner saved or started from."""
+        self.writer = PictureWriter(self.snapshots, self.models, self.stores, keep_every)
 
     async def start(self, from_snapshot: bool = True) -> None:
         """From the stores' own files when the last process of this name left a point in them
@@ -95,8 +90,7 @@ class ProjectionRunner:
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
-        if self._snapshotting is not None:
-            await self._snapshotting
+        await self.writer.finished()
 
     def _on_event(self, seq: int, subject: str, data: bytes, pending: int) -> Held:
         """Applied at once; a picture due here is started before the next event is handed on."""
@@ -120,7 +114,8 @@ class ProjectionRunner:
         if self._waiters and self._waiters[0][0] <= seq:
             self._wake()
         if seq - self.snapshot_seq >= self.snapshot_every and self._snapshot_due(seq, pending):
-            return self._snapshot_in_background()
+            self.snapshot_seq = seq
+            return self.writer.in_background(seq, self._in_memory)
         return None
 
     def _route(self, kind: str) -> list[ReadModel]:
@@ -181,7 +176,8 @@ class ProjectionRunner:
         created = (await self._stream()).created
         if created is None:
             return
-        self.stores.keep(ResumePoint(self.version, created, self._drawn, self._in_memory(0, 0)))
+        drawn = self.writer.drawn
+        self.stores.keep(ResumePoint(self.version, created, drawn, self._in_memory(0, 0)))
 
     async def _resume(self) -> bool:
         """Every store's file was parked at one point, by this code version, on this stream."""
@@ -203,8 +199,8 @@ class ProjectionRunner:
                     model.restore(data)
         self.quarantine.restore(picture.quarantine)
         self.position = self.snapshot_seq = self.resumed_at = picture.seq
-        self._drawn = point.drawn
-        self.snapshot_at = time.monotonic()
+        self.writer.drawn = point.drawn
+        self.writer.saved_at = time.monotonic()
         log.info("read models resumed from their own files at %d", picture.seq)
         return True
 
@@ -219,61 +215,11 @@ class ProjectionRunner:
         """The picture without the stores' sections, which `stored_sections` reads apart."""
         return pictures.draw(self.models, self.quarantine.dump(), self.position, base, depth)
 
-    async def _next_base(self, seq: int) -> tuple[int, int]:
-        """(base, depth) for a picture at `seq`: the newest picture of this runner's, still
-        stored, in an earlier run of `keep_every` events, which pruning keeps; (0, 0), a whole
-        picture, when there is none (a rebuild discarded them, say) or its chain is long enough."""
-        if self.keep_every is None:
-            return 0, 0
-        stored = {n.seq for n in await self.snapshots.mine()}
-        self._drawn = sorted(d for d in self._drawn if d[0] in stored)
-        earlier = [d for d in self._drawn if d[0] // self.keep_every < seq // self.keep_every]
-        if not earlier or earlier[-1][1] >= MAX_DEPTH:
-            return 0, 0
-        drawn, depth = earlier[-1]
-        return (drawn, depth + 1) if await self.snapshots.confirmed(drawn) else (0, 0)
-
-    async def _snapshot_in_background(self) -> None:
-        """The picture of the models as they are at this event (the next one changes them),
-        drawn by a forked child on another core while this process replays on (infra/forked);
-        the upload in a task. The follow holds the next events until the child is forked.
-        Waiting first for the previous one keeps one child at a time; it only delays a replay
-        whose snapshots fall behind it."""
-        if self._snapshotting is not None:
-            # Shielded: unsubscribing cancels the follow's wait on this, not the upload.
-            await asyncio.shield(self._snapshotting)
-        seq = self.snapshot_seq = self.position
-        base, depth = await self._next_base(seq)
-        self.stores.flush()
-        child = Forked(lambda: self._in_memory(base, depth))
-        stored = asyncio.to_thread(pictures.stored_sections, self.models, base, seq)
-        self._snapshotting = asyncio.create_task(self._save(seq, depth, _joined(child, stored)))
-
-    async def _save(self, seq: int, depth: int, picture: Awaitable[bytes]) -> None:
-        # Counted as taken even if it fails, so a failure costs one try per interval, not one per
-        # event; and no failure of a snapshot may stop the read models, hence the broad except.
-        try:
-            await self.snapshots.put(seq, await picture)
-            self._drawn.append((seq, depth))
-            self.snapshot_at = time.monotonic()
-            if self.keep_every is not None:
-                await self.snapshots.prune(self.keep_every)
-        except Exception:
-            log.exception("snapshot at %d failed; the read models keep running", seq)
-        finally:
-            self._snapshotting = None
-            give_back_memory()
-
     async def save_snapshot(self) -> None:
         """A picture at the current position, drawn here (nothing may change the models
         meanwhile) and saved before this returns, after any still going up."""
-        if self._snapshotting is not None:
-            await asyncio.shield(self._snapshotting)
-        seq = self.snapshot_seq = self.position
-        base, depth = await self._next_base(seq)
-        drawn: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        drawn.set_result(self.picture(base, depth))
-        await self._save(seq, depth, drawn)
+        self.snapshot_seq = self.position
+        await self.writer.here(self.position, self.picture)
 
     async def _load_snapshot(self) -> None:
         chain = await load_chain(self.snapshots, self.until)
@@ -284,17 +230,4 @@ class ProjectionRunner:
         newest = chain.newest
         self.quarantine.restore(newest.quarantine)
         self.position = self.snapshot_seq = newest.seq
-        self._drawn.append((newest.seq, newest.depth))
-        self.snapshot_at = time.monotonic()
-
-
-async def _joined(child: Forked, stored: Awaitable[list[tuple[str, bool, bytes]]]) -> bytes:
-    """The child's picture with the store sections read meanwhile by a thread; both finish
-    before a failure of either is raised, so no half is left running under the next picture."""
-    picture, sections = await asyncio.gather(child.result(), stored, return_exceptions=True)
-    for result in (picture, sections):
-        if isinstance(result, BaseException):
-            raise result
-    assert isinstance(picture, bytes)
-    assert isinstance(sections, list)
-    return pictures.with_sections(picture, sections)
+        self.writer.mark(newest.seq, newest.depth)

@@ -15,6 +15,7 @@ import pytest
 from domain.errors import UnavailableError
 from infra.forked import Forked
 from tests.processes import still_running
+from tests.queue_helpers import eventually
 
 CHILD_OF_A_PARENT = """
 import asyncio, sys, time
@@ -32,6 +33,17 @@ asyncio.run(main())
 async def test_the_result_is_what_the_work_returned() -> None:
     big = os.urandom(3 * 2**20)  # larger than a pipe's buffer
     assert await Forked(lambda: big[::-1]).result() == big[::-1]
+
+
+async def test_the_child_ends_before_anyone_reads_its_result() -> None:
+    big = os.urandom(3 * 2**20)  # through a pipe it would wait for a reader with most unwritten
+    child = Forked(lambda: big)
+
+    async def ended() -> bool:
+        return bool(psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE)
+
+    await eventually(ended, 10, "the child exited, its result unread")
+    assert await child.result() == big
 
 
 async def test_the_child_sees_the_state_at_the_fork_not_after() -> None:
