@@ -1,24 +1,25 @@
 """One NATS connection per process: nats-py's client, but for the messages of a follow of
-EVENTS, which it hands to the follow unparsed (infra/follower says why)."""
+EVENTS, which its parser (`infra.wire`) hands to the follow unparsed (infra/follower says why)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from faststream.nats import NatsUserPassword
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
-from infra.ack_subject import PREFIX
 from infra.settings import Login, split_servers
-
-_ACK = PREFIX.encode()
+from infra.wire import FollowingParser
 
 
 class Receiver(Protocol):
     """A follow, as the connection hands it its messages."""
 
-    async def receive(self, subject: bytes, reply: bytes, data: bytes) -> None: ...
+    def receive(self, subject: bytes, reply: bytes, data: bytes) -> Awaitable[object] | None:
+        """Takes a message; what it returns, if anything, is awaited before the next one."""
+        ...
 
     def keep_flow_reply(self, reply: str) -> bool:
         """True when the follow answers this flow-control request itself, later."""
@@ -29,21 +30,11 @@ class FollowingClient(Client):
     def __init__(self) -> None:
         super().__init__()
         self.followings: dict[Subscription, Receiver] = {}
+        self._ps = FollowingParser(self)
 
-    async def _process_msg(
-        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
-    ) -> None:
+    def following(self, sid: int) -> Receiver | None:
         sub = self._subs.get(sid)
-        following = None if sub is None else self.followings.get(sub)
-        if following is None:
-            await super()._process_msg(sid, subject, reply, data, headers)
-        elif reply.startswith(_ACK):
-            self.stats["in_msgs"] += 1
-            self.stats["in_bytes"] += len(data)
-            await following.receive(subject, reply, data)
-        elif not (reply and following.keep_flow_reply(reply.decode())):
-            # A heartbeat, or flow control with nothing held: nats-py's own handling.
-            await super()._process_msg(sid, subject, reply, data, headers)
+        return None if sub is None else self.followings.get(sub)
 
 
 async def connected(**options: Any) -> FollowingClient:

@@ -45,6 +45,11 @@ Handler = Callable[[int, str, bytes, int], Held]
 Event = tuple[int, str, bytes, int]
 
 
+def _stopped(*_: object) -> Held:
+    """The handler of a follow that was stopped."""
+    return None
+
+
 class Following:
     """A running follow; `unsubscribe` stops it (a handler's awaitable still going is cancelled)."""
 
@@ -70,23 +75,23 @@ class Following:
             if read is not None:
                 self._arrived((read[0], msg.subject, msg.data, read[2]))
 
-    async def receive(self, subject: bytes, reply: bytes, data: bytes) -> None:
+    def receive(self, subject: bytes, reply: bytes, data: bytes) -> Awaitable[None] | None:
         """One message of the follow, as nats-py's ordered consumer checks it: a delivery out of
         its consumer sequence means one was lost, and the consumer is made again after the last
-        stream sequence handed on."""
+        stream sequence handed on (the awaitable returned)."""
         ack = reply.decode()
         read = sequences(ack)
         jsi = self._jsi
         jsi._active = True
         if read is None:
             log.warning("a follow got a message with the ack subject %r: skipped", ack)
-            return
+            return None
         seq, consumer_seq, pending = read
         if consumer_seq != jsi._dseq:
-            await jsi.reset_ordered_consumer(jsi._sseq + 1)
-            return
+            return jsi.reset_ordered_consumer(jsi._sseq + 1)  # type: ignore[no-any-return]
         jsi._dseq, jsi._sseq, jsi._cmeta = consumer_seq + 1, seq, ack
         self._arrived((seq, subject.decode(), data, pending))
+        return None
 
     def _arrived(self, event: Event) -> None:
         if self._held is not None:
@@ -136,9 +141,15 @@ class Following:
 
     async def unsubscribe(self) -> None:
         self._client.followings.pop(self._sub._sub, None)
-        if self._draining is not None:
-            self._draining.cancel()
-            await asyncio.gather(self._draining, return_exceptions=True)
+        # A cancelled drain's traceback holds its frames (this follow's, a handler's awaitable's),
+        # and through them the handler and all the read models. Kept in a cycle by this follow,
+        # a replay that froze the collector (a rebuild) would never free them; so the drain and
+        # the handler are let go.
+        self._on_event = _stopped
+        draining, self._draining, self._held = self._draining, None, None
+        if draining is not None:
+            draining.cancel()
+            await asyncio.gather(draining, return_exceptions=True)
         await self._sub.unsubscribe()
 
     @property

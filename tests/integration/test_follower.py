@@ -4,6 +4,8 @@ control allows, however far behind the handler is."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Awaitable
 
 from nats.aio.client import Client
@@ -155,3 +157,34 @@ async def test_what_nats_py_queued_before_the_follow_took_over_comes_first(nc: C
     finally:
         await following.unsubscribe()
     assert seen.seqs == list(range(1, EVENTS_WRITTEN + 1))
+
+
+class HeldForGood:
+    """A handler that holds the follow from its first event on, as a picture that never ends."""
+
+    def __init__(self) -> None:
+        self.first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def __call__(self, seq: int, subject: str, data: bytes, pending: int) -> Held:
+        if not self.first.done():
+            self.first.set_result(None)
+        return asyncio.get_running_loop().create_future()
+
+
+async def test_a_follow_stopped_while_held_lets_go_of_its_handler_without_the_collector(
+    nc: Client,
+) -> None:
+    """A stopped follow may outlive its stop in a cycle (its cancelled drain's traceback): it
+    must not keep its handler, and through it every read model, for the collector to find."""
+    await write_events(nc)
+    handler = HeldForGood()
+    handler_alive = weakref.ref(handler)
+    gc.disable()
+    try:
+        following = await follow(nc.jetstream(), 1, handler)
+        await asyncio.wait_for(handler.first, 10)
+        await following.unsubscribe()
+        del following, handler
+        assert handler_alive() is None
+    finally:
+        gc.enable()
