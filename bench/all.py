@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from bench import (
     auth_cost,
     claim_latency,
+    claim_remote,
     command_path,
     enqueue,
     heartbeats,
@@ -36,6 +37,7 @@ BENCHES: list[Callable[[bool], Awaitable[list[Figure]]]] = [
     queue_throughput.run,
     queue_paced.run,
     claim_latency.run,
+    claim_remote.run,
     auth_cost.run,
     pages.run,
     sse_fanout.run,

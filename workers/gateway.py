@@ -10,14 +10,12 @@ Run: `python -m workers.gateway` (JETDECK_* settings as for the API); `make run`
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from typing import Annotated, Any
 from uuid import UUID
 
-import orjson
 from faststream import FastStream
-from faststream.nats import NatsBroker, NatsMessage
+from faststream.nats import NatsBroker
 from pydantic import BaseModel, Field
 
 from domain.commands.base import Command, CommandContext
@@ -47,8 +45,10 @@ from workers.responder import INBOXES, Responder
 
 SUBJECT_PREFIX = "jetdeck.queue."
 SUBJECTS = f"{SUBJECT_PREFIX}*"
-CONCURRENCY = 256
-log = logging.getLogger(__name__)
+QUEUE_GROUP = "jetdeck-gateway"
+MAX_IN_FLIGHT = 8192
+"""Claims long-poll for up to 30 s, each a task waiting for work: beyond this many calls at once,
+a call is answered 503 at once instead of queueing."""
 
 
 class Native(BaseModel, ABC):
@@ -157,7 +157,16 @@ async def dispatch(services: Services, operation: str, body: bytes) -> Reply:
         return error_reply(exc, operation, context.key if context else None)
 
 
+def responder(services: Services) -> Responder:
+    async def answer(subject: str, body: bytes) -> Reply:
+        return await dispatch(services, subject.rsplit(".", 1)[-1], body)
+
+    return Responder(services.nc, SUBJECTS, QUEUE_GROUP, answer, INBOXES, MAX_IN_FLIGHT)
+
+
 def create_app(settings: Settings | None = None) -> FastStream:
+    """The agents' operations, their heartbeats and services' commands, each a `Responder` on
+    plain nats-py (FastStream runs the process: its start, stop and logging)."""
     settings = settings or Settings()
     broker = NatsBroker(
         settings.server_urls,
@@ -165,41 +174,28 @@ def create_app(settings: Settings | None = None) -> FastStream:
         logger=broker_logger(),
     )
     state: dict[str, Services] = {}
-
-    # Claims long-poll for up to 30 s; one handler at a time would hold every other call back.
-    # Replies are sent by hand: the gateway publishes as JetDeck's own NATS user, so answering
-    # to whatever reply subject a caller names would let an agent write anywhere (a KV key, a
-    # stream API subject); only inboxes are answered.
-    @broker.subscriber(SUBJECTS, queue="jetdeck-gateway", max_workers=CONCURRENCY, no_reply=True)
-    async def gateway(msg: NatsMessage) -> None:
-        raw = msg.raw_message
-        if not raw.reply.startswith(INBOXES):
-            log.warning(
-                "native request on %s with reply subject %r ignored", raw.subject, raw.reply
-            )
-            return
-        operation = raw.subject.rsplit(".", 1)[-1]
-        await raw.respond(orjson.dumps(await dispatch(state["services"], operation, msg.body)))
-
+    responders: list[Responder] = []
     app = FastStream(broker)
-
-    beats: list[Responder] = []  # agents' native heartbeats (workers.native_beats)
-    commands: list[Responder] = []  # services' commands (workers.service_commands)
 
     @app.on_startup
     async def open_services_first() -> None:
-        state["services"] = await open_services(settings, "jetdeck-gateway", dashboard=False)
-        beats.append(native_beats.responder(state["services"]))
-        await beats[0].start()
-        commands.append(service_commands.responder(state["services"], INBOXES))
-        await commands[0].start()
+        services = state["services"] = await open_services(
+            settings, "jetdeck-gateway", dashboard=False
+        )
+        responders.extend(
+            [
+                responder(services),
+                native_beats.responder(services),
+                service_commands.responder(services, INBOXES),
+            ]
+        )
+        for started in responders:
+            await started.start()
 
     @app.after_shutdown
     async def close_services() -> None:
-        for responder in beats:
-            await responder.stop()
-        for listener in commands:
-            await listener.stop()
+        for started in responders:
+            await started.stop()
         await state["services"].close()
 
     return app
