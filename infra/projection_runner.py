@@ -218,6 +218,7 @@ class ProjectionRunner:
     async def save_snapshot(self) -> None:
         """A picture at the current position, drawn here (nothing may change the models
         meanwhile) and saved before this returns, after any still going up."""
+        await self.writer.finished()
         self.snapshot_seq = self.position
         await self.writer.here(self.position, self.picture)
 
