@@ -26,7 +26,7 @@ import orjson
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
-from bench.claim_latency import FULL, NAME, QUICK, Claim, Samples, Size, alternate, fill_raw
+from bench.claim_latency import FULL, NAME, QUICK, Claim, Samples, Size, alternate, fill_raw, ms
 from bench.claim_latency import job_levels as levels_of
 from bench.common import (
     Figure,
@@ -137,10 +137,6 @@ async def measure(url: str, size: Size) -> dict[str, tuple[Samples, Samples]]:
             "NATS": await alternate(over_nats, raw.claim, size.claims),
             "HTTP": await alternate(over_http, raw.claim, size.claims),
         }
-
-
-def ms(seconds: float) -> float:
-    return seconds * 1e3
 
 
 async def run(quick: bool) -> list[Figure]:

@@ -39,7 +39,7 @@ class FollowingParser(Parser):
         buf.extend(data)
         client = self.client
         subs, followings, stats = client._subs, client.followings, client.stats
-        while buf:
+        while buf and buf is self.buf:  # a reconnect meanwhile resets the parser: the rest is void
             if self.state == AWAITING_MSG_PAYLOAD:
                 message = self._payload()
                 if message is None:
@@ -102,7 +102,8 @@ class FollowingParser(Parser):
         rest = bytes(buf[end + len(_CRLF) :])
         del buf[end + len(_CRLF) :]
         await super().parse()
-        buf.extend(rest)
+        if self.buf is buf:
+            buf.extend(rest)
         return True
 
 

@@ -14,6 +14,7 @@ from infra.wire import FollowingParser
 
 FOLLOWED, OTHER = 1, 2
 ACK = b"$JS.ACK.EVENTS.c1.1.%d.%d.1733000000000000000.0"
+RESET = b"reset.the.parser"
 HEADERS = b"NATS/1.0\r\nNats-Msg-Id: abc\r\n\r\n"
 
 
@@ -67,6 +68,7 @@ class Client:
     """What a parser calls, recorded; sid 1 is a follow's."""
 
     def __init__(self) -> None:
+        self.parser: Parser | None = None
         self.seen: list[tuple[Any, ...]] = []
         self.stats = {"in_msgs": 0, "in_bytes": 0}
         self._subs: dict[int, object] = {FOLLOWED: "followed", OTHER: "other"}
@@ -74,6 +76,8 @@ class Client:
 
     async def _process_msg(self, *fields: Any) -> None:
         self.seen.append(("msg", *fields))
+        if fields[1] == RESET and self.parser is not None:
+            self.parser.reset()  # as nats-py's client does when it reconnects
 
     async def _process_ping(self) -> None:
         self.seen.append(("ping",))
@@ -120,3 +124,15 @@ async def test_a_malformed_message_line_is_a_protocol_error() -> None:
     parser = FollowingParser(Client())  # type: ignore[arg-type]
     with pytest.raises(ProtocolError):
         await parser.parse(b"HMSG ev.job.a.created one 10 20\r\n")
+
+
+async def test_what_follows_a_reset_of_the_parser_is_dropped() -> None:
+    """nats-py resets the parser when it reconnects (a stale connection, a ping timeout), maybe
+    while a message is handled: the rest of what was read came over the old connection."""
+    client = Client()
+    client.parser = FollowingParser(client)  # type: ignore[arg-type]
+    resetting = msg(RESET, OTHER, b"", b"")
+    after = hmsg(b"ev.job.a.created", FOLLOWED, ACK % (5, 5), b"{}")
+    await client.parser.parse(resetting + after + b"PING\r\n")
+    assert client.seen == [("msg", OTHER, RESET, b"", b"", None)]
+    assert not client.parser.buf
