@@ -30,6 +30,10 @@ INBOXES = (f"{AGENT_INBOX}.", "_INBOX.")
 only reply subjects answered, since a reply goes out as JetDeck's own NATS user, which may write
 where a caller may not."""
 BUSY: Reply = {"status": 503, "error": "unavailable", "detail": "too many requests at once"}
+STOPPING: Reply = {"status": 503, "error": "unavailable", "detail": "this process is stopping"}
+STOP_GRACE_S = 5.0
+"""What a stop gives the requests in flight before it answers them 503: a claim long-polls for
+up to 30 s, and a supervisor waits 10 s for a process to stop."""
 log = logging.getLogger(__name__)
 
 
@@ -56,13 +60,19 @@ class Responder:
     async def start(self) -> None:
         self._sub = await self.nc.subscribe(self.subject, queue=self.queue, cb=self._on_request)
 
-    async def stop(self) -> None:
-        """No new requests; those in flight get their answers."""
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """No new requests; those in flight get their answers, or after `grace_s` a 503 (the
+        caller asks again, of another process)."""
         if self._sub is not None:
             with contextlib.suppress(NatsError):
                 await self._sub.unsubscribe()
             self._sub = None
-        await asyncio.gather(*self._running, return_exceptions=True)
+        if not self._running:
+            return
+        _, late = await asyncio.wait(self._running, timeout=grace_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _on_request(self, msg: Msg) -> None:
         if not msg.reply.startswith(self.reply_prefixes):
@@ -76,7 +86,12 @@ class Responder:
         task.add_done_callback(self._running.discard)
 
     async def _serve(self, msg: Msg) -> None:
-        await _respond(msg, await self.answer(msg.subject, msg.data))
+        try:
+            reply = await self.answer(msg.subject, msg.data)
+        except asyncio.CancelledError:  # stopped (`stop`): the caller is told, not left waiting
+            await _respond(msg, STOPPING)
+            raise
+        await _respond(msg, reply)
 
 
 async def _respond(msg: Msg, reply: Reply) -> None:
