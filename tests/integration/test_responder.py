@@ -5,6 +5,7 @@ to time out."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from nats.aio.client import Client
 
@@ -29,22 +30,24 @@ class Answers:
         return {"status": 200}
 
 
-async def test_a_request_still_running_after_the_grace_is_answered_503(nc: Client) -> None:
+async def one_in_flight(nc: Client) -> tuple[Answers, Responder, asyncio.Task[dict[str, Any]]]:
+    """A responder answering one request, held until `release`."""
     answers = Answers()
     responder = Responder(nc, SUBJECT, "q", answers.answer, INBOXES, 10)
     await responder.start()
     waiting = asyncio.create_task(ask(nc, SUBJECT, {}))
     await asyncio.wait_for(answers.started.wait(), 10)
+    return answers, responder, waiting
+
+
+async def test_a_request_still_running_after_the_grace_is_answered_503(nc: Client) -> None:
+    _, responder, waiting = await one_in_flight(nc)
     await responder.stop(grace_s=0.1)
     assert await waiting == STOPPING
 
 
 async def test_a_request_done_within_the_grace_gets_its_own_answer(nc: Client) -> None:
-    answers = Answers()
-    responder = Responder(nc, SUBJECT, "q", answers.answer, INBOXES, 10)
-    await responder.start()
-    waiting = asyncio.create_task(ask(nc, SUBJECT, {}))
-    await asyncio.wait_for(answers.started.wait(), 10)
+    answers, responder, waiting = await one_in_flight(nc)
     stopping = asyncio.create_task(responder.stop(grace_s=30))
     answers.release.set()
     await stopping
