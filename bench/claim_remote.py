@@ -17,20 +17,19 @@ it healthy; the jobs are preloaded as in bench.claim_latency (the same mix and o
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import httpx
 import orjson
 from nats.aio.client import Client
-from nats.errors import Error as NatsError
 
 from bench.claim_latency import FULL, NAME, QUICK, Claim, Samples, Size, alternate, fill_raw, ms
 from bench.claim_latency import job_levels as levels_of
 from bench.common import (
     Figure,
     connected,
+    gateway_answering,
     machine,
     nats_server,
     parse_args,
@@ -46,7 +45,6 @@ from domain.queue import Priority
 from infra.event_store import EventStore
 from workers.gateway import SUBJECT_PREFIX
 
-GATEWAY_START_S = 60.0
 TIMEOUT_S = 30.0
 TARGETS = {"NATS": 2.0, "HTTP": 5.0}
 """The issue's p99 bound for each path, in ms."""
@@ -100,21 +98,6 @@ def http_claim(client: httpx.AsyncClient, agent: Agent) -> Claim:
     return run
 
 
-async def gateway_ready(claim: Claim) -> None:
-    """The gateway answers claims (until then, requests find no responder): the first claim
-    taken is a warm-up one."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + GATEWAY_START_S
-    while True:
-        try:
-            await claim()
-            return
-        except NatsError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-
-
 async def measure(url: str, size: Size) -> dict[str, tuple[Samples, Samples]]:
     levels = levels_of(size.jobs)
     async with (
@@ -132,7 +115,7 @@ async def measure(url: str, size: Size) -> dict[str, tuple[Samples, Samples]]:
         await preload(nc, EventStore(nc), levels)
         await wait_for_tickets(nc, [Priority.CRITICAL, *levels], timeout_s=120)
         over_nats, over_http = native_claim(nc, agent), http_claim(client, agent)
-        await gateway_ready(over_nats)
+        await gateway_answering(over_nats)  # its first claim is a warm-up one
         return {
             "NATS": await alternate(over_nats, raw.claim, size.claims),
             "HTTP": await alternate(over_http, raw.claim, size.claims),

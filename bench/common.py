@@ -29,6 +29,7 @@ from uuid import uuid4
 
 import psutil
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 
 from domain.job import Job
 from domain.recorded import Cause
@@ -126,6 +127,24 @@ async def last_seq(nc: Client) -> int:
 
 
 # --- measuring -----------------------------------------------------------------------------
+
+
+GATEWAY_START_S = 60.0
+
+
+async def gateway_answering(ask: Callable[[], Awaitable[object]]) -> None:
+    """`ask` until it is answered: until the gateway (a child process) has subscribed, a
+    request finds no responder."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + GATEWAY_START_S
+    while True:
+        try:
+            await ask()
+            return
+        except NatsError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

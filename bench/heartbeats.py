@@ -39,13 +39,13 @@ from uuid import uuid4
 import httpx
 import orjson
 from nats.aio.client import Client
-from nats.errors import Error as NatsError
 
 from bench.common import (
     CpuMeter,
     Figure,
     OpenLoop,
     connected,
+    gateway_answering,
     machine,
     nats_server,
     parse_args,
@@ -83,7 +83,6 @@ class Size:
 
 FULL = Size(agents=1_000, clients=50, native_senders=200, seconds=15)
 QUICK = Size(agents=100, clients=10, native_senders=40, seconds=3)
-GATEWAY_START_S = 60.0
 
 
 async def closed_loop(sends: Sequence[Send], seconds: float, meter: CpuMeter) -> Run:
@@ -184,26 +183,13 @@ async def native_beat(nc: Client, body: bytes) -> None:
         raise RuntimeError(f"{answer['status']}: {answer.get('detail', '')[:200]}")
 
 
-async def gateway_ready(nc: Client, body: bytes) -> None:
-    """The gateway answers heartbeats (until then, requests find no responder)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + GATEWAY_START_S
-    while True:
-        try:
-            return await native_beat(nc, body)
-        except NatsError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-
-
 async def native_run(url: str, agents: Sequence[Agent], size: Size, meter: CpuMeter) -> Run:
     bodies = [native_body(agent) for agent in agents]
     async with (
         worker("workers.gateway", url) as pid,
         connected(url, "bench-heartbeats-native") as nc,
     ):
-        await gateway_ready(nc, bodies[0])
+        await gateway_answering(lambda: native_beat(nc, bodies[0]))
 
         def sender(mine: Sequence[bytes]) -> Send:
             return lambda i: native_beat(nc, mine[i % len(mine)])

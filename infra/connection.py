@@ -32,10 +32,6 @@ class FollowingClient(Client):
         self.followings: dict[Subscription, Receiver] = {}
         self._ps = FollowingParser(self)
 
-    def following(self, sid: int) -> Receiver | None:
-        sub = self._subs.get(sid)
-        return None if sub is None else self.followings.get(sub)
-
 
 async def connected(**options: Any) -> FollowingClient:
     """`nats.connect` for a `FollowingClient`: the same options, as nats-py takes them."""

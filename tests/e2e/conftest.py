@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,21 +110,28 @@ async def _wait_until_serving(api: Api) -> None:
     pytest.fail(f"the API did not serve within {START_WITHIN_S}s:\n{api.proc.output()}")
 
 
-@pytest.fixture(scope="module")
-async def api(
-    nats_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def serving_api(nats_url: str, log: Path, **env: str) -> AsyncIterator[Api]:
+    """The API under uvicorn on a free port, with `API_ENV` and `env`, once it serves."""
     port = free_port()
     args = ["-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port)]
     args += ["--host", "127.0.0.1", "--log-level", "warning"]
-    env = API_ENV | {"JETDECK_NATS_URL": nats_server.url}
-    log = tmp_path_factory.mktemp("api") / "api.log"
+    env = API_ENV | {"JETDECK_NATS_URL": nats_url} | env
     found = Api(f"http://127.0.0.1:{port}", await spawn("api", args, log, env))
     try:
         await _wait_until_serving(found)
         yield found
     finally:
         await found.proc.stop()
+
+
+@pytest.fixture(scope="module")
+async def api(
+    nats_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Api]:
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    async with serving_api(nats_server.url, log) as found:
+        yield found
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import pytest
 from domain.job import Job, JobStatus
 from domain.recorded import RecordedEvent
 from infra.connection import connect
-from infra.embedded_server import EmbeddedServer, free_port
+from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
-from tests.e2e.conftest import API_ENV, REGISTRATION_TOKEN, Api, Proc, _wait_until_serving, spawn
+from tests.e2e.conftest import REGISTRATION_TOKEN, Api, Proc, serving_api, spawn
 from tests.queue_helpers import NEW_JOB, QUEUE_API, eventually, job_log, per_job
 from tests.tokens import ADMIN_TOKEN
 
@@ -34,14 +34,10 @@ Held = tuple[str, int]
 @pytest.fixture
 async def api(fresh_server: EmbeddedServer, tmp_path: Path) -> AsyncIterator[Api]:
     """An API of this test's own: tickets of lost attempts come back after 3 s, not 30."""
-    port = free_port()
-    args = ["-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port)]
-    args += ["--host", "127.0.0.1", "--log-level", "warning"]
-    env = API_ENV | {"JETDECK_NATS_URL": fresh_server.url, "JETDECK_QUEUE_ACK_WAIT_S": "3"}
-    found = Api(f"http://127.0.0.1:{port}", await spawn("api", args, tmp_path / "api.log", env))
-    await _wait_until_serving(found)
-    yield found
-    await found.proc.stop()
+    async with serving_api(
+        fresh_server.url, tmp_path / "api.log", JETDECK_QUEUE_ACK_WAIT_S="3"
+    ) as found:
+        yield found
 
 
 class Fleet:
