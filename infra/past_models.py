@@ -15,10 +15,11 @@ from functools import partial
 from typing import Any, ClassVar
 
 from domain.catalog import EVENT_TYPES
+from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from infra.pictures import Chain, collector_paused
 from infra.read_models import ReadModels
-from projections.base import ReadModel
+from projections.base import ReadModel, reads
 from projections.jobs import JobBoard
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Tail:
 
     name: ClassVar[str] = "tail"
     kinds: ClassVar[frozenset[str]] = frozenset(name.split(".")[0] for name in EVENT_TYPES)
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset()
 
     def __init__(self) -> None:
         self.events: list[RecordedEvent] = []
@@ -69,7 +71,7 @@ class PastModels(ReadModels):
             raise RuntimeError(f"restoring {name}: {exc}") from exc
         with collector_paused():
             for recorded in self._tail:
-                if recorded.kind in model.kinds:
+                if reads(model, recorded):
                     _apply(model, recorded)
         setattr(self, name, model)
         return model

@@ -20,6 +20,8 @@ from nats.aio.client import Client
 from nats.js.api import StreamInfo
 
 from domain.errors import UnavailableError, UndecodableEventError
+from domain.model import DomainEvent
+from domain.recorded import RecordedEvent
 from infra import pictures
 from infra.code_version import code_version
 from infra.codec import decode
@@ -31,7 +33,7 @@ from infra.pictures import load_chain
 from infra.quarantine import Quarantine
 from infra.resume import ResumePoint, Stores
 from infra.snapshots import Snapshots
-from projections.base import Offloaded, ReadModel
+from projections.base import Offloaded, ReadModel, reads
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ class ProjectionRunner:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         """A heap of (sequence, ticket, future): the event loop checks only its head."""
         self._ticket = 0
-        self._routes: dict[str, list[ReadModel]] = {}
+        self._routes: dict[type[DomainEvent], list[ReadModel]] = {}
         self._sub: Following | None = None
         self.writer = PictureWriter(self.snapshots, self.models, self.stores, keep_every)
 
@@ -103,8 +105,8 @@ class ProjectionRunner:
             self.quarantine.add(seq, subject, str(exc))
             log.warning("read models quarantine %s", exc)
         else:
-            routes = self._routes.get(recorded.kind)
-            for model in self._route(recorded.kind) if routes is None else routes:
+            routes = self._routes.get(type(recorded.event))
+            for model in self._route(recorded) if routes is None else routes:
                 try:
                     model.apply(recorded)
                 except Exception:  # a reducer's bug must not stop the other read models
@@ -118,11 +120,11 @@ class ProjectionRunner:
             return self.writer.in_background(seq, self._in_memory)
         return None
 
-    def _route(self, kind: str) -> list[ReadModel]:
-        """The read models an event of `kind` can change: most see few kinds, and skipping the
-        others saves a call each per event on replay."""
-        self._routes[kind] = [m for m in self.models if kind in m.kinds]
-        return self._routes[kind]
+    def _route(self, recorded: RecordedEvent) -> list[ReadModel]:
+        """The read models an event of this class can change (`projections.base.reads`): an
+        event class has one kind."""
+        routes = self._routes[type(recorded.event)] = [m for m in self.models if reads(m, recorded)]
+        return routes
 
     def _snapshot_due(self, seq: int, pending: int) -> bool:
         """Asked `snapshot_every` events after the last one: due, except while catching up when

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.access import RoleSet, ServiceToken
 from domain.identity import Role
+from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 
 
@@ -31,6 +32,7 @@ class TokenView(BaseModel):
 class AccessBoard:
     name: ClassVar[str] = "access"
     kinds: ClassVar[frozenset[str]] = frozenset({RoleSet.KIND, ServiceToken.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset()
 
     def __init__(self) -> None:
         self.roles: dict[str, set[Role]] = {}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.agent import TAKES_WORK, Agent, AgentStatus, HostInfo, Metrics, agent_status
 from domain.job import Job, JobStatus, entered_queue
+from domain.model import DomainEvent
 from domain.pool import DEFAULT_MAX_AGENTS, Pool
 from domain.queue import DEFAULT_POOL
 from domain.recorded import RecordedEvent
@@ -89,6 +90,14 @@ def evolve(view: AgentView | None, recorded: RecordedEvent) -> AgentView | None:
 class AgentBoard:
     name: ClassVar[str] = "agents"
     kinds: ClassVar[frozenset[str]] = frozenset({Agent.KIND, Job.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset[type[DomainEvent]](
+        (
+            Job.Created,
+            Job.Queued,
+            Job.Requeued,
+            Job.Started,
+        )
+    )
 
     def __init__(self) -> None:
         self.agents: dict[str, AgentView] = {}
@@ -208,6 +217,21 @@ class PoolBoard:
 
     name: ClassVar[str] = "pools"
     kinds: ClassVar[frozenset[str]] = frozenset({Pool.KIND, Agent.KIND, Job.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset[type[DomainEvent]](
+        (
+            Agent.HealthChanged,
+            Agent.DrainRequested,
+            Agent.Resumed,
+            Agent.Deregistered,
+            Job.Claimed,
+            Job.Started,
+            Job.Completed,
+            Job.Failed,
+            Job.AttemptLost,
+            Job.Released,
+            Job.DeadLettered,
+        )
+    )
 
     def __init__(self) -> None:
         self.pools: dict[str, PoolView] = {}

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 from domain.deployment import STAGE_STATUS, Deployment, DeploymentStatus, Environment, Outcome
+from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from projections.paging import ArrivalIndex
@@ -192,6 +193,7 @@ LIVE_IN = {
 class DeploymentBoard:
     name: ClassVar[str] = "deployments"
     kinds: ClassVar[frozenset[str]] = frozenset({Deployment.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset()
 
     def __init__(self) -> None:
         self.deployments: dict[str, DeploymentRow] = {}

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from domain.deployment import Deployment, Environment
 from domain.job import Job
+from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from projections.dora import History, Release
 
@@ -25,6 +26,21 @@ def sha_key(sha: str) -> str:
 class DoraHistory:
     name: ClassVar[str] = "dora"
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND, Deployment.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset[type[DomainEvent]](
+        (
+            Job.Queued,
+            Job.Requeued,
+            Job.Claimed,
+            Job.Started,
+            Job.Completed,
+            Job.Failed,
+            Job.AttemptLost,
+            Job.Released,
+            Job.DeadLettered,
+            Deployment.Superseded,
+            Deployment.Restored,
+        )
+    )
 
     def __init__(self) -> None:
         self.first_seen: dict[str, datetime] = {}

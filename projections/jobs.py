@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import orjson
 
 from domain.job import FINISHED, Job, JobStatus
+from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from projections.finished_jobs import FinishedJobs
@@ -40,6 +41,7 @@ by creation time instead."""
 class JobBoard:
     name: ClassVar[str] = "jobs"
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset()
 
     def __init__(self, unpack_on_read: bool = False, finished: FinishedJobs | None = None) -> None:
         """`unpack_on_read`: restored rows stay packed until read (`PackedRows`), for a past

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, NamedTuple
 from pydantic import BaseModel
 
 from domain.job import LEASED, Job, JobStatus, entered_queue
+from domain.model import DomainEvent
 from domain.queue import PRIORITY_ORDER, Priority, QueueSpec
 from domain.recorded import RecordedEvent
 from projections.summary import p95
@@ -52,6 +53,7 @@ class Ticket(NamedTuple):
 class QueueBoard:
     name: ClassVar[str] = "queue"
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset()
 
     def __init__(self) -> None:
         """Jobs are held while in the queue's care (queued, leased or dead-lettered) and

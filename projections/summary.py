@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from domain.deployment import Deployment, Environment
 from domain.job import FINISHED, Job, JobStatus
+from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from projections.sketch import DurationSketch
 
@@ -50,6 +51,16 @@ class JobStats:
 
     name: ClassVar[str] = "job_stats"
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND, Deployment.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset[type[DomainEvent]](
+        (
+            Deployment.StageStarted,
+            Deployment.StageSucceeded,
+            Deployment.StageFailed,
+            Deployment.Superseded,
+            Deployment.RolledBack,
+            Deployment.Restored,
+        )
+    )
 
     def __init__(self) -> None:
         self.status_of: dict[str, JobStatus] = {}

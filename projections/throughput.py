@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from domain.job import Job, JobStatus
+from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 
 HOUR = timedelta(hours=1)
@@ -47,6 +48,19 @@ class HourlyFinishes:
 
     name: ClassVar[str] = "throughput"
     kinds: ClassVar[frozenset[str]] = frozenset({Job.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset[type[DomainEvent]](
+        (
+            Job.Created,
+            Job.Queued,
+            Job.Requeued,
+            Job.Claimed,
+            Job.Started,
+            Job.Failed,
+            Job.AttemptLost,
+            Job.Released,
+            Job.DeadLettered,
+        )
+    )
 
     def __init__(self) -> None:
         self.hours: dict[datetime, Counter[JobStatus]] = {}

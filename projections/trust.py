@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
+from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from domain.trust import PolicyTerms, TrustPolicy
 
@@ -22,6 +23,7 @@ class TrustPolicyView(PolicyTerms):
 class TrustBoard:
     name: ClassVar[str] = "trust"
     kinds: ClassVar[frozenset[str]] = frozenset({TrustPolicy.KIND})
+    skips: ClassVar[frozenset[type[DomainEvent]]] = frozenset()
 
     def __init__(self) -> None:
         self.policies: dict[str, TrustPolicyView] = {}
