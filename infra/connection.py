@@ -31,11 +31,20 @@ class FollowingClient(Client):
         super().__init__()
         self.followings: dict[Subscription, Receiver] = {}
         self._ps = FollowingParser(self)
+        self.connected_with: dict[str, Any] = {}
+        """The options `connected` was given."""
+
+    async def sibling(self, name: str) -> FollowingClient:
+        """Another connection to the same servers with the same credentials, for round trips
+        that must not queue behind a follow on this one: a reply comes after every message the
+        server sent before it, and a follow catching up has a window of them in flight."""
+        return await connected(**(self.connected_with | {"name": name}))
 
 
 async def connected(**options: Any) -> FollowingClient:
     """`nats.connect` for a `FollowingClient`: the same options, as nats-py takes them."""
     client = FollowingClient()
+    client.connected_with = options
     await client.connect(**options)
     return client
 

@@ -25,6 +25,7 @@ from domain.recorded import RecordedEvent
 from infra import pictures
 from infra.code_version import code_version
 from infra.codec import decode
+from infra.connection import FollowingClient
 from infra.follower import Following, Held, follow
 from infra.layout import EVENTS
 from infra.nats_errors import unavailable_on_failure
@@ -77,11 +78,13 @@ class ProjectionRunner:
         self._ticket = 0
         self._routes: dict[type[DomainEvent], list[ReadModel]] = {}
         self._sub: Following | None = None
+        self._uploads: Client | None = None
         self.writer = PictureWriter(self.snapshots, self.models, self.stores, keep_every)
 
     async def start(self, from_snapshot: bool = True) -> None:
         """From the stores' own files when the last process of this name left a point in them
         (`park`), else from the newest pictures with the stores emptied first."""
+        await self._open_uploads()
         if not (from_snapshot and await self._resume()):
             self.stores.empty()
             if from_snapshot:
@@ -93,6 +96,22 @@ class ProjectionRunner:
             await self._sub.unsubscribe()
             self._sub = None
         await self.writer.finished()
+        if self._uploads is not None:
+            self.snapshots.use(self.js)
+            await self._uploads.close()
+            self._uploads = None
+
+    async def _open_uploads(self) -> None:
+        """While it follows, a writer reads and saves pictures over a connection of its own: on
+        the follow's, each round trip of a save waited behind the window of events in flight
+        while catching up, and the replay waited for the saves (0.6 to 0.7 s of a 6 s rebuild
+        of 200,000 events)."""
+        if self.keep_every is None or self._uploads is not None:
+            return
+        if not isinstance(self.nc, FollowingClient):
+            raise TypeError("a snapshot writer needs a FollowingClient's connection")
+        self._uploads = await self.nc.sibling(f"{self.nc.options['name']} pictures")
+        self.snapshots.use(self._uploads.jetstream())
 
     def _on_event(self, seq: int, subject: str, data: bytes, pending: int) -> Held:
         """Applied at once; a picture due here is started before the next event is handed on."""

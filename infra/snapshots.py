@@ -53,6 +53,10 @@ class Snapshots:
         deleted since: a listing is an ordered consumer over the bucket's metadata, and a writer
         took two a picture."""
 
+    def use(self, js: JetStreamContext) -> None:
+        """Go on over another connection; what this object knows of the bucket stays."""
+        self.js, self._store = js, None
+
     async def store(self) -> ObjectStore:
         if self._store is None:
             self._store = await self.js.object_store(SNAPSHOTS)

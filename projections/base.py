@@ -24,7 +24,7 @@ class ReadModel(Protocol):
         """Fold one event in. Events arrive once each, in stream order."""
 
     def dump(self) -> Any:
-        """A JSON-ready picture of the state, for snapshots."""
+        """A picture of the state, for snapshots: what orjson writes as JSON (datetimes too)."""
 
     def restore(self, data: Any) -> None:
         """Replace the state with a picture `dump` made."""

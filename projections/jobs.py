@@ -199,13 +199,13 @@ class JobBoard:
 
     def dump_since(self, seq: int) -> Any:
         """The rows in memory (a stored row is pictured from the store: `FinishedJobs`) that
-        changed after `seq`: rows know the last event that changed them. In arrival order, which
-        a past board's rows (`PackedRows`) keep whatever order they were read in."""
+        changed after `seq`: rows know the last event that changed them. In the order the board
+        holds them, which a restore keeps: walking the arrival index instead, a lookup per job
+        ever seen, cost a picture at 200,000 events four times as much."""
         gits: dict[GitContext, int] = {}
         jobs = self.jobs
         arrivals = [(a, i) for a, i in self.arrivals.since(seq) if i in jobs]
-        changed = (jobs[job_id] for job_id in self.arrivals.rows if job_id in jobs)
-        rows = [pack(row, gits) for row in changed if row.last_seq > seq]
+        rows = [pack(row, gits) for row in jobs.values() if row.last_seq > seq]
         return {
             "arrivals": arrivals,
             "gits": [git.__dict__ for git in gits],  # only strings: its JSON form

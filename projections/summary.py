@@ -141,12 +141,13 @@ class JobStats:
         )
 
     def dump(self) -> Any:
+        """Times as datetimes, which orjson writes as `isoformat` does."""
         return {
             "status_of": self.status_of,
             "finished": {s.value: self.by_status[s] for s in FINISHED if self.by_status[s]},
             "durations": self.durations.dump(),
-            "started": {k: v.isoformat() for k, v in self.started.items()},
-            "deployment_times": [t.isoformat() for t in self.deployment_times],
+            "started": self.started,
+            "deployment_times": list(self.deployment_times),
         }
 
     def restore(self, data: Any) -> None:

@@ -135,3 +135,25 @@ async def test_snapshot_is_saved_while_a_deployment_is_live(services: Services) 
     await services.runner.catch_up(5)
     await services.runner.save_snapshot()
     assert services.runner.snapshot_seq == services.runner.position == 5
+
+
+async def test_a_writer_saves_over_a_connection_of_its_own_while_it_follows(
+    settings: Settings,
+) -> None:
+    """Its round trips would otherwise wait behind the follow's window of events in flight."""
+    writer = await open_services(settings, "picture-writer", snapshots=True)
+    try:
+        snapshots = writer.runner.snapshots
+        uploads = snapshots.js._nc
+        assert uploads is not writer.nc
+        assert uploads.is_connected
+        assert uploads.options["name"] == "picture-writer pictures"
+        await write(writer, jobs=40)
+        await writer.runner.catch_up(10)
+        await writer.runner.save_snapshot()
+        assert [n.seq for n in await snapshots.names()][-1] == writer.runner.position
+        await writer.runner.stop()
+        assert uploads.is_closed
+        assert snapshots.js._nc is writer.nc
+    finally:
+        await writer.close()
