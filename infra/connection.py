@@ -35,10 +35,18 @@ class FollowingClient(Client):
         """The options `connected` was given."""
 
     async def sibling(self, name: str) -> FollowingClient:
-        """Another connection to the same servers with the same credentials, for round trips
-        that must not queue behind a follow on this one: a reply comes after every message the
+        """Another connection with the same credentials, to the server this one is on first (a
+        process's traffic stays on one node of a cluster while it can), for round trips that
+        must not queue behind a follow on this one: a reply comes after every message the
         server sent before it, and a follow catching up has a window of them in flight."""
-        return await connected(**(self.connected_with | {"name": name}))
+        options = self.connected_with | {"name": name}
+        here = self.connected_url
+        if here is not None:
+            listed = options.get("servers") or []
+            listed = [listed] if isinstance(listed, str) else listed
+            others = [s for s in listed if s != here.geturl()]
+            options |= {"servers": [here.geturl(), *others], "dont_randomize": True}
+        return await connected(**options)
 
 
 async def connected(**options: Any) -> FollowingClient:
