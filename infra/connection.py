@@ -1,5 +1,6 @@
-"""One NATS connection per process: nats-py's client, but for the messages of a follow of
-EVENTS, which its parser (`infra.wire`) hands to the follow unparsed (infra/follower says why)."""
+"""A process's NATS connection: nats-py's client, but for the messages of a follow of EVENTS,
+which its parser (`infra.wire`) hands to the follow unparsed (infra/follower says why). One per
+process, and a second only for a snapshot writer's pictures while it follows (`sibling`)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,10 @@ class FollowingClient(Client):
         """The options `connected` was given."""
 
     async def sibling(self, name: str) -> FollowingClient:
-        """Another connection with the same credentials, to the server this one is on first (a
-        process's traffic stays on one node of a cluster while it can), for round trips that
-        must not queue behind a follow on this one: a reply comes after every message the
-        server sent before it, and a follow catching up has a window of them in flight."""
+        """Another connection with the same credentials, to the server this one is on first (so
+        both start on one node of a cluster; after a failover each goes its own way), for round
+        trips that must not queue behind a follow on this one: a reply comes after every message
+        the server sent before it, and a follow catching up has a window of them in flight."""
         options = self.connected_with | {"name": name}
         here = self.connected_url
         if here is not None:

@@ -1,8 +1,8 @@
 """Saving pictures of a runner's read models to the snapshot bucket, in chains, in order.
 
 A picture due while the replay runs is drawn by a forked child on another core (infra/forked)
-and goes up from a task, so the replay waits only for the child before it, not for uploads:
-an upload waits its turn behind the replay's own messages on the connection. Pictures go up in
+and goes up from a task, so the replay waits only for the child before it, not for uploads,
+which the runner sends over a connection of its own while it follows. Pictures go up in
 the order they were drawn, and one whose base was not saved is not saved either, so a chain in
 the bucket is never broken by this writer (docs/architecture.md, Time travel).
 """
@@ -27,9 +27,9 @@ from projections.base import ReadModel
 log = logging.getLogger(__name__)
 
 PICTURES_GOING_UP = 4
-"""Pictures drawn and not yet saved, at most: an upload waits its turn behind the replay on the
-connection (measured up to 330 ms at 200,000 events, three intervals' worth), and a picture is
-the change of one interval, a few hundred KB to a few MB."""
+"""Pictures drawn and not yet saved, at most: an upload may take longer than an interval (on
+the follow's own connection it waited behind the replay's messages, up to 330 ms at 200,000
+events), and a picture is the change of one interval, a few hundred KB to a few MB."""
 
 Draw = Callable[[int, int], bytes]
 """(base, depth) -> the picture of the models as they stand."""

@@ -95,11 +95,13 @@ class ProjectionRunner:
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
-        await self.writer.finished()
-        if self._uploads is not None:
-            self.snapshots.use(self.js)
-            await self._uploads.close()
-            self._uploads = None
+        try:
+            await self.writer.finished()
+        finally:  # cancelled while pictures went up (a caller's deadline): closed all the same
+            if self._uploads is not None:
+                uploads, self._uploads = self._uploads, None
+                self.snapshots.use(self.js)
+                await uploads.close()
 
     async def _open_uploads(self) -> None:
         """While it follows, a writer reads and saves pictures over a connection of its own: on
@@ -110,7 +112,8 @@ class ProjectionRunner:
             return
         if not isinstance(self.nc, FollowingClient):
             raise TypeError("a snapshot writer needs a FollowingClient's connection")
-        self._uploads = await self.nc.sibling(f"{self.nc.options['name']} pictures")
+        name = self.nc.options.get("name") or "jetdeck"
+        self._uploads = await self.nc.sibling(f"{name} pictures")
         self.snapshots.use(self._uploads.jetstream())
 
     def _on_event(self, seq: int, subject: str, data: bytes, pending: int) -> Held:

@@ -200,8 +200,8 @@ class JobBoard:
     def dump_since(self, seq: int) -> Any:
         """The rows in memory (a stored row is pictured from the store: `FinishedJobs`) that
         changed after `seq`: rows know the last event that changed them. In the order the board
-        holds them, which a restore keeps: walking the arrival index instead, a lookup per job
-        ever seen, cost a picture at 200,000 events four times as much."""
+        holds them (a restore depends on no order): walking the arrival index instead, a lookup
+        per job ever seen, cost a picture at 200,000 events four times as much."""
         gits: dict[GitContext, int] = {}
         jobs = self.jobs
         arrivals = [(a, i) for a, i in self.arrivals.since(seq) if i in jobs]

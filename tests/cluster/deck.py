@@ -129,7 +129,8 @@ class Deck:
         await asyncio.gather(*(self.ready(n) for n in range(API_REPLICAS)))
 
     def node_of(self, replica: int) -> EmbeddedServer:
-        """The nats-server the API replica's connection is on (it keeps one)."""
+        """The nats-server the API replica's connections are on (the snapshot writer's second
+        one starts on the same server)."""
         ports = {
             conn.raddr.port
             for conn in psutil.Process(self.apis[replica].process.pid).net_connections("tcp")

@@ -157,3 +157,31 @@ async def test_a_writer_saves_over_a_connection_of_its_own_while_it_follows(
         assert snapshots.js._nc is writer.nc
     finally:
         await writer.close()
+
+
+async def test_a_writer_stopped_while_a_picture_goes_up_still_closes_its_connection(
+    settings: Settings,
+) -> None:
+    """A caller's deadline cancels the stop while it waits for the picture."""
+    writer = await open_services(settings, "stopped-writer", snapshots=True)
+    snapshots = writer.runner.snapshots
+    uploads = snapshots.js._nc
+    going_up, released = asyncio.Event(), asyncio.Event()
+    put = snapshots.put
+
+    async def held(seq: int, picture: bytes) -> Any:
+        going_up.set()
+        await released.wait()
+        return await put(seq, picture)
+
+    snapshots.put = held  # type: ignore[method-assign]
+    try:
+        await write(writer, jobs=40)
+        await asyncio.wait_for(going_up.wait(), 10)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(writer.runner.stop(), 0.5)
+        assert uploads.is_closed
+        assert snapshots.js._nc is writer.nc
+    finally:
+        released.set()
+        await writer.close()
