@@ -38,6 +38,9 @@ from infra.jwks import HttpFactory
 from infra.services import open_services
 from infra.settings import Settings
 
+CONNECTION_NAME = "jetdeck-api"
+"""What an API process calls its NATS connection, as the servers' monitoring lists it."""
+
 
 def create_app(
     settings: Settings | None = None,
@@ -51,7 +54,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = await open_services(
-            settings, "jetdeck-api", http, snapshots=settings.write_snapshots, watch_workers=True
+            settings, CONNECTION_NAME, http, snapshots=settings.write_snapshots, watch_workers=True
         )
         await app.state.services.access.bootstrap(settings)
         try:

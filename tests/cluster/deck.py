@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import psutil
 
-from infra.embedded_cluster import EmbeddedCluster
+from api.app import CONNECTION_NAME
+from infra.embedded_cluster import EmbeddedCluster, spec_of
 from infra.embedded_server import EmbeddedServer, free_port
 from infra.lifeline import lifeline
 from tests.e2e.conftest import ROOT, Proc
@@ -25,6 +26,15 @@ WRITE_TIMEOUT_S = 3.0
 """The APIs' JETDECK_WRITE_TIMEOUT_S: a write NATS does not confirm by then answers 503."""
 START_WITHIN_S = 90.0
 """Generous: five interpreters and three servers share two cores."""
+
+
+async def _holds(
+    client: httpx.AsyncClient, node: EmbeddedServer, name: str, ports: set[int]
+) -> bool:
+    """Whether `node` serves a connection called `name` from one of these local ports."""
+    url = f"http://127.0.0.1:{spec_of(node).monitor_port}/connz"
+    connz = (await client.get(url, params={"limit": 4096})).raise_for_status().json()
+    return any(c.get("name") == name and c["port"] in ports for c in connz["connections"])
 
 
 async def spawn(name: str, args: list[str], log: Path, env: dict[str, str]) -> Proc:
@@ -128,15 +138,16 @@ class Deck:
                 await self.cluster.restart(node)
         await asyncio.gather(*(self.ready(n) for n in range(API_REPLICAS)))
 
-    def node_of(self, replica: int) -> EmbeddedServer:
-        """The nats-server the API replica's connections are on (the snapshot writer's second
-        one starts on the same server)."""
-        ports = {
-            conn.raddr.port
-            for conn in psutil.Process(self.apis[replica].process.pid).net_connections("tcp")
-            if conn.raddr
-        }
-        (node,) = [node for node in self.cluster.nodes if node.port in ports]
+    async def node_of(self, replica: int) -> EmbeddedServer:
+        """The nats-server the API replica's own connection is on, the one its writes go
+        through. Its snapshot writer's second connection may be on another node: after an
+        earlier test's failover each connection went its own way."""
+        process = psutil.Process(self.apis[replica].process.pid)
+        ports = {conn.laddr.port for conn in process.net_connections("tcp") if conn.raddr}
+        nodes = self.cluster.nodes
+        async with httpx.AsyncClient(timeout=5) as client:
+            held = [await _holds(client, node, CONNECTION_NAME, ports) for node in nodes]
+        (node,) = [node for node, holds in zip(nodes, held, strict=True) if holds]
         return node
 
     async def stop(self) -> None:

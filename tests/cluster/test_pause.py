@@ -84,7 +84,7 @@ async def landed(client: httpx.AsyncClient, first: Probe, within_s: float = 30) 
 
 @pytest.mark.timeout(300)
 async def test_a_paused_server_gets_503_in_time_and_everything_recovers(deck: Deck) -> None:
-    node = deck.node_of(0)
+    node = await deck.node_of(0)
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     clients = [httpx.AsyncClient(base_url=url, headers=headers, timeout=60) for url in deck.urls]
     try:
