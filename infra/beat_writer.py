@@ -24,7 +24,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
 from domain.errors import UnavailableError
-from infra.replies import Answer, Replies
+from infra.replies import Answer, Replies, expire
 
 MAX_BATCH = 512
 MAX_QUEUED = 20_000
@@ -75,14 +75,20 @@ class BeatWriter:
         """`payload` on `hb.<agent_id>`, returning once the stream has acknowledged it."""
         if self._task is None:
             raise UnavailableError("the heartbeat writer is not running")
-        beat = _Beat(f"hb.{agent_id}", payload, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        beat = _Beat(f"hb.{agent_id}", payload, loop.create_future())
         try:
             self._queue.put_nowait(beat)
         except asyncio.QueueFull:
             raise UnavailableError("heartbeat writes are backed up; retry shortly") from None
+        deadline = loop.time() + self.timeout_s
+        timer = expire(beat.sent, self.timeout_s)
         try:
-            async with asyncio.timeout(self.timeout_s):
-                answer = await (await beat.sent)(self.timeout_s)
+            try:
+                published = await beat.sent
+            finally:
+                timer.cancel()
+            answer = await published(deadline - loop.time())
         except TimeoutError:
             raise UnavailableError(
                 f"the heartbeat of agent {agent_id} was not acknowledged in {self.timeout_s} s"

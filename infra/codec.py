@@ -12,10 +12,8 @@ log re-sealed under another writer key keeps every event hash and checkpoint roo
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -24,36 +22,11 @@ from domain.catalog import EVENT_NAMES, EVENT_TYPES
 from domain.errors import ForgedEventError, UndecodableEventError
 from domain.model import DomainEvent, upcast
 from domain.recorded import Cause, RecordedEvent
+from infra.macs import hmac_sha256
 
 SEAL_HEAD = b',"mac":"'
 SEAL_LENGTH = len(SEAL_HEAD) + 64 + 2
 """`,"mac":"` + 64 hex digits + `"}`: what sealing adds in place of the closing brace."""
-
-
-_BLOCK = 64
-"""SHA-256's block size: HMAC pads its key to it (RFC 2104)."""
-
-
-@lru_cache(maxsize=8)
-def _pads(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 states with the inner and the outer padded key already absorbed."""
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    return inner, outer
-
-
-def hmac_sha256(key: bytes, message: bytes) -> bytes:
-    """`hmac.digest(key, message, "sha256")` from pre-keyed states: OpenSSL 3 sets a key up on
-    every call (about 4 µs, more than hashing an event), and a replay checks one per event."""
-    inner, outer = _pads(key)
-    inner, outer = inner.copy(), outer.copy()
-    inner.update(message)
-    outer.update(inner.digest())
-    digest: bytes = outer.digest()
-    return digest
 
 
 def mac(subject: str, content: bytes, key: bytes) -> str:

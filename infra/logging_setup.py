@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TextIO
 
 import structlog
@@ -17,6 +18,22 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 FOREIGN = ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststream.access")
 """Loggers that come with handlers and colours of their own: theirs go, ours take over."""
+
+
+_COMMAND: ContextVar[tuple[str, str, str] | None] = ContextVar("jetdeck_command", default=None)
+"""The command being handled in this task (`command_scope`): correlation id, command id,
+principal."""
+
+
+def _command_fields(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """The fields of the command being handled, put on a line only when one is logged: binding
+    them through structlog's context on every command cost more than the rest of a heartbeat's
+    logging did."""
+    command = _COMMAND.get()
+    if command is not None:
+        for name, value in zip(("correlation_id", "command_id", "principal"), command, strict=True):
+            event.setdefault(name, value)
+    return event
 
 
 def _drop_colour(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
@@ -29,7 +46,7 @@ PRE_CHAIN: list[Processor] = [
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
-    structlog.contextvars.merge_contextvars,
+    _command_fields,
     structlog.stdlib.ExtraAdder(),
     _drop_colour,
 ]
@@ -77,8 +94,9 @@ def broker_logger() -> logging.Logger:
 
 @contextmanager
 def command_scope(correlation_id: str, command_id: str, principal: str) -> Iterator[None]:
-    """Lines logged inside carry these (contextvars: each task has its own)."""
-    with structlog.contextvars.bound_contextvars(
-        correlation_id=correlation_id, command_id=command_id, principal=principal
-    ):
+    """Lines logged inside carry these (a context variable: each task has its own)."""
+    token = _COMMAND.set((correlation_id, command_id, principal))
+    try:
         yield
+    finally:
+        _COMMAND.reset(token)

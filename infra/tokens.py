@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import hmac
 import secrets
 from typing import TypeVar
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from domain.errors import UnauthorizedError, UnavailableError
 from infra.layout import CONFIG_BUCKET
+from infra.macs import hmac_sha256
 
 T = TypeVar("T", bound=BaseModel)
 SECRET_BYTES = 32
@@ -62,7 +62,7 @@ class Signer:
         self.secret = secret
 
     def _mac(self, kind: str, body: bytes) -> bytes:
-        return hmac.new(self.secret, kind.encode() + b"\n" + body, hashlib.sha256).digest()
+        return hmac_sha256(self.secret, kind.encode() + b"\n" + body)
 
     def sign(self, token: BaseModel) -> str:
         body = token.model_dump_json().encode()

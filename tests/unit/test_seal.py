@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from domain.errors import ForgedEventError
 from domain.recorded import chain_hash
 from infra.checkpoints import Checkpoint, MerkleRange, parse_public_key, public_key_text
-from infra.codec import SEAL_LENGTH, authentic, content_of, decode, hmac_sha256, seal
+from infra.codec import SEAL_LENGTH, authentic, content_of, decode, seal
+from infra.macs import hmac_sha256
 from infra.quarantine import Quarantine
 from tests.unit.test_codec import job_lifecycle
 

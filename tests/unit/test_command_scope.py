@@ -1,0 +1,56 @@
+"""A line logged while a command is handled names that command, and only that one: concurrent
+commands each keep their own, and a line outside any names none."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from infra.logging_setup import command_scope, formatter
+
+log = logging.getLogger("tests.command_scope")
+
+
+@pytest.fixture
+def out() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter(as_json=True))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        log.removeHandler(handler)
+
+
+def lines(out: io.StringIO) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in out.getvalue().splitlines()]
+
+
+async def test_concurrent_commands_each_name_their_own(out: io.StringIO) -> None:
+    both_inside = asyncio.Barrier(2)
+
+    async def handled(n: int) -> None:
+        with command_scope(f"corr-{n}", f"cmd-{n}", f"agent:{n}"):
+            await both_inside.wait()  # each logs while the other's scope is open too
+            log.info("handling %d", n, extra={"command_id": "its own"} if n == 2 else None)
+
+    await asyncio.gather(handled(1), handled(2))
+    log.info("after")
+    found = {line["message"]: line for line in lines(out)}
+    one, two, after = found["handling 1"], found["handling 2"], found["after"]
+    assert (one["correlation_id"], one["command_id"], one["principal"]) == (
+        "corr-1",
+        "cmd-1",
+        "agent:1",
+    )
+    assert (two["correlation_id"], two["principal"]) == ("corr-2", "agent:2")
+    assert two["command_id"] == "its own"  # a field the call passes wins
+    assert not {"correlation_id", "command_id", "principal"} & after.keys()
