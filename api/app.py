@@ -39,7 +39,9 @@ from infra.services import open_services
 from infra.settings import Settings
 
 CONNECTION_NAME = "jetdeck-api"
-"""What an API process calls its NATS connection, as the servers' monitoring lists it."""
+"""What an API process calls its NATS connection, as the servers' monitoring lists it; its
+finished jobs' file is named after it too (`finished-jobs-jetdeck-api`), so a new name would
+start that file afresh."""
 
 
 def create_app(

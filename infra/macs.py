@@ -24,6 +24,7 @@ def _pads(key: bytes) -> tuple[Any, Any]:
 
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """`hmac.digest(key, message, "sha256")`."""
     inner, outer = _pads(key)
     inner, outer = inner.copy(), outer.copy()
     inner.update(message)

@@ -29,12 +29,15 @@ START_WITHIN_S = 90.0
 
 
 async def _holds(
-    client: httpx.AsyncClient, node: EmbeddedServer, name: str, ports: set[int]
+    client: httpx.AsyncClient, node: EmbeddedServer, name: str, links: set[tuple[int, int]]
 ) -> bool:
-    """Whether `node` serves a connection called `name` from one of these local ports."""
+    """Whether `node` serves a connection called `name` from one of these (local port, server
+    port) links: a local port alone may be in use towards two servers at once."""
     url = f"http://127.0.0.1:{spec_of(node).monitor_port}/connz"
     connz = (await client.get(url, params={"limit": 4096})).raise_for_status().json()
-    return any(c.get("name") == name and c["port"] in ports for c in connz["connections"])
+    return any(
+        c.get("name") == name and (c["port"], node.port) in links for c in connz["connections"]
+    )
 
 
 async def spawn(name: str, args: list[str], log: Path, env: dict[str, str]) -> Proc:
@@ -138,17 +141,25 @@ class Deck:
                 await self.cluster.restart(node)
         await asyncio.gather(*(self.ready(n) for n in range(API_REPLICAS)))
 
-    async def node_of(self, replica: int) -> EmbeddedServer:
+    async def node_of(self, replica: int, within_s: float = 30) -> EmbeddedServer:
         """The nats-server the API replica's own connection is on, the one its writes go
         through. Its snapshot writer's second connection may be on another node: after an
-        earlier test's failover each connection went its own way."""
+        earlier test's failover each connection went its own way. Asked again while the
+        connection is between servers (none holds it)."""
         process = psutil.Process(self.apis[replica].process.pid)
-        ports = {conn.laddr.port for conn in process.net_connections("tcp") if conn.raddr}
-        nodes = self.cluster.nodes
+        deadline = asyncio.get_running_loop().time() + within_s
         async with httpx.AsyncClient(timeout=5) as client:
-            held = [await _holds(client, node, CONNECTION_NAME, ports) for node in nodes]
-        (node,) = [node for node, holds in zip(nodes, held, strict=True) if holds]
-        return node
+            while True:
+                connections = process.net_connections("tcp")
+                links = {(c.laddr.port, c.raddr.port) for c in connections if c.raddr}
+                nodes = self.cluster.nodes
+                held = [await _holds(client, node, CONNECTION_NAME, links) for node in nodes]
+                found = [node for node, holds in zip(nodes, held, strict=True) if holds]
+                if len(found) == 1 or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+        assert len(found) == 1, f"API {replica}'s connection is held by {len(found)} servers"
+        return found[0]
 
     async def stop(self) -> None:
         await asyncio.gather(*(proc.stop() for proc in [*self.apis, *self.gateways]))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import nats
 import pytest
@@ -14,44 +16,92 @@ from nats.aio.msg import Msg
 from domain.errors import UnavailableError
 from infra.beat_writer import BeatWriter
 from infra.embedded_server import EmbeddedServer
-from infra.replies import Replies
+from infra.replies import Answer, Replies
+from tests.queue_helpers import eventually
 
 DEADLINE_S = 0.3
+LINGER_S = 0.1
+
+
+@dataclass
+class Silent:
+    client: Client
+    taken: list[str] = field(default_factory=list)
+    """The subjects of the messages the silent subscriber took."""
+
+    async def took(self, subject: str) -> None:
+        async def taken() -> bool:
+            return self.taken == [subject]
+
+        await eventually(taken, 5, f"the silent subscriber took {subject} alone")
 
 
 @pytest.fixture
-async def silent(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
+async def silent(fresh_server: EmbeddedServer) -> AsyncIterator[Silent]:
     """A connection with a subscriber on every heartbeat subject that never answers, and no
     stream on them."""
-    client = await nats.connect(fresh_server.admin_url)
-    await client.jetstream().delete_stream("HEARTBEATS")
-    taken: list[str] = []
+    found = Silent(await nats.connect(fresh_server.admin_url))
+    await found.client.jetstream().delete_stream("HEARTBEATS")
 
     async def take(msg: Msg) -> None:
-        taken.append(msg.subject)
+        found.taken.append(msg.subject)
 
-    await client.subscribe("hb.>", cb=take)
-    await client.flush()
-    yield client
-    assert taken, "the silent subscriber took nothing: the test proved no deadline"
-    await client.close()
+    await found.client.subscribe("hb.>", cb=take)
+    await found.client.flush()
+    try:
+        yield found
+    finally:
+        await found.client.close()
 
 
-async def test_an_unanswered_request_times_out_at_its_deadline(silent: Client) -> None:
-    replies = Replies(silent)
+async def test_an_unanswered_request_times_out_at_its_deadline(silent: Silent) -> None:
+    replies = Replies(silent.client)
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(TimeoutError):
         await replies.request("hb.nobody", b"{}", {}, DEADLINE_S)
     assert loop.time() - started >= DEADLINE_S
     assert replies._waiting == {}  # nothing left waiting for good
+    await silent.took("hb.nobody")  # it was sent, and not answered
 
 
-async def test_an_unacknowledged_beat_is_unavailable_after_its_deadline(silent: Client) -> None:
-    writer = BeatWriter(silent, ttl_s=10, timeout_s=DEADLINE_S)
+async def test_an_unacknowledged_beat_waits_for_its_ack_only_what_its_deadline_leaves(
+    silent: Silent,
+) -> None:
+    """The beat lingers `LINGER_S` before it is published; its ack may then take only the rest
+    of the deadline, not a whole one more."""
+    writer = BeatWriter(silent.client, ttl_s=10, timeout_s=DEADLINE_S, linger_s=LINGER_S)
+    given: list[float] = []
+    send = writer.replies.send
+
+    async def sending(subject: str, payload: bytes, headers: dict[str, str]) -> Answer:
+        answer = await send(subject, payload, headers)
+
+        async def noted(timeout_s: float) -> dict[str, Any]:
+            given.append(timeout_s)
+            return await answer(timeout_s)
+
+        return noted
+
+    writer.replies.send = sending  # type: ignore[method-assign]
     await writer.start()
     try:
         with pytest.raises(UnavailableError, match="not acknowledged"):
             await writer.write("agent-1", b"{}")
     finally:
         await writer.stop()
+    [left] = given
+    assert 0 <= left <= DEADLINE_S - LINGER_S
+    await silent.took("hb.agent-1")
+
+
+async def test_a_beat_not_published_by_its_deadline_is_unavailable(silent: Silent) -> None:
+    writer = BeatWriter(silent.client, ttl_s=10, timeout_s=DEADLINE_S, linger_s=10 * DEADLINE_S)
+    await writer.start()
+    try:
+        with pytest.raises(UnavailableError, match="not acknowledged"):
+            await writer.write("agent-1", b"{}")
+        assert writer._queue.empty()  # taken by the writer, which still lingers over it
+    finally:
+        await writer.stop()
+    assert silent.taken == []

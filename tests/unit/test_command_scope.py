@@ -22,12 +22,14 @@ def out() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter(as_json=True))
+    level = log.level
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
         yield stream
     finally:
         log.removeHandler(handler)
+        log.setLevel(level)
 
 
 def lines(out: io.StringIO) -> list[dict[str, Any]]:
@@ -52,5 +54,5 @@ async def test_concurrent_commands_each_name_their_own(out: io.StringIO) -> None
         "agent:1",
     )
     assert (two["correlation_id"], two["principal"]) == ("corr-2", "agent:2")
-    assert two["command_id"] == "its own"  # a field the call passes wins
+    assert two["command_id"] == "its own"  # a field the call passes as `extra` wins
     assert not {"correlation_id", "command_id", "principal"} & after.keys()

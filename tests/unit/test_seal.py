@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 import orjson
 import pytest
@@ -13,17 +12,10 @@ from domain.errors import ForgedEventError
 from domain.recorded import chain_hash
 from infra.checkpoints import Checkpoint, MerkleRange, parse_public_key, public_key_text
 from infra.codec import SEAL_LENGTH, authentic, content_of, decode, seal
-from infra.macs import hmac_sha256
 from infra.quarantine import Quarantine
 from tests.unit.test_codec import job_lifecycle
 
 KEY, OTHER = b"w" * 32, b"o" * 32
-
-
-@pytest.mark.parametrize("key", [b"", b"k", KEY, b"x" * 64, b"long" * 40])
-def test_the_pre_keyed_mac_is_the_standard_hmac(key: bytes) -> None:
-    for message in (b"", b"ev.job.1.created\n{}", bytes(range(256)) * 5):
-        assert hmac_sha256(key, message) == hmac.digest(key, message, hashlib.sha256)
 
 
 def test_seal_appends_a_fixed_length_mac_that_the_hash_leaves_out() -> None:
