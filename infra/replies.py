@@ -23,8 +23,9 @@ Answer = Callable[[float], Awaitable[dict[str, Any]]]
 
 def expire(fut: asyncio.Future[Any], after_s: float) -> asyncio.TimerHandle:
     """TimeoutError in `fut` (a plain future: a task takes no exception set from outside) after
-    `after_s` unless it is done by then; cancel the handle when it is. A bare timer, not `asyncio.timeout`, which costs several times as much (a context, a
-    rescheduled handle, the task's cancel bookkeeping): a heartbeat awaits two of these."""
+    `after_s` unless it is done by then; cancel the handle when it is. A bare timer, not
+    `asyncio.timeout`, which costs several times as much (a context, a rescheduled handle, the
+    task's cancel bookkeeping): a heartbeat awaits two of these."""
     return asyncio.get_running_loop().call_later(after_s, _time_out, fut)
 
 
