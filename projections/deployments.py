@@ -3,185 +3,24 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
-from datetime import datetime
-from operator import attrgetter
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
-from domain.deployment import STAGE_STATUS, Deployment, DeploymentStatus, Environment, Outcome
+from domain.deployment import Deployment, DeploymentStatus, Environment
 from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
+from projections.deployment_packing import pack, unpack
+from projections.deployment_rows import (
+    DeploymentRow,
+    DeploymentView,
+    Stage,
+    StageTimes,
+    created,
+    evolve,
+)
 from projections.paging import ArrivalIndex
 
-
-class StageTimes(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    duration_s: float | None = None
-    failure_reason: str = ""
-
-
-class Rollback(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    reason: str
-    at: datetime
-    restored_deployment_id: str | None
-    restored_version: str | None
-
-
-class DeploymentChange(BaseModel):
-    """One event of the deployment: who caused it and the status it left."""
-
-    model_config = ConfigDict(frozen=True)
-
-    seq: int
-    at: datetime
-    actor: str
-    event: str
-    status: DeploymentStatus
-
-
-class DeploymentView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    deployment_id: str
-    service_name: str
-    service_version: str
-    status: DeploymentStatus
-    git: GitContext
-    created_at: datetime
-    environments: dict[Environment, StageTimes] = {}
-    superseded_by: str | None = None
-    rollback: Rollback | None = None
-    metrics: dict[str, float] = {}
-    last_seq: int
-    history: tuple[DeploymentChange, ...] = ()
-
-
-class Change(NamedTuple):
-    """A DeploymentChange as the board keeps it; made once per event, so kept light."""
-
-    seq: int
-    at: datetime
-    actor: str
-    event: str
-    status: DeploymentStatus
-
-
-@dataclass(slots=True)
-class Stage:
-    """StageTimes as the board keeps it: changed in place."""
-
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    duration_s: float | None = None
-    failure_reason: str = ""
-
-
-@dataclass(slots=True)
-class DeploymentRow:
-    """A deployment as the board keeps it: changed in place, one event at a time.
-
-    As on the job board: replays apply every event here, and copying pydantic models per event
-    cost more than decoding it, so the validated `DeploymentView` is built only when a reader
-    asks. The two declare the same fields; a unit test keeps them in step.
-    """
-
-    deployment_id: str
-    service_name: str
-    service_version: str
-    status: DeploymentStatus
-    git: GitContext
-    created_at: datetime
-    last_seq: int
-    environments: dict[Environment, Stage] = field(default_factory=dict)
-    superseded_by: str | None = None
-    rollback: Rollback | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    history: list[Change] = field(default_factory=list)
-
-    def move(self, recorded: RecordedEvent, status: DeploymentStatus) -> None:
-        self.status = status
-        self.last_seq = recorded.seq
-        self.history.append(
-            Change(recorded.seq, recorded.at, recorded.cause.actor, recorded.type, status)
-        )
-
-    def stage(self, env: Environment, **changes: Any) -> Stage:
-        times = self.environments.setdefault(env, Stage())
-        for name, value in changes.items():
-            setattr(times, name, value)
-        if times.started_at and times.finished_at:
-            times.duration_s = (times.finished_at - times.started_at).total_seconds()
-        return times
-
-    def view(self) -> DeploymentView:
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        envs = {env: StageTimes(**_fields(times)) for env, times in self.environments.items()}
-        history = [DeploymentChange(**change._asdict()) for change in self.history]
-        return DeploymentView(**(fields | {"environments": envs, "history": history}))
-
-
-def _fields(times: Stage) -> dict[str, Any]:
-    return {name: getattr(times, name) for name in Stage.__slots__}
-
-
-def created(recorded: RecordedEvent, e: Deployment.Created) -> DeploymentRow:
-    row = DeploymentRow(
-        deployment_id=str(e.originator_id),
-        service_name=e.service_name,
-        service_version=e.service_version,
-        status=DeploymentStatus.PENDING,
-        git=e.git,
-        created_at=e.timestamp,
-        last_seq=recorded.seq,
-    )
-    row.move(recorded, DeploymentStatus.PENDING)
-    return row
-
-
-def evolve(row: DeploymentRow, recorded: RecordedEvent) -> None:
-    """Fold one event into a deployment's row; deterministic, so replays agree."""
-    match recorded.event:
-        case Deployment.StageStarted() as e:
-            row.stage(e.environment, started_at=e.timestamp)
-            row.move(recorded, STAGE_STATUS[e.environment][Outcome.STARTED])
-        case Deployment.StageSucceeded() as e:
-            _finish_stage(row, e, "")
-            row.move(recorded, STAGE_STATUS[e.environment][Outcome.SUCCEEDED])
-        case Deployment.StageFailed() as e:
-            _finish_stage(row, e, e.reason)
-            row.move(recorded, DeploymentStatus.FAILED)
-        case Deployment.Superseded() as e:
-            row.superseded_by = str(e.by_deployment_id)
-            row.move(recorded, DeploymentStatus.SUPERSEDED)
-        case Deployment.RolledBack() as e:
-            restored = e.restored_deployment_id
-            row.rollback = Rollback(
-                reason=e.reason,
-                at=e.timestamp,
-                restored_deployment_id=str(restored) if restored else None,
-                restored_version=e.restored_version,
-            )
-            row.move(recorded, DeploymentStatus.ROLLED_BACK)
-        case Deployment.Restored():
-            row.superseded_by = None
-            row.move(recorded, DeploymentStatus.LIVE)
-
-
-def _finish_stage(
-    row: DeploymentRow, e: Deployment.StageSucceeded | Deployment.StageFailed, reason: str
-) -> None:
-    times = row.stage(e.environment, finished_at=e.timestamp, failure_reason=reason)
-    row.metrics.update(e.metrics)
-    if times.duration_s is not None:
-        row.metrics[f"{e.environment.value}_duration_s"] = times.duration_s
+__all__ = ["DeploymentBoard", "DeploymentRow", "DeploymentView", "Stage", "StageTimes"]
 
 
 LIVE_IN = {
@@ -288,58 +127,3 @@ class DeploymentBoard:
             service: {Environment(env): d for env, d in envs.items()}
             for service, envs in data["live"].items()
         }
-
-
-# Rows are stored as positional lists (in slot order) and rebuilt without validation, as on the
-# job board: the snapshot's code version is this file's, so it holds what this code wrote.
-_ROW = attrgetter(*DeploymentRow.__slots__)
-_AT = {name: i for i, name in enumerate(DeploymentRow.__slots__)}
-_STAGE = attrgetter(*Stage.__slots__)
-_STATUSES = {status.value: status for status in DeploymentStatus}
-_ENVIRONMENTS = {env.value: env for env in Environment}
-
-
-def pack(row: DeploymentRow) -> list[Any]:
-    """orjson writes the datetimes and enums; the git context and rollback as dicts."""
-    out = list(_ROW(row))
-    out[_AT["git"]] = row.git.__dict__  # only strings: its field dict is its JSON form
-    out[_AT["environments"]] = {env.value: _STAGE(t) for env, t in row.environments.items()}
-    if row.rollback is not None:
-        out[_AT["rollback"]] = row.rollback.model_dump(mode="json")
-    out[_AT["history"]] = [tuple(change) for change in row.history]  # orjson skips subclasses
-    return out
-
-
-def unpack(packed: list[Any], gits: dict[tuple[str, ...], GitContext]) -> DeploymentRow:
-    """`gits`: the contexts already rebuilt; many deployments share one, and a frozen one is
-    shared."""
-    packed[_AT["status"]] = _STATUSES[packed[_AT["status"]]]
-    packed[_AT["git"]] = _git(packed[_AT["git"]], gits)
-    packed[_AT["created_at"]] = datetime.fromisoformat(packed[_AT["created_at"]])
-    packed[_AT["environments"]] = {
-        _ENVIRONMENTS[env]: _stage(*times) for env, times in packed[_AT["environments"]].items()
-    }
-    if packed[_AT["rollback"]] is not None:
-        packed[_AT["rollback"]] = Rollback.model_validate(packed[_AT["rollback"]])
-    packed[_AT["history"]] = [
-        Change(seq, datetime.fromisoformat(at), actor, event, _STATUSES[status])
-        for seq, at, actor, event, status in packed[_AT["history"]]
-    ]
-    return DeploymentRow(*packed)
-
-
-def _stage(started: str | None, finished: str | None, duration: float | None, why: str) -> Stage:
-    return Stage(
-        None if started is None else datetime.fromisoformat(started),
-        None if finished is None else datetime.fromisoformat(finished),
-        duration,
-        why,
-    )
-
-
-def _git(fields: dict[str, str], gits: dict[tuple[str, ...], GitContext]) -> GitContext:
-    key = tuple(fields.values())
-    found = gits.get(key)
-    if found is None:
-        found = gits[key] = GitContext.model_construct(None, **fields)
-    return found
