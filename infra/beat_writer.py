@@ -82,12 +82,9 @@ class BeatWriter:
         except asyncio.QueueFull:
             raise UnavailableError("heartbeat writes are backed up; retry shortly") from None
         deadline = loop.time() + self.timeout_s
-        timer = expire(beat.sent, self.timeout_s)
+        timer = expire(beat.sent, self.timeout_s)  # once sent is done, it has nothing to do
         try:
-            try:
-                published = await beat.sent
-            finally:
-                timer.cancel()
+            published = await beat.sent
             answer = await published(deadline - loop.time())
         except TimeoutError:
             raise UnavailableError(
@@ -95,6 +92,8 @@ class BeatWriter:
             ) from None
         except NoRespondersError:
             raise UnavailableError("no stream took the heartbeat") from None
+        finally:
+            timer.cancel()
         if "error" in answer:
             raise UnavailableError(f"the stream refused the heartbeat: {answer['error']}")
 
