@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -357,13 +357,16 @@ class Job(Aggregate):
         self.not_before = retry_at
 
 
-_ENTERING = (Job.Created, Job.Queued, Job.Requeued)
+Entering = Job.Created | Job.Queued | Job.Requeued
+_ENTERING = frozenset(Entering.__args__)
+"""By exact class, as the read models dispatch (projections.job_rows): every replayed job event
+asks, and each failed `isinstance` on a pydantic class costs about 80 ns."""
 
 
 def entered_queue(event: object) -> QueueSpec | None:
     """The queue spec of an event that puts a job into the queue, else None."""
-    if isinstance(event, _ENTERING):
-        return event.spec
+    if type(event) in _ENTERING:
+        return cast(Entering, event).spec
     return None
 
 

@@ -3,14 +3,15 @@ attempts, and how each event changes them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.job import Job, JobStatus
+from domain.model import DomainEvent
 from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
@@ -210,44 +211,30 @@ def created(recorded: RecordedEvent, e: Job.Created, detailed: bool = False) -> 
 
 def evolve(row: JobRow, recorded: RecordedEvent) -> None:
     """Fold one event into a job's row; deterministic, so replays agree."""
-    match recorded.event:
-        case Job.Queued() as e:
-            row.queue, row.queued_at = e.spec, e.timestamp
-            row.move(recorded, JobStatus.QUEUED)
-        case Job.Requeued() as e:
-            row.attempts, row.total_duration_s = 0, None
-            row.move(recorded, JobStatus.QUEUED, e.reason)
-        case Job.Claimed() as e:
-            row.agent_id, row.attempts = e.agent_id, e.attempt
-            row.attempt_history.append(
-                Attempt(e.attempt, e.agent_id, AttemptOutcome.CLAIMED, claimed_at=e.timestamp)
-            )
-            row.move(recorded, JobStatus.CLAIMED)
-        case Job.Started() as e:
-            _started(row, e)
-            row.move(recorded, JobStatus.RUNNING)
-        case Job.Completed() as e:
-            _completed(row, recorded, e)
-        case Job.Failed() as e:
-            row.exit_code = e.exit_code
-            why = f"attempt {e.attempt} failed ({e.failure_class.value}): {e.error}"
-            row.end_attempt(AttemptOutcome.FAILED, e.timestamp, e.exit_code, e.error)
-            row.move(recorded, JobStatus.QUEUED, why)
-        case Job.AttemptLost() as e:
-            row.end_attempt(AttemptOutcome.LOST, e.timestamp, reason=e.reason)
-            row.move(
-                recorded, JobStatus.QUEUED, f"attempt {e.attempt} lost by {e.agent_id}: {e.reason}"
-            )
-        case Job.Released() as e:
-            row.attempts = e.attempt - 1
-            row.end_attempt(AttemptOutcome.RELEASED, e.timestamp)
-            row.move(recorded, JobStatus.QUEUED, f"attempt {e.attempt} released by {e.agent_id}")
-        case Job.DeadLettered() as e:
-            row.end(e.timestamp)
-            row.move(recorded, JobStatus.DEAD_LETTERED, e.reason)
+    step = _STEPS.get(type(recorded.event))
+    if step is not None:
+        step(row, recorded, recorded.event)
 
 
-def _started(row: JobRow, e: Job.Started) -> None:
+def _queued(row: JobRow, recorded: RecordedEvent, e: Job.Queued) -> None:
+    row.queue, row.queued_at = e.spec, e.timestamp
+    row.move(recorded, JobStatus.QUEUED)
+
+
+def _requeued(row: JobRow, recorded: RecordedEvent, e: Job.Requeued) -> None:
+    row.attempts, row.total_duration_s = 0, None
+    row.move(recorded, JobStatus.QUEUED, e.reason)
+
+
+def _claimed(row: JobRow, recorded: RecordedEvent, e: Job.Claimed) -> None:
+    row.agent_id, row.attempts = e.agent_id, e.attempt
+    row.attempt_history.append(
+        Attempt(e.attempt, e.agent_id, AttemptOutcome.CLAIMED, claimed_at=e.timestamp)
+    )
+    row.move(recorded, JobStatus.CLAIMED)
+
+
+def _started(row: JobRow, recorded: RecordedEvent, e: Job.Started) -> None:
     """A claimed attempt starts; a job reported through the dashboard has no claim, so its
     start opens the attempt."""
     row.agent_id, row.started_at = e.agent_id or row.agent_id, e.timestamp
@@ -257,6 +244,7 @@ def _started(row: JobRow, e: Job.Started) -> None:
         attempt = Attempt(row.attempts, row.agent_id, AttemptOutcome.RUNNING)
         row.attempt_history.append(attempt)
     attempt.start(row.agent_id, e.timestamp)
+    row.move(recorded, JobStatus.RUNNING)
 
 
 def _completed(row: JobRow, recorded: RecordedEvent, e: Job.Completed) -> None:
@@ -264,6 +252,54 @@ def _completed(row: JobRow, recorded: RecordedEvent, e: Job.Completed) -> None:
     row.exit_code, row.summary = e.exit_code, e.summary
     row.log_url, row.artifact_urls = e.log_url, e.artifact_urls
     reason = e.summary if e.status is not JobStatus.SUCCESS else ""
-    row.end_attempt(AttemptOutcome(e.status.value), e.timestamp, e.exit_code, reason)
+    row.end_attempt(_ENDS_ATTEMPT[e.status], e.timestamp, e.exit_code, reason)
     row.end(e.timestamp)
     row.move(recorded, e.status, e.summary if e.status is JobStatus.CANCELLED else "")
+
+
+_ENDS_ATTEMPT = {
+    status: AttemptOutcome(status.value)
+    for status in JobStatus
+    if status.value in {outcome.value for outcome in AttemptOutcome}
+}
+"""The outcome a job's end gives its attempt, looked up: making the enum from the status's value
+costs half a microsecond, on every job's Completed."""
+
+
+def _failed(row: JobRow, recorded: RecordedEvent, e: Job.Failed) -> None:
+    row.exit_code = e.exit_code
+    why = f"attempt {e.attempt} failed ({e.failure_class.value}): {e.error}"
+    row.end_attempt(AttemptOutcome.FAILED, e.timestamp, e.exit_code, e.error)
+    row.move(recorded, JobStatus.QUEUED, why)
+
+
+def _lost(row: JobRow, recorded: RecordedEvent, e: Job.AttemptLost) -> None:
+    row.end_attempt(AttemptOutcome.LOST, e.timestamp, reason=e.reason)
+    row.move(recorded, JobStatus.QUEUED, f"attempt {e.attempt} lost by {e.agent_id}: {e.reason}")
+
+
+def _released(row: JobRow, recorded: RecordedEvent, e: Job.Released) -> None:
+    row.attempts = e.attempt - 1
+    row.end_attempt(AttemptOutcome.RELEASED, e.timestamp)
+    row.move(recorded, JobStatus.QUEUED, f"attempt {e.attempt} released by {e.agent_id}")
+
+
+def _dead_lettered(row: JobRow, recorded: RecordedEvent, e: Job.DeadLettered) -> None:
+    row.end(e.timestamp)
+    row.move(recorded, JobStatus.DEAD_LETTERED, e.reason)
+
+
+_STEPS: dict[type[DomainEvent], Callable[[JobRow, RecordedEvent, Any], None]] = {
+    Job.Queued: _queued,
+    Job.Requeued: _requeued,
+    Job.Claimed: _claimed,
+    Job.Started: _started,
+    Job.Completed: _completed,
+    Job.Failed: _failed,
+    Job.AttemptLost: _lost,
+    Job.Released: _released,
+    Job.DeadLettered: _dead_lettered,
+}
+"""How each event after the first changes a row, by its class: one lookup, where trying the
+classes in turn (`match`) cost a failed `isinstance` (about 80 ns on a pydantic class) per
+class tried, and every job's Completed came fifth."""

@@ -4,6 +4,7 @@ unique keys."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple
 
@@ -83,36 +84,46 @@ class QueueBoard:
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind != Job.KIND:
             return
-        job_id = recorded.aggregate_id
-        spec = entered_queue(recorded.event)
+        job_id, event = recorded.aggregate_id, recorded.event
+        spec = entered_queue(event)
         if spec is not None:
             self._queued(job_id, spec, recorded)
-            return
-        match recorded.event:
-            case Job.Claimed():
-                self._claimed(job_id, recorded.at)
-            case Job.Failed(retry_at=retry_at) | Job.AttemptLost(retry_at=retry_at) if retry_at:
-                self._enter_queue(job_id, recorded.at)
-                if job_id in self.specs:
-                    self.retry_at[job_id] = retry_at
-            case Job.Released():
-                self._enter_queue(job_id, recorded.at)
-            case Job.Started():
-                self._set(job_id, JobStatus.RUNNING)
-            case Job.Completed():
-                self._count_completion(job_id, recorded.at)
-                self._forget(job_id)
-            case Job.DeadLettered(reason=reason, attempts=attempts) if job_id in self.specs:
-                spec = self.specs[job_id]
-                self._set(job_id, JobStatus.DEAD_LETTERED)
-                self.dead[job_id] = DeadLetter(
-                    job_id=job_id,
-                    pool=spec.pool,
-                    priority=spec.priority,
-                    reason=reason,
-                    attempts=attempts,
-                    at=recorded.at,
-                )
+        elif job_id in self.specs:  # a job never queued (one the dashboard was told of): none
+            step = _STEPS.get(type(event))
+            if step is not None:
+                step(self, job_id, recorded, event)
+
+    def _on_claimed(self, job_id: str, recorded: RecordedEvent, _: Job.Claimed) -> None:
+        self._claimed(job_id, recorded.at)
+
+    def _on_retry(
+        self, job_id: str, recorded: RecordedEvent, e: Job.Failed | Job.AttemptLost
+    ) -> None:
+        if e.retry_at:
+            self._enter_queue(job_id, recorded.at)
+            self.retry_at[job_id] = e.retry_at
+
+    def _on_released(self, job_id: str, recorded: RecordedEvent, _: Job.Released) -> None:
+        self._enter_queue(job_id, recorded.at)
+
+    def _on_started(self, job_id: str, _: RecordedEvent, __: Job.Started) -> None:
+        self._set(job_id, JobStatus.RUNNING)
+
+    def _on_completed(self, job_id: str, recorded: RecordedEvent, _: Job.Completed) -> None:
+        self._count_completion(job_id, recorded.at)
+        self._forget(job_id)
+
+    def _on_dead_lettered(self, job_id: str, recorded: RecordedEvent, e: Job.DeadLettered) -> None:
+        spec = self.specs[job_id]
+        self._set(job_id, JobStatus.DEAD_LETTERED)
+        self.dead[job_id] = DeadLetter(
+            job_id=job_id,
+            pool=spec.pool,
+            priority=spec.priority,
+            reason=e.reason,
+            attempts=e.attempts,
+            at=recorded.at,
+        )
 
     def _queued(self, job_id: str, spec: QueueSpec, recorded: RecordedEvent) -> None:
         self.specs[job_id] = spec
@@ -257,3 +268,16 @@ class QueueBoard:
         self.unique = {k: list(v) for k, v in data["unique"].items()}
         self.generations = dict(data["generations"])
         self.unique_by_command = dict(data["unique_by_command"])
+
+
+_STEPS: dict[type[DomainEvent], Callable[[QueueBoard, str, RecordedEvent, Any], None]] = {
+    Job.Claimed: QueueBoard._on_claimed,
+    Job.Failed: QueueBoard._on_retry,
+    Job.AttemptLost: QueueBoard._on_retry,
+    Job.Released: QueueBoard._on_released,
+    Job.Started: QueueBoard._on_started,
+    Job.Completed: QueueBoard._on_completed,
+    Job.DeadLettered: QueueBoard._on_dead_lettered,
+}
+"""What each event of a queued job does to the board, by its class (projections.job_rows
+says why a table and not a `match`)."""

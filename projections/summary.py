@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -77,27 +78,36 @@ class JobStats:
             return
         if recorded.kind != Job.KIND:
             return
-        job_id = recorded.aggregate_id
-        match recorded.event:
-            case Job.Created(spec=spec):
-                self._move(job_id, JobStatus.PENDING if spec is None else JobStatus.QUEUED)
-            case Job.Started() as e:
-                self.started[job_id] = e.timestamp
-                self._move(job_id, JobStatus.RUNNING)
-            case Job.Completed() as e:
-                began = self.started.pop(job_id, None)
-                if began is not None and e.status is not JobStatus.CANCELLED:
-                    self.durations.add((e.timestamp - began).total_seconds())
-                self._move(job_id, e.status)
-            case Job.Queued() | Job.Requeued() | Job.Released():
-                self._move(job_id, JobStatus.QUEUED)
-            case Job.Failed(retry_at=retry_at) | Job.AttemptLost(retry_at=retry_at) if retry_at:
-                self._move(job_id, JobStatus.QUEUED)
-            case Job.Claimed():
-                self._move(job_id, JobStatus.CLAIMED)
-            case Job.DeadLettered():
-                self.started.pop(job_id, None)
-                self._move(job_id, JobStatus.DEAD_LETTERED)
+        step = _STEPS.get(type(recorded.event))
+        if step is not None:
+            step(self, recorded.aggregate_id, recorded.event)
+
+    def _on_created(self, job_id: str, e: Job.Created) -> None:
+        self._move(job_id, JobStatus.PENDING if e.spec is None else JobStatus.QUEUED)
+
+    def _on_started(self, job_id: str, e: Job.Started) -> None:
+        self.started[job_id] = e.timestamp
+        self._move(job_id, JobStatus.RUNNING)
+
+    def _on_completed(self, job_id: str, e: Job.Completed) -> None:
+        began = self.started.pop(job_id, None)
+        if began is not None and e.status is not JobStatus.CANCELLED:
+            self.durations.add((e.timestamp - began).total_seconds())
+        self._move(job_id, e.status)
+
+    def _on_queued(self, job_id: str, _: Job.Queued | Job.Requeued | Job.Released) -> None:
+        self._move(job_id, JobStatus.QUEUED)
+
+    def _on_retry(self, job_id: str, e: Job.Failed | Job.AttemptLost) -> None:
+        if e.retry_at:
+            self._move(job_id, JobStatus.QUEUED)
+
+    def _on_claimed(self, job_id: str, _: Job.Claimed) -> None:
+        self._move(job_id, JobStatus.CLAIMED)
+
+    def _on_dead_lettered(self, job_id: str, _: Job.DeadLettered) -> None:
+        self.started.pop(job_id, None)
+        self._move(job_id, JobStatus.DEAD_LETTERED)
 
     def _move(self, job_id: str, status: JobStatus) -> None:
         old = self.status_of.pop(job_id, None)
@@ -158,3 +168,19 @@ class JobStats:
         self.durations = DurationSketch.restore(data["durations"])
         self.started = {k: datetime.fromisoformat(v) for k, v in data["started"].items()}
         self.deployment_times = deque(datetime.fromisoformat(t) for t in data["deployment_times"])
+
+
+_STEPS: dict[type[DomainEvent], Callable[[JobStats, str, Any], None]] = {
+    Job.Created: JobStats._on_created,
+    Job.Started: JobStats._on_started,
+    Job.Completed: JobStats._on_completed,
+    Job.Queued: JobStats._on_queued,
+    Job.Requeued: JobStats._on_queued,
+    Job.Released: JobStats._on_queued,
+    Job.Failed: JobStats._on_retry,
+    Job.AttemptLost: JobStats._on_retry,
+    Job.Claimed: JobStats._on_claimed,
+    Job.DeadLettered: JobStats._on_dead_lettered,
+}
+"""What each job event does to the figures, by its class (projections.job_rows says why a table
+and not a `match`)."""
