@@ -4,15 +4,37 @@ process, and a second only for a snapshot writer's pictures while it follows (`s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
+from urllib.parse import ParseResult
 
 from faststream.nats import NatsUserPassword
-from nats.aio.client import Client
+from nats.aio.client import Client, Srv
 from nats.aio.subscription import Subscription
+from nats.aio.transport import TcpTransport
 
 from infra.settings import Login, split_servers
 from infra.wire import FollowingParser
+
+READ_BUFFER = 1024 * 1024
+"""How much a follow's connection reads at once, and (twice it) how much its socket reader holds
+before it stops reading the socket. At nats-py's 32 KiB a follow catching up, handed up to
+256 KiB by each socket read, paused and resumed its socket several times per read, and a rebuild
+spent 5 to 10% more CPU an event (A/B over 200,000 events; docs/architecture.md, Read models).
+A read takes what has come, so small traffic reads as before."""
+
+
+class WideTransport(TcpTransport):
+    """nats-py's TCP transport, reading up to `READ_BUFFER` at a time: nats-py has no option for
+    it, only a module constant that every client of the process would share."""
+
+    async def connect(self, uri: ParseResult, buffer_size: int, connect_timeout: int) -> None:
+        await super().connect(uri, max(buffer_size, READ_BUFFER), connect_timeout)
+
+    async def read(self, buffer_size: int) -> bytes:
+        data: bytes = await super().read(max(buffer_size, READ_BUFFER))
+        return data
 
 
 class Receiver(Protocol):
@@ -34,6 +56,17 @@ class FollowingClient(Client):
         self._ps = FollowingParser(self)
         self.connected_with: dict[str, Any] = {}
         """The options `connected` was given."""
+
+    async def _connect_to_server(self, s: Srv) -> None:
+        """nats-py's, but for its transport: a TCP connection's reads wide (a websocket's stays
+        nats-py's). nats-py makes a transport here while it has none that is connected."""
+        if s.uri.scheme not in ("nats", "tls"):
+            await super()._connect_to_server(s)
+            return
+        s.last_attempt = time.monotonic()
+        if not self._transport:
+            self._transport = WideTransport()  # type: ignore[no-untyped-call]
+        await self._transport.connect(s.uri, READ_BUFFER, self.options["connect_timeout"])
 
     async def sibling(self, name: str) -> FollowingClient:
         """Another connection with the same credentials, to the server this one is on first (so

@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 
 from nats.aio.client import Client
 
-from infra.connection import FollowingClient
+from infra.connection import FollowingClient, WideTransport
 from infra.follower import Following, Held, follow, ordered
 from infra.layout import EVENT_SUBJECTS, EVENTS
 from tests.queue_helpers import eventually
@@ -188,3 +188,8 @@ async def test_a_follow_stopped_while_held_lets_go_of_its_handler_without_the_co
         assert handler_alive() is None
     finally:
         gc.enable()
+
+
+async def test_a_following_connection_reads_through_the_wide_transport(nc: Client) -> None:
+    assert isinstance(nc, FollowingClient)
+    assert isinstance(nc._transport, WideTransport)
