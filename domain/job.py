@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar, cast, overload
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -368,6 +368,51 @@ def entered_queue(event: object) -> QueueSpec | None:
     if type(event) in _ENTERING:
         return cast(Entering, event).spec
     return None
+
+
+_MOVES_TO: dict[type, JobStatus] = {
+    Job.Queued: S.QUEUED,
+    Job.Requeued: S.QUEUED,
+    Job.Claimed: S.CLAIMED,
+    Job.Started: S.RUNNING,
+    Job.Failed: S.QUEUED,
+    Job.AttemptLost: S.QUEUED,
+    Job.Released: S.QUEUED,
+    Job.DeadLettered: S.DEAD_LETTERED,
+}
+
+
+JobEvent = (
+    Job.Created
+    | Job.Queued
+    | Job.Requeued
+    | Job.Claimed
+    | Job.Started
+    | Job.Completed
+    | Job.Failed
+    | Job.AttemptLost
+    | Job.Released
+    | Job.DeadLettered
+)
+
+
+@overload
+def status_after(event: JobEvent) -> JobStatus: ...
+@overload
+def status_after(event: object) -> JobStatus | None: ...
+def status_after(event: object) -> JobStatus | None:
+    """The status one of a job's events leaves it in; None for an event that is not a job's.
+    The one mapping every read model takes a job's status from (the aggregate's handlers set
+    the same: tests/unit/test_job_status_after.py holds them together). A failure or a lost
+    attempt puts the job back in the queue even when its budget is spent: the DeadLettered
+    that ends it follows in the same command."""
+    cls = type(event)
+    if cls is Job.Completed:
+        return cast(Job.Completed, event).status
+    moved = _MOVES_TO.get(cls)
+    if moved is None and cls is Job.Created:
+        return S.PENDING if cast(Job.Created, event).spec is None else S.QUEUED
+    return moved
 
 
 REPORTABLE = frozenset({S.SUCCESS, S.FAILED, S.TIMEOUT, S.ERROR})

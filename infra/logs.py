@@ -38,7 +38,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.errors import UnavailableError, UndecodableEventError
-from domain.job import FINISHED, Job, JobStatus
+from domain.job import FINISHED, Job, JobStatus, status_after
 from infra.codec import decode
 from infra.event_store import EventStore
 from infra.layout import EVENTS, LOGS, aggregate_filter
@@ -250,11 +250,8 @@ class JobEnd:
 
 def ending_status(event: object) -> JobStatus | None:
     """The status an event leaves a job in, when that status ends the job's output."""
-    if isinstance(event, Job.Completed):
-        return event.status
-    if isinstance(event, Job.DeadLettered):
-        return JobStatus.DEAD_LETTERED
-    return None
+    status = status_after(event)
+    return status if status in ENDED else None
 
 
 def writer_key(claim: Claim) -> str:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.job import Job, JobStatus
+from domain.job import Job, JobStatus, status_after
 from domain.model import DomainEvent
 from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
@@ -192,7 +192,7 @@ def detail(events: Iterable[RecordedEvent]) -> JobRow | None:
 
 
 def created(recorded: RecordedEvent, e: Job.Created, detailed: bool = False) -> JobRow:
-    status = JobStatus.PENDING if e.spec is None else JobStatus.QUEUED
+    status = status_after(e)
     row = JobRow(
         job_id=recorded.aggregate_id,
         status=status,
@@ -218,12 +218,12 @@ def evolve(row: JobRow, recorded: RecordedEvent) -> None:
 
 def _queued(row: JobRow, recorded: RecordedEvent, e: Job.Queued) -> None:
     row.queue, row.queued_at = e.spec, e.timestamp
-    row.move(recorded, JobStatus.QUEUED)
+    row.move(recorded, status_after(e))
 
 
 def _requeued(row: JobRow, recorded: RecordedEvent, e: Job.Requeued) -> None:
     row.attempts, row.total_duration_s = 0, None
-    row.move(recorded, JobStatus.QUEUED, e.reason)
+    row.move(recorded, status_after(e), e.reason)
 
 
 def _claimed(row: JobRow, recorded: RecordedEvent, e: Job.Claimed) -> None:
@@ -231,7 +231,7 @@ def _claimed(row: JobRow, recorded: RecordedEvent, e: Job.Claimed) -> None:
     row.attempt_history.append(
         Attempt(e.attempt, e.agent_id, AttemptOutcome.CLAIMED, claimed_at=e.timestamp)
     )
-    row.move(recorded, JobStatus.CLAIMED)
+    row.move(recorded, status_after(e))
 
 
 def _started(row: JobRow, recorded: RecordedEvent, e: Job.Started) -> None:
@@ -244,7 +244,7 @@ def _started(row: JobRow, recorded: RecordedEvent, e: Job.Started) -> None:
         attempt = Attempt(row.attempts, row.agent_id, AttemptOutcome.RUNNING)
         row.attempt_history.append(attempt)
     attempt.start(row.agent_id, e.timestamp)
-    row.move(recorded, JobStatus.RUNNING)
+    row.move(recorded, status_after(e))
 
 
 def _completed(row: JobRow, recorded: RecordedEvent, e: Job.Completed) -> None:
@@ -254,7 +254,7 @@ def _completed(row: JobRow, recorded: RecordedEvent, e: Job.Completed) -> None:
     reason = e.summary if e.status is not JobStatus.SUCCESS else ""
     row.end_attempt(_ENDS_ATTEMPT[e.status], e.timestamp, e.exit_code, reason)
     row.end(e.timestamp)
-    row.move(recorded, e.status, e.summary if e.status is JobStatus.CANCELLED else "")
+    row.move(recorded, status_after(e), e.summary if e.status is JobStatus.CANCELLED else "")
 
 
 _ENDS_ATTEMPT = {
@@ -270,23 +270,24 @@ def _failed(row: JobRow, recorded: RecordedEvent, e: Job.Failed) -> None:
     row.exit_code = e.exit_code
     why = f"attempt {e.attempt} failed ({e.failure_class.value}): {e.error}"
     row.end_attempt(AttemptOutcome.FAILED, e.timestamp, e.exit_code, e.error)
-    row.move(recorded, JobStatus.QUEUED, why)
+    row.move(recorded, status_after(e), why)
 
 
 def _lost(row: JobRow, recorded: RecordedEvent, e: Job.AttemptLost) -> None:
     row.end_attempt(AttemptOutcome.LOST, e.timestamp, reason=e.reason)
-    row.move(recorded, JobStatus.QUEUED, f"attempt {e.attempt} lost by {e.agent_id}: {e.reason}")
+    why = f"attempt {e.attempt} lost by {e.agent_id}: {e.reason}"
+    row.move(recorded, status_after(e), why)
 
 
 def _released(row: JobRow, recorded: RecordedEvent, e: Job.Released) -> None:
     row.attempts = e.attempt - 1
     row.end_attempt(AttemptOutcome.RELEASED, e.timestamp)
-    row.move(recorded, JobStatus.QUEUED, f"attempt {e.attempt} released by {e.agent_id}")
+    row.move(recorded, status_after(e), f"attempt {e.attempt} released by {e.agent_id}")
 
 
 def _dead_lettered(row: JobRow, recorded: RecordedEvent, e: Job.DeadLettered) -> None:
     row.end(e.timestamp)
-    row.move(recorded, JobStatus.DEAD_LETTERED, e.reason)
+    row.move(recorded, status_after(e), e.reason)
 
 
 _STEPS: dict[type[DomainEvent], Callable[[JobRow, RecordedEvent, Any], None]] = {

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 from pydantic import BaseModel
 
-from domain.job import LEASED, Job, JobStatus, entered_queue
+from domain.job import LEASED, Entering, Job, JobStatus, entered_queue, status_after
 from domain.model import DomainEvent
 from domain.queue import PRIORITY_ORDER, Priority, QueueSpec
 from domain.recorded import RecordedEvent
@@ -93,21 +93,21 @@ class QueueBoard:
             if step is not None:
                 step(self, job_id, recorded, event)
 
-    def _on_claimed(self, job_id: str, recorded: RecordedEvent, _: Job.Claimed) -> None:
-        self._claimed(job_id, recorded.at)
+    def _on_claimed(self, job_id: str, recorded: RecordedEvent, e: Job.Claimed) -> None:
+        self._claimed(job_id, recorded.at, status_after(e))
 
     def _on_retry(
         self, job_id: str, recorded: RecordedEvent, e: Job.Failed | Job.AttemptLost
     ) -> None:
         if e.retry_at:
-            self._enter_queue(job_id, recorded.at)
+            self._enter_queue(job_id, recorded.at, status_after(e))
             self.retry_at[job_id] = e.retry_at
 
-    def _on_released(self, job_id: str, recorded: RecordedEvent, _: Job.Released) -> None:
-        self._enter_queue(job_id, recorded.at)
+    def _on_released(self, job_id: str, recorded: RecordedEvent, e: Job.Released) -> None:
+        self._enter_queue(job_id, recorded.at, status_after(e))
 
-    def _on_started(self, job_id: str, _: RecordedEvent, __: Job.Started) -> None:
-        self._set(job_id, JobStatus.RUNNING)
+    def _on_started(self, job_id: str, _: RecordedEvent, e: Job.Started) -> None:
+        self._set(job_id, status_after(e))
 
     def _on_completed(self, job_id: str, recorded: RecordedEvent, _: Job.Completed) -> None:
         self._count_completion(job_id, recorded.at)
@@ -115,7 +115,7 @@ class QueueBoard:
 
     def _on_dead_lettered(self, job_id: str, recorded: RecordedEvent, e: Job.DeadLettered) -> None:
         spec = self.specs[job_id]
-        self._set(job_id, JobStatus.DEAD_LETTERED)
+        self._set(job_id, status_after(e))
         self.dead[job_id] = DeadLetter(
             job_id=job_id,
             pool=spec.pool,
@@ -138,7 +138,7 @@ class QueueBoard:
                 self.generations[key] = self.generations.get(key, 0) + 1
                 self._remember(recorded.cause.command_id, job_id)
         self.dead.pop(job_id, None)
-        self._enter_queue(job_id, recorded.at)
+        self._enter_queue(job_id, recorded.at, status_after(cast(Entering, recorded.event)))
 
     def _remember(self, command_id: str, job_id: str) -> None:
         self.unique_by_command[command_id] = job_id
@@ -165,16 +165,16 @@ class QueueBoard:
                 self.queued_at.pop(job_id, None)
                 self.retry_at.pop(job_id, None)
 
-    def _enter_queue(self, job_id: str, at: datetime) -> None:
-        self._set(job_id, JobStatus.QUEUED)
+    def _enter_queue(self, job_id: str, at: datetime, status: JobStatus) -> None:
+        self._set(job_id, status)
         self.queued_at[job_id] = at
         self.retry_at.pop(job_id, None)  # only a failure's own event starts a backoff
 
-    def _claimed(self, job_id: str, at: datetime) -> None:
+    def _claimed(self, job_id: str, at: datetime, status: JobStatus) -> None:
         since = self.queued_at.get(job_id)
         if since is not None:
             self._recent(self.waits, job_id).append((at - since).total_seconds())
-        self._set(job_id, JobStatus.CLAIMED)
+        self._set(job_id, status)
 
     def _count_completion(self, job_id: str, at: datetime) -> None:
         if job_id in self.specs:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from domain.deployment import Deployment, Environment
-from domain.job import FINISHED, Job, JobStatus
+from domain.job import FINISHED, Job, JobStatus, status_after
 from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from projections.sketch import DurationSketch
@@ -78,36 +78,24 @@ class JobStats:
             return
         if recorded.kind != Job.KIND:
             return
-        step = _STEPS.get(type(recorded.event))
+        job_id, e = recorded.aggregate_id, recorded.event
+        step = _STEPS.get(type(e))
         if step is not None:
-            step(self, recorded.aggregate_id, recorded.event)
-
-    def _on_created(self, job_id: str, e: Job.Created) -> None:
-        self._move(job_id, JobStatus.PENDING if e.spec is None else JobStatus.QUEUED)
+            step(self, job_id, e)
+        status = status_after(e)
+        if status is not None:
+            self._move(job_id, status)
 
     def _on_started(self, job_id: str, e: Job.Started) -> None:
         self.started[job_id] = e.timestamp
-        self._move(job_id, JobStatus.RUNNING)
 
     def _on_completed(self, job_id: str, e: Job.Completed) -> None:
         began = self.started.pop(job_id, None)
         if began is not None and e.status is not JobStatus.CANCELLED:
             self.durations.add((e.timestamp - began).total_seconds())
-        self._move(job_id, e.status)
-
-    def _on_queued(self, job_id: str, _: Job.Queued | Job.Requeued | Job.Released) -> None:
-        self._move(job_id, JobStatus.QUEUED)
-
-    def _on_retry(self, job_id: str, e: Job.Failed | Job.AttemptLost) -> None:
-        if e.retry_at:
-            self._move(job_id, JobStatus.QUEUED)
-
-    def _on_claimed(self, job_id: str, _: Job.Claimed) -> None:
-        self._move(job_id, JobStatus.CLAIMED)
 
     def _on_dead_lettered(self, job_id: str, _: Job.DeadLettered) -> None:
         self.started.pop(job_id, None)
-        self._move(job_id, JobStatus.DEAD_LETTERED)
 
     def _move(self, job_id: str, status: JobStatus) -> None:
         old = self.status_of.pop(job_id, None)
@@ -171,16 +159,9 @@ class JobStats:
 
 
 _STEPS: dict[type[DomainEvent], Callable[[JobStats, str, Any], None]] = {
-    Job.Created: JobStats._on_created,
     Job.Started: JobStats._on_started,
     Job.Completed: JobStats._on_completed,
-    Job.Queued: JobStats._on_queued,
-    Job.Requeued: JobStats._on_queued,
-    Job.Released: JobStats._on_queued,
-    Job.Failed: JobStats._on_retry,
-    Job.AttemptLost: JobStats._on_retry,
-    Job.Claimed: JobStats._on_claimed,
     Job.DeadLettered: JobStats._on_dead_lettered,
 }
-"""What each job event does to the figures, by its class (projections.job_rows says why a table
-and not a `match`)."""
+"""What a job event does to the figures besides moving its job's status (`status_after`), by its
+class (projections.job_rows says why a table and not a `match`)."""
