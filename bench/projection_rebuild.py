@@ -54,7 +54,7 @@ from infra.layout import EVENT_SUBJECTS, EVENTS
 from infra.projection_runner import ProjectionRunner
 from infra.projection_runner import log as runner_log
 from infra.read_models import ReadModels
-from infra.settings import Settings
+from infra.settings import Settings, split_servers
 
 NAME = "projection rebuild"
 NO_SNAPSHOTS = 10**12
@@ -78,7 +78,7 @@ async def raw_replay(url: str, last: int) -> float:
     on nats-py's own client as it ships. JetDeck's connection (`infra.connection`) reads a
     follow's messages unparsed and reads its socket wide, and a plain subscription on it gains
     from both; the baseline is what nats-py gives a user who writes the same replay."""
-    nc = await nats.connect(url, name="bench-raw-replay")
+    nc = await nats.connect(split_servers(url), name="bench-raw-replay")
     done = asyncio.Event()
     seen = 0
 

@@ -18,11 +18,12 @@ from infra.settings import Login, split_servers
 from infra.wire import FollowingParser
 
 READ_BUFFER = 1024 * 1024
-"""How much a follow's connection reads at once, and (twice it) how much its socket reader holds
-before it stops reading the socket. At nats-py's 32 KiB a follow catching up, handed up to
+"""How much a connection of the process reads at once, and (twice it) how much its socket reader
+holds before it stops reading the socket. At nats-py's 32 KiB a follow catching up, handed up to
 256 KiB by each socket read, paused and resumed its socket several times per read, and a rebuild
 spent 5 to 10% more CPU an event (A/B over 200,000 events; docs/architecture.md, Read models).
-A read takes what has come, so small traffic reads as before."""
+A read takes what has come, so small traffic reads as before. A connection upgraded to TLS
+keeps the wide reads but gets asyncio's default reader (nats-py makes a new one for it)."""
 
 
 class WideTransport(TcpTransport):
@@ -58,8 +59,9 @@ class FollowingClient(Client):
         """The options `connected` was given."""
 
     async def _connect_to_server(self, s: Srv) -> None:
-        """nats-py's, but for its transport: a TCP connection's reads wide (a websocket's stays
-        nats-py's). nats-py makes a transport here while it has none that is connected."""
+        """nats-py's own (tests/unit/test_wide_transport.py pins the version it copies), but for
+        the transport: a TCP connection's reads wide, a websocket's stays nats-py's. The
+        transport is made at the first connect and every reconnect reuses it."""
         if s.uri.scheme not in ("nats", "tls"):
             await super()._connect_to_server(s)
             return

@@ -88,7 +88,7 @@ class QueueBoard:
         spec = entered_queue(event)
         if spec is not None:
             self._queued(job_id, spec, recorded)
-        elif job_id in self.specs:  # a job never queued (one the dashboard was told of): none
+        elif job_id in self.specs:  # a job only reported through the dashboard is not the queue's
             step = _STEPS.get(type(event))
             if step is not None:
                 step(self, job_id, recorded, event)
@@ -146,24 +146,23 @@ class QueueBoard:
             del self.unique_by_command[next(iter(self.unique_by_command))]
 
     def _forget(self, job_id: str) -> None:
-        spec = self.specs.pop(job_id, None)
+        spec = self.specs.pop(job_id)
         self.status.pop(job_id, None)
         self.queued_at.pop(job_id, None)
         self.tickets.pop(job_id, None)
         self.retry_at.pop(job_id, None)
         self.dead.pop(job_id, None)  # a dead letter cancelled is no longer one
-        key = spec.unique_key if spec is not None else None
+        key = spec.unique_key
         if key and job_id in self.unique.get(key, ()):
             self.unique[key].remove(job_id)
             if not self.unique[key]:
                 del self.unique[key]
 
     def _set(self, job_id: str, status: JobStatus) -> None:
-        if job_id in self.specs:
-            self.status[job_id] = status
-            if status is not JobStatus.QUEUED:
-                self.queued_at.pop(job_id, None)
-                self.retry_at.pop(job_id, None)
+        self.status[job_id] = status
+        if status is not JobStatus.QUEUED:
+            self.queued_at.pop(job_id, None)
+            self.retry_at.pop(job_id, None)
 
     def _enter_queue(self, job_id: str, at: datetime, status: JobStatus) -> None:
         self._set(job_id, status)
@@ -177,8 +176,7 @@ class QueueBoard:
         self._set(job_id, status)
 
     def _count_completion(self, job_id: str, at: datetime) -> None:
-        if job_id in self.specs:
-            self._recent(self.completions, job_id).append(at)
+        self._recent(self.completions, job_id).append(at)
 
     def _recent(self, table: dict[tuple[str, Priority], deque[Any]], job_id: str) -> deque[Any]:
         spec = self.specs[job_id]

@@ -94,6 +94,10 @@ def test_decode_gives_name_cause_position_and_hash() -> None:
     assert (recorded.cause, recorded.prev) == (cause, "a" * 64)
     assert recorded.hash == chain_hash(subject, payload)
     assert (recorded.aggregate_id, recorded.at) == (str(event.originator_id), event.timestamp)
+    # decode builds both tuples with tuple.__new__, which checks no arity: a field added to
+    # either must be filled there too.
+    assert len(recorded) == len(RecordedEvent._fields)
+    assert len(recorded.cause) == len(Cause._fields)
 
 
 def test_envelope_carries_name_version_and_cause_in_the_payload() -> None:
