@@ -23,6 +23,7 @@ the follow keeps its delivery sequence, and a gap resets the consumer as nats-py
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -63,6 +64,8 @@ class Following:
         self._held_bytes = 0
         self._flow_reply: str | None = None
         self._draining: asyncio.Task[None] | None = None
+        self._waiting: Held = None
+        """The awaitable the follow is held for, until it is done."""
         client.followings[sub._sub] = self
         self._take_queued(sub._pending_queue)
 
@@ -100,8 +103,8 @@ class Following:
             return
         waiting = self._call(event)
         if waiting is not None:
-            self._held = deque()
-            self._draining = asyncio.create_task(self._drain(waiting))
+            self._held, self._waiting = deque(), waiting
+            self._draining = asyncio.create_task(self._drain())
 
     def keep_flow_reply(self, reply: str) -> bool:
         """A flow-control request while messages are held is answered once they are handed on."""
@@ -117,10 +120,10 @@ class Following:
             log.exception("a follower's handler failed on %s", event[1])
             return None
 
-    async def _drain(self, waiting: Held) -> None:
+    async def _drain(self) -> None:
         held = self._held
         assert held is not None
-        while waiting is not None:
+        while (waiting := self._waiting) is not None:
             try:
                 await waiting
             except asyncio.CancelledError:
@@ -129,11 +132,11 @@ class Following:
                 log.warning("a follower's handler was cancelled while the follow was held")
             except Exception:
                 log.exception("a follower's handler failed while the follow was held")
-            waiting = None
-            while held and waiting is None:
+            self._waiting = None
+            while held and self._waiting is None:
                 event = held.popleft()
                 self._held_bytes -= len(event[2])
-                waiting = self._call(event)
+                self._waiting = self._call(event)
         self._held, self._draining = None, None
         if self._flow_reply is not None:
             reply, self._flow_reply = self._flow_reply, None
@@ -150,7 +153,17 @@ class Following:
         if draining is not None:
             draining.cancel()
             await asyncio.gather(draining, return_exceptions=True)
+        # A drain cancelled before it began never awaited its handler's coroutine.
+        waiting, self._waiting = self._waiting, None
+        if inspect.iscoroutine(waiting):
+            waiting.close()
         await self._sub.unsubscribe()
+
+    async def settled(self) -> None:
+        """Once the follow holds nothing: what it was held for is done, and all that arrived
+        meanwhile is handed on."""
+        if self._draining is not None:
+            await asyncio.shield(self._draining)
 
     @property
     def buffered_bytes(self) -> int:

@@ -63,6 +63,11 @@ class PictureWriter:
         self._going_up: deque[_GoingUp] = deque()
         """The pictures drawn or being drawn and not yet saved, oldest first."""
 
+    @property
+    def saved(self) -> int | None:
+        """The sequence of the last picture saved or started from, if any."""
+        return self.drawn[-1][0] if self.drawn else None
+
     def mark(self, seq: int, depth: int) -> None:
         """A picture the next ones may chain from: one saved, or the one the models started
         from."""

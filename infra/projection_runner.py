@@ -137,7 +137,8 @@ class ProjectionRunner:
         self.position = seq
         if self._waiters and self._waiters[0][0] <= seq:
             self._wake()
-        if seq - self.snapshot_seq >= self.snapshot_every and self._snapshot_due(seq, pending):
+        due = seq - self.snapshot_seq >= self.snapshot_every or seq == self.until
+        if due and self._snapshot_due(seq, pending):
             self.snapshot_seq = seq
             return self.writer.in_background(seq, self._in_memory)
         return None
@@ -149,10 +150,11 @@ class ProjectionRunner:
         return routes
 
     def _snapshot_due(self, seq: int, pending: int) -> bool:
-        """Asked `snapshot_every` events after the last one: due, except while catching up when
-        the next one would fall in the same run of `keep_every` events: pruning keeps only the
-        newest picture of a run, so this one would be deleted at once, and a picture of a large
-        log stalls the replay for a while (docs/architecture.md, Time travel)."""
+        """Asked `snapshot_every` events after the last one, and at `until`: due, except while
+        catching up when the next one would fall in the same run of `keep_every` events: pruning
+        keeps only the newest picture of a run, so this one would be deleted at once, and a
+        picture of a large log stalls the replay for a while (docs/architecture.md, Time
+        travel). A replay that ends at `until` ends on a picture (a rebuild's last)."""
         if self.keep_every is None:
             return False
         following = seq + self.snapshot_every
@@ -165,6 +167,12 @@ class ProjectionRunner:
             fut = heapq.heappop(waiters)[2]
             if not fut.done():
                 fut.set_result(None)
+
+    async def settled(self) -> None:
+        """Once a picture the follow was held for has started going up, and every event that
+        arrived meanwhile is applied."""
+        if self._sub is not None:
+            await self._sub.settled()
 
     async def wait_for(self, seq: int, timeout_s: float) -> None:
         """Read-your-writes: return once every event up to `seq` is in the read models."""

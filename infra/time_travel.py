@@ -112,8 +112,8 @@ async def rebuild(
     writer_key: bytes | None = None,
     settings: Settings | None = None,
 ) -> int:
-    """Discard every snapshot, replay the whole log, save a fresh snapshot; returns the sequence
-    it covers. Running processes keep their read models; the next to start loads this one.
+    """Discard every snapshot, replay the whole log, ending on a fresh snapshot; returns the
+    sequence it covers. Running processes keep their read models; the next to start loads this one.
 
     Pictures are saved along the way as the API saves them (`snapshot_every`, pruned to one per
     `snapshot_keep_every`), so a past state afterwards starts near its point, not at event 1.
@@ -135,9 +135,11 @@ async def rebuild(
         try:
             await runner.start(from_snapshot=False)
             await _follow(runner, target, progress)
+            await runner.settled()  # the last event started the last picture: it goes up in stop
         finally:
             await runner.stop()
-    await runner.save_snapshot()
+    if runner.writer.saved != runner.position:  # an empty log, or the last picture failed
+        await runner.save_snapshot()
     return runner.position
 
 

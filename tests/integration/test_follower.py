@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 
 from nats.aio.client import Client
 
@@ -188,6 +189,37 @@ async def test_a_follow_stopped_while_held_lets_go_of_its_handler_without_the_co
         assert handler_alive() is None
     finally:
         gc.enable()
+
+
+class HeldFromTheFirst:
+    """A handler whose first event holds the follow with a coroutine of its own."""
+
+    def __init__(self) -> None:
+        self.first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.coroutine: Coroutine[None, None, None] | None = None
+
+    def __call__(self, seq: int, subject: str, data: bytes, pending: int) -> Held:
+        if self.coroutine is not None:
+            return None
+        self.first.set_result(None)
+        self.coroutine = asyncio.sleep(3600)
+        return self.coroutine
+
+
+async def test_a_follow_stopped_before_its_drain_began_closes_the_coroutine_it_held(
+    nc: Client,
+) -> None:
+    """Awaiting the first event's future resumes this test before the drain the event started
+    has run a step: the stop cancels the drain unstarted, and the handler's coroutine, which
+    nothing awaited, is closed rather than left to warn that it never was."""
+    await write_events(nc)
+    handler = HeldFromTheFirst()
+    following = await follow(nc.jetstream(), 1, handler)
+    await handler.first
+    assert handler.coroutine is not None
+    assert inspect.getcoroutinestate(handler.coroutine) == inspect.CORO_CREATED
+    await following.unsubscribe()
+    assert inspect.getcoroutinestate(handler.coroutine) == inspect.CORO_CLOSED
 
 
 async def test_a_following_connection_reads_through_the_wide_transport(nc: Client) -> None:
