@@ -17,7 +17,8 @@ from typing import TypeVar
 from agent.host import Load
 from client import ApiError, AsyncJetDeck, RetryPolicy, UnreachableError
 from domain.agent import HostInfo
-from domain.job import CompletionReport, FailureReport, JobStatus
+from domain.job_reports import CompletionReport, FailureReport
+from domain.job_status import JobStatus
 from wire.queue import ClaimAnswer
 
 T = TypeVar("T")

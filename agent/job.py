@@ -29,7 +29,7 @@ from agent.api import AgentApi, ClaimedJob, LeaseLostError, TransientError
 from agent.logs import LogShipper
 from agent.process import ShellProcess, exit_status, pump
 from client import ApiError
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from wire.logs import MAX_TEXT
 
 log = logging.getLogger(__name__)

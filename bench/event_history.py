@@ -15,7 +15,8 @@ from nats.aio.client import Client
 
 from bench.common import GIT, METADATA, new_cause, store_headers, timed
 from domain.deployment import Deployment, Environment, Outcome
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.model import Aggregate
 from domain.recorded import chain_hash
 from domain.values import GitContext

@@ -23,7 +23,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from bench.common import GIT, METADATA, CpuMeter, fmt, new_cause, new_job, store_headers
-from domain.job import CompletionReport, Job
+from domain.job import Job
+from domain.job_reports import CompletionReport
 from domain.queue import Priority, QueueSpec
 from infra.event_store import EventStore, Outgoing
 from infra.layout import QUEUE, consumer_name

@@ -12,7 +12,7 @@ from client._http import Call
 from client._ops import Op
 from client.models import Written, body, model, written
 from client.reporting import git_fields
-from domain.job import CompletionReport, FailureReport
+from domain.job_reports import CompletionReport, FailureReport
 from domain.queue import QueueSpec
 from domain.values import GitContext
 from wire.batch import BatchEnqueued, BatchEnqueueRequest

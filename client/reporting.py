@@ -10,7 +10,7 @@ from client._http import Call
 from client._ops import Op
 from client.models import Written, body, model, written
 from domain.deployment import Environment, Outcome
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from domain.values import GitContext
 from wire.access import IssuedToken, TokenRequest
 from wire.deployments import DeploymentAccepted, DeploymentCreate, RollbackRequest, StageReport

@@ -4,45 +4,17 @@ so the dashboard, the audit trail and the queue always agree."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import Annotated, Any, ClassVar, cast, overload
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from domain.job_status import FINISHED, LEASED, TRANSITIONS, JobStatus
 from domain.model import Aggregate
 from domain.queue import FailureClass, QueueSpec
-from domain.values import ExitCode, GitContext, Text, Url
-
-
-class JobStatus(StrEnum):
-    PENDING = "pending"
-    QUEUED = "queued"
-    CLAIMED = "claimed"
-    RUNNING = "running"
-    SUCCESS = "success"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-    DEAD_LETTERED = "dead_lettered"
-
+from domain.values import GitContext, Text, Url
 
 S = JobStatus
-FINISHED = frozenset({S.SUCCESS, S.FAILED, S.TIMEOUT, S.CANCELLED, S.ERROR})
-"""Outcomes a job's report may carry; each ends the job for good."""
-LEASED = frozenset({S.CLAIMED, S.RUNNING})
-
-TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    S.PENDING: frozenset({S.QUEUED, S.RUNNING, S.CANCELLED}),
-    S.QUEUED: frozenset({S.CLAIMED, S.CANCELLED, S.DEAD_LETTERED}),
-    S.CLAIMED: FINISHED | {S.RUNNING, S.QUEUED, S.DEAD_LETTERED},
-    S.RUNNING: FINISHED | {S.QUEUED, S.DEAD_LETTERED},
-    S.DEAD_LETTERED: frozenset({S.QUEUED, S.CANCELLED}),
-    **{status: frozenset() for status in FINISHED},
-}
-"""Every allowed move. A finished job never changes again; a dead letter may be queued again."""
 
 
 class _WithRetryRule:
@@ -355,101 +327,3 @@ class Job(Aggregate):
     def _back_in_queue(self, retry_at: datetime | None) -> None:
         self.status = JobStatus.QUEUED
         self.not_before = retry_at
-
-
-Entering = Job.Created | Job.Queued | Job.Requeued
-_ENTERING = frozenset(Entering.__args__)
-"""By exact class, as the read models dispatch (projections.job_rows): every replayed job event
-asks, and each failed `isinstance` on a pydantic class costs about 80 ns."""
-
-
-def entered_queue(event: object) -> QueueSpec | None:
-    """The queue spec of an event that puts a job into the queue, else None."""
-    if type(event) in _ENTERING:
-        return cast(Entering, event).spec
-    return None
-
-
-_MOVES_TO: dict[type, JobStatus] = {
-    Job.Queued: S.QUEUED,
-    Job.Requeued: S.QUEUED,
-    Job.Claimed: S.CLAIMED,
-    Job.Started: S.RUNNING,
-    Job.Failed: S.QUEUED,
-    Job.AttemptLost: S.QUEUED,
-    Job.Released: S.QUEUED,
-    Job.DeadLettered: S.DEAD_LETTERED,
-}
-
-
-JobEvent = (
-    Job.Created
-    | Job.Queued
-    | Job.Requeued
-    | Job.Claimed
-    | Job.Started
-    | Job.Completed
-    | Job.Failed
-    | Job.AttemptLost
-    | Job.Released
-    | Job.DeadLettered
-)
-
-
-@overload
-def status_after(event: JobEvent) -> JobStatus: ...
-@overload
-def status_after(event: object) -> JobStatus | None: ...
-def status_after(event: object) -> JobStatus | None:
-    """The status one of a job's events leaves it in; None for an event that is not a job's.
-    The one mapping every read model takes a job's status from (the aggregate's handlers set
-    the same: tests/unit/test_job_status_after.py holds them together). A failure or a lost
-    attempt puts the job back in the queue even when its budget is spent: the DeadLettered
-    that ends it follows in the same command."""
-    cls = type(event)
-    if cls is Job.Completed:
-        return cast(Job.Completed, event).status
-    moved = _MOVES_TO.get(cls)
-    if moved is None and cls is Job.Created:
-        return S.PENDING if cast(Job.Created, event).spec is None else S.QUEUED
-    return moved
-
-
-REPORTABLE = frozenset({S.SUCCESS, S.FAILED, S.TIMEOUT, S.ERROR})
-"""What an agent may report of its own attempt; cancelling is an operator's act."""
-
-
-def _reportable(value: JobStatus | None) -> JobStatus | None:
-    if value is not None and value not in REPORTABLE:
-        raise ValueError(f"must be one of {', '.join(sorted(REPORTABLE))}")
-    return value
-
-
-class CompletionReport(BaseModel):
-    """An agent's report that its attempt ran to the end."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    exit_code: ExitCode
-    status: Annotated[
-        JobStatus | None,
-        AfterValidator(_reportable),
-        WithJsonSchema({"anyOf": [{"enum": sorted(REPORTABLE)}, {"type": "null"}]}),
-    ] = Field(default=None, description="Defaults to success for exit code 0, else failed.")
-    summary: Text = ""
-    log_url: Url | None = None
-    artifact_urls: Annotated[tuple[Url, ...], Field(max_length=100)] = ()
-
-    def outcome(self) -> JobStatus:
-        return self.status or (S.SUCCESS if self.exit_code == 0 else S.FAILED)
-
-
-class FailureReport(BaseModel):
-    """An agent's report that its attempt failed, and whether another may succeed."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    error: Annotated[str, Field(min_length=1, max_length=10_000)]
-    failure_class: FailureClass = FailureClass.SCRIPT
-    retryable: bool = True
-    exit_code: ExitCode | None = None

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from domain.job import FINISHED, LEASED, Job, JobStatus
+from domain.job import Job
+from domain.job_status import FINISHED, LEASED, JobStatus
 
 LABELS_MISSING_DELAY_S = 1.0
 """A ticket this agent may not run comes back after this long, so that it does not pull it

@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from uuid import UUID
 
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from infra.logs import JobEnd, LogChunk, LogStore
 from infra.services import Services
 

@@ -38,7 +38,9 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import NotFoundError as JsNotFoundError
 
 from domain.errors import UnavailableError, UndecodableEventError
-from domain.job import FINISHED, Job, JobStatus, status_after
+from domain.job import Job
+from domain.job_effects import status_after
+from domain.job_status import FINISHED, JobStatus
 from infra.codec import decode
 from infra.event_store import EventStore
 from infra.layout import EVENTS, LOGS, aggregate_filter

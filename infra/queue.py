@@ -29,7 +29,8 @@ from domain.errors import (
     UnavailableError,
 )
 from domain.identity import PrincipalKind
-from domain.job import LEASED, Job, JobStatus
+from domain.job import Job
+from domain.job_status import LEASED, JobStatus
 from domain.queue import QueueSpec, eligible
 from domain.recorded import Cause, RecordedEvent
 from domain.tickets import put_back

@@ -11,7 +11,9 @@ from uuid import UUID
 
 from domain.commands.results import Committed, LeaseState
 from domain.identity import system
-from domain.job import LEASED, CompletionReport, FailureReport, Job, JobStatus
+from domain.job import Job
+from domain.job_reports import CompletionReport, FailureReport
+from domain.job_status import LEASED, JobStatus
 from domain.recorded import Cause
 from domain.tickets import after_change
 from infra import queue_signals as signals

@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from domain.agent import TAKES_WORK, Agent, AgentStatus, HostInfo, Metrics, agent_status
-from domain.job import Job, JobStatus, entered_queue
+from domain.job import Job
+from domain.job_effects import entered_queue
+from domain.job_status import JobStatus
 from domain.model import DomainEvent
 from domain.pool import DEFAULT_MAX_AGENTS, Pool
 from domain.queue import DEFAULT_POOL

@@ -1,8 +1,8 @@
 """Finished jobs out of memory: a SQLite file per process, indexed for the list's filters.
 
-A finished job never changes again (domain.job.TRANSITIONS), so once it ends its row is written
-here once and leaves the board's memory: the board holds only the jobs still in flight, and the
-API's memory no longer grows with history (docs/architecture.md, Read models). The file is
+A finished job never changes again (domain.job_status.TRANSITIONS), so once it ends its row is
+written here once and leaves the board's memory: the board holds only the jobs still in flight,
+and the API's memory no longer grows with history (docs/architecture.md, Read models). The file is
 rebuilt from the pictures and the log at a start, so nothing here needs to survive a crash: no
 fsync, but for the resume point. A process that closes cleanly keeps, in the same file, the
 point it stopped at and its memory's picture (`keep_resume_point`), and the next process of its

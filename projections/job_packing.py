@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from domain.job import FINISHED, JobStatus
+from domain.job_status import FINISHED, JobStatus
 from domain.queue import QueueSpec
 from domain.values import GitContext
 from projections.finished_jobs import Stored, micros

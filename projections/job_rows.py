@@ -10,7 +10,9 @@ from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.job import Job, JobStatus, status_after
+from domain.job import Job
+from domain.job_effects import status_after
+from domain.job_status import JobStatus
 from domain.model import DomainEvent
 from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent

@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 import orjson
 
-from domain.job import FINISHED, Job, JobStatus
+from domain.job import Job
+from domain.job_status import FINISHED, JobStatus
 from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from domain.values import GitContext

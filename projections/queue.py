@@ -10,7 +10,9 @@ from typing import Any, ClassVar, NamedTuple, cast
 
 from pydantic import BaseModel
 
-from domain.job import LEASED, Entering, Job, JobStatus, entered_queue, status_after
+from domain.job import Job
+from domain.job_effects import Entering, entered_queue, status_after
+from domain.job_status import LEASED, JobStatus
 from domain.model import DomainEvent
 from domain.queue import PRIORITY_ORDER, Priority, QueueSpec
 from domain.recorded import RecordedEvent

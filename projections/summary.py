@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from domain.deployment import Deployment, Environment
-from domain.job import FINISHED, Job, JobStatus, status_after
+from domain.job import Job
+from domain.job_effects import status_after
+from domain.job_status import FINISHED, JobStatus
 from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 from projections.sketch import DurationSketch

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
 

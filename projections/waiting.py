@@ -12,7 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from domain.agent import TAKES_WORK, AgentStatus
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from domain.queue import PRIORITY_ORDER, Priority, QueueSpec, eligible
 from projections.agents import AgentBoard, AgentView, PoolBoard, PoolView
 from projections.jobs import JobBoard, JobView

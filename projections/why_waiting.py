@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from math import ceil
 
-from domain.job import FINISHED, JobStatus
+from domain.job_status import FINISHED, JobStatus
 from projections.waiting import AgentFact, Situation, WaitFacts, WaitReason, gather, holding
 
 R = WaitReason

@@ -19,7 +19,8 @@ from weakref import WeakKeyDictionary
 import httpx
 
 from domain.commands.results import ClaimGrant, Committed
-from domain.job import CompletionReport, Job
+from domain.job import Job
+from domain.job_reports import CompletionReport
 from domain.model import DomainEvent
 from domain.queue import QueueSpec
 from domain.recorded import Cause, RecordedEvent

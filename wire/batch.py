@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from domain.commands.batch import BatchItem, EnqueueBatch, ItemOutcome
 from domain.commands.results import Committed
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from wire.common import Body, request_hash
 from wire.problems import status_and_code
 from wire.queue import Enqueued, EnqueueRequest

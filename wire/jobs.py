@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from domain.commands.jobs import CreateJob, ReportJobEnd, ReportJobStart
-from domain.job import FINISHED, JobStatus
+from domain.job_status import FINISHED, JobStatus
 from domain.values import ExitCode, Metadata, Name, Text, Url
 from wire.common import Body, GitFields
 

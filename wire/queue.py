@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from domain.commands.jobs import EnqueueJob, QueueJob
 from domain.commands.leases import ClaimJob, ClaimJobs, CompleteJob, FailJob
 from domain.commands.results import ClaimGrant
-from domain.job import CompletionReport, FailureReport, JobStatus
+from domain.job_reports import CompletionReport, FailureReport
+from domain.job_status import JobStatus
 from domain.queue import Label, PoolName, QueueSpec, RetryRule
 from domain.values import Metadata, Name, Text
 from wire.common import Body, GitFields

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from projections.jobs import JobView
 from projections.waiting import WaitFacts, WaitReason
 from projections.why_waiting import Explanation

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from api.live.cursor import Cursor
 from api.live.hub import Frame, Membership, Positions
 from api.live.panels import data_lines, log_end, log_lines
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from infra.log_follow import EXPIRED, Expired, Item
 from infra.logs import LogChunk
 

@@ -21,7 +21,7 @@ from api.schemas import Cursor, Limit
 from domain.agent import AgentStatus
 from domain.deployment import Environment
 from domain.identity import Permission
-from domain.job import TRANSITIONS, JobStatus
+from domain.job_status import TRANSITIONS, JobStatus
 from wire.dora import DoraWindow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)

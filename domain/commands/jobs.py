@@ -7,7 +7,8 @@ from uuid import UUID
 
 from domain.commands.base import Command
 from domain.commands.results import Committed
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.queue import QueueSpec
 from domain.values import GitContext
 

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from domain.commands.base import Command
 from domain.commands.results import ClaimGrant, Committed, LeaseState
-from domain.job import CompletionReport, FailureReport, Job
+from domain.job import Job
+from domain.job_reports import CompletionReport, FailureReport
 
 R = TypeVar("R")
 

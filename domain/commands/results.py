@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from domain.agent import Agent, AgentStatus
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.model import Aggregate
 
 A = TypeVar("A", bound=Aggregate)

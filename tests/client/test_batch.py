@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from client import ApiError, JetDeck, RetryPolicy
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from tests.client.helpers import GIT, Counting, Deck, done
 from tests.tokens import ADMIN_TOKEN
 from wire.batch import BatchEnqueued

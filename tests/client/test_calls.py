@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from client import JetDeck, RetryPolicy, queue
-from domain.job import CompletionReport, JobStatus
+from domain.job_reports import CompletionReport
+from domain.job_status import JobStatus
 from domain.queue import QueueSpec
 from domain.values import GitContext
 from tests.client.helpers import GIT, Counting

@@ -8,7 +8,8 @@ from uuid import uuid4
 from client import Written
 from domain.agent import HostInfo
 from domain.deployment import DeploymentStatus, Environment, Outcome
-from domain.job import CompletionReport, JobStatus
+from domain.job_reports import CompletionReport
+from domain.job_status import JobStatus
 from domain.queue import Priority, QueueSpec
 from projections.agents import AgentView
 from projections.job_rows import JobFilter, JobView

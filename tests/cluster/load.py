@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from client import ApiError
 from domain.agent import HostInfo
-from domain.job import CompletionReport, Job
+from domain.job import Job
+from domain.job_reports import CompletionReport
 from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext

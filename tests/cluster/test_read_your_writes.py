@@ -5,7 +5,7 @@ as `min_seq`."""
 from __future__ import annotations
 
 from client import AsyncJetDeck
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from tests.cluster.deck import Deck
 from tests.cluster.load import GIT
 from tests.tokens import ADMIN_TOKEN

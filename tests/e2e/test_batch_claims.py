@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.recorded import RecordedEvent
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer

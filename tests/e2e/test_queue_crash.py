@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer, free_port
 from infra.event_store import EventStore

@@ -9,7 +9,8 @@ import orjson
 from nats.aio.client import Client
 
 from domain.commands.results import Committed
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.recorded import Cause
 from domain.values import GitContext
 from infra.codec import decode

@@ -16,7 +16,8 @@ from nats.aio.msg import Msg
 
 from domain.commands.results import ClaimGrant
 from domain.errors import UnavailableError
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from infra.embedded_server import EmbeddedServer
 from infra.layout import LEASES, QUEUE
 from infra.services import Services

@@ -10,7 +10,8 @@ from nats.aio.client import Client
 
 from domain.commands.results import Committed
 from domain.errors import ConcurrencyError, IdempotencyKeyReusedError, InvalidTransitionError
-from domain.job import FINISHED, Job, JobStatus
+from domain.job import Job
+from domain.job_status import FINISHED, JobStatus
 from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer

@@ -10,7 +10,8 @@ import orjson
 import pytest
 from nats.aio.msg import Msg
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.queue import FailureClass, QueueSpec
 from domain.recorded import Cause
 from domain.values import GitContext

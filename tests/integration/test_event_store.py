@@ -7,7 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from infra.commands import CommandRunner
 from infra.event_store import AppendConflictError, EventStore, Outgoing
 from infra.unit_of_work import UnitOfWork, load_history

@@ -9,7 +9,8 @@ import pytest
 from nats.aio.client import Client
 
 from domain.agent import HostInfo, Metrics
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.queue import QueueSpec
 from domain.recorded import Cause
 from domain.values import GitContext

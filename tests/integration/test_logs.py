@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from nats.aio.client import Client
 
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from infra.commands import CommandRunner
 from infra.logs import JobEnd, LogChunk, LogStore, NewChunk, OutputStream
 from tests.integration.helpers import complete_job, create_job, start_job

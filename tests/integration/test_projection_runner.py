@@ -14,7 +14,7 @@ from domain.commands.deployments import STAGES
 from domain.deployment import Deployment, Environment, Outcome
 from domain.errors import UnavailableError
 from domain.identity import Principal, PrincipalKind, Role
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from infra.codec import decode
 from infra.commands import CommandRunner
 from infra.dispatch import handle

@@ -11,7 +11,8 @@ import pytest
 
 from domain.commands.results import ClaimGrant
 from domain.errors import InvalidTransitionError
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from infra.embedded_server import EmbeddedServer
 from infra.layout import EVENTS
 from infra.services import Services

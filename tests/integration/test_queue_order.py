@@ -9,7 +9,8 @@ from uuid import UUID
 import pytest
 
 from domain.commands.results import ClaimGrant
-from domain.job import FailureReport, Job
+from domain.job import Job
+from domain.job_reports import FailureReport
 from domain.queue import PRIORITY_ORDER, FailureClass
 from infra.embedded_server import EmbeddedServer
 from infra.layout import QUEUE

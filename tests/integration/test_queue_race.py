@@ -10,7 +10,8 @@ from collections import Counter
 from uuid import uuid4
 
 from domain.commands.results import ClaimGrant
-from domain.job import FailureReport, Job
+from domain.job import Job
+from domain.job_reports import FailureReport
 from domain.queue import FailureClass, QueueSpec
 from infra.embedded_server import EmbeddedServer
 from infra.layout import QUEUE

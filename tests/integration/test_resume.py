@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from infra import projection_runner
 from infra.embedded_server import EmbeddedServer
 from infra.services import Services, open_services

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from infra.embedded_server import EmbeddedServer
 from infra.picture_writer import Draw, PictureWriter
 from infra.pictures import load_chain

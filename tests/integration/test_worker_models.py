@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from infra.embedded_server import EmbeddedServer
 from infra.read_models import DASHBOARD_ONLY
 from infra.services import Services, open_services

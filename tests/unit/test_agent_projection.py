@@ -12,7 +12,8 @@ import pytest
 
 from domain.agent import Agent, AgentStatus, HostInfo, Metrics
 from domain.health import HealthPolicy
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.pool import Pool, pool_id
 from domain.queue import FailureClass, QueueSpec
 from domain.recorded import RecordedEvent

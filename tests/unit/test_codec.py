@@ -11,7 +11,8 @@ import pytest
 from domain import catalog
 from domain.deployment import Deployment, Environment, Outcome
 from domain.errors import UndecodableEventError
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.model import DomainEvent, upcast
 from domain.recorded import GENESIS, Cause, RecordedEvent, chain_hash
 from domain.values import GitContext

@@ -13,7 +13,8 @@ from uuid import UUID
 import orjson
 import pytest
 
-from domain.job import FINISHED, Job, JobStatus
+from domain.job import Job
+from domain.job_status import FINISHED, JobStatus
 from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext

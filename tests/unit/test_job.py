@@ -8,7 +8,8 @@ from uuid import uuid4
 import pytest
 
 from domain.errors import InvalidTransitionError
-from domain.job import FINISHED, TRANSITIONS, Job, JobStatus
+from domain.job import Job
+from domain.job_status import FINISHED, TRANSITIONS, JobStatus
 from domain.model import Aggregate
 from domain.queue import QueueSpec
 from domain.values import GitContext

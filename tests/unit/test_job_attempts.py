@@ -11,7 +11,8 @@ from uuid import uuid4
 import orjson
 import pytest
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.queue import FailureClass, QueueSpec
 from domain.recorded import RecordedEvent
 from projections.job_attempts import Attempt, AttemptOutcome, AttemptView

@@ -11,7 +11,8 @@ from uuid import UUID
 
 import pytest
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.queue import FailureClass, QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext

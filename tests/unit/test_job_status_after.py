@@ -1,12 +1,14 @@
-"""`domain.job.status_after`, the one mapping read models take a job's status from, agrees with
-the aggregate's own handlers on every event of a history that meets every job event class."""
+"""`domain.job_effects.status_after`, the one mapping read models take a job's status from,
+agrees with the aggregate's own handlers on every event of a history that meets every job event
+class."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 from domain.catalog import EVENT_TYPES
-from domain.job import Job, status_after
+from domain.job import Job
+from domain.job_effects import status_after
 from tests.unit.test_model_skips import history
 
 JOB_EVENT_CLASSES = {cls for name, cls in EVENT_TYPES.items() if name.startswith(f"{Job.KIND}.")}

@@ -15,7 +15,8 @@ from domain.agent import Agent, HostInfo, Metrics
 from domain.catalog import EVENT_NAMES
 from domain.deployment import Deployment, Environment, Outcome
 from domain.health import HealthPolicy
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.model import Aggregate, DomainEvent
 from domain.pool import Pool, pool_id
 from domain.queue import FailureClass, QueueSpec, RetryRule

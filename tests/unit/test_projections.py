@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from domain.deployment import Deployment, DeploymentStatus, Environment, Outcome
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.queue import QueueSpec
 from domain.recorded import RecordedEvent
 from domain.values import GitContext

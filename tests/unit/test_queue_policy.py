@@ -13,7 +13,8 @@ import pytest
 from pydantic import ValidationError as PydanticValidationError
 
 from domain.errors import InvalidTransitionError
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.queue import PRIORITY_ORDER, FailureClass, Priority, QueueSpec, RetryPolicy, eligible
 from infra.queue_core import MAX_NAK_DELAY_S, nak
 from infra.settings import Settings

@@ -9,7 +9,8 @@ from uuid import uuid4
 
 import orjson
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from infra.past_models import PastModels

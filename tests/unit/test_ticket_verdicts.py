@@ -8,7 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from domain.job import Job, JobStatus
+from domain.job import Job
+from domain.job_status import JobStatus
 from domain.tickets import (
     ACK,
     DEAD_LETTERED,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from domain.agent import AgentStatus
-from domain.job import JobStatus
+from domain.job_status import JobStatus
 from domain.queue import Priority, QueueSpec
 from domain.values import GitContext
 from projections.agents import PoolView
