@@ -13,7 +13,7 @@ from domain.agent import AgentStatus
 from domain.deployment import DeploymentStatus
 from projections.agents import AgentView, PoolView
 from projections.deployments import DeploymentView
-from projections.job_rows import JobFilter, JobView
+from projections.job_views import JobFilter, JobView
 from projections.queue import DeadLetter, LevelStats
 from projections.summary import Summary
 from wire.agents import Scaling

@@ -13,7 +13,8 @@ from domain.job import Job
 from domain.recorded import RecordedEvent
 from infra.event_store import EventStore
 from infra.unit_of_work import load_history
-from projections.job_rows import JobView, detail
+from projections.job_rows import detail
+from projections.job_views import JobView
 from projections.jobs import JobBoard
 
 RETRY_S = 0.01

@@ -26,7 +26,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from projections.job_rows import JobFilter
+from projections.job_views import JobFilter
 
 FLUSH_EVERY = 1000
 """Rows buffered before an insert: one statement per row cost a third of a replay's time."""

@@ -29,7 +29,8 @@ from projections.job_packing import (
     unpack_alone,
     unpack_detail,
 )
-from projections.job_rows import JobFilter, JobRow, JobView, created, evolve
+from projections.job_rows import JobRow, created, evolve
+from projections.job_views import JobFilter, JobView
 from projections.paging import ArrivalIndex, CreatedIndex
 
 __all__ = ["JobBoard", "JobFilter", "JobRow", "JobView"]

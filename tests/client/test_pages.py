@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import uuid4
 
-from projections.job_rows import JobFilter, JobView
+from projections.job_views import JobFilter, JobView
 from tests.client.helpers import GIT, Deck, done, every
 from tests.tokens import ADMIN_TOKEN
 

@@ -12,7 +12,7 @@ from domain.job_reports import CompletionReport
 from domain.job_status import JobStatus
 from domain.queue import Priority, QueueSpec
 from projections.agents import AgentView
-from projections.job_rows import JobFilter, JobView
+from projections.job_views import JobFilter, JobView
 from projections.queue import LevelStats
 from tests.client.helpers import GIT, Deck, done, every
 from tests.e2e.conftest import REGISTRATION_TOKEN

@@ -22,7 +22,7 @@ from infra.pictures import Chain, Picture, draw, stored_sections, with_sections
 from projections import finished_jobs, jobs
 from projections.finished_jobs import FILTERED, FinishedJobs
 from projections.job_packing import AT
-from projections.job_rows import JobFilter
+from projections.job_views import JobFilter
 from projections.jobs import JobBoard
 from tests.conftest import Recorder
 from tests.unit.test_projections import at

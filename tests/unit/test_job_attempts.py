@@ -16,7 +16,8 @@ from domain.job_status import JobStatus
 from domain.queue import FailureClass, QueueSpec
 from domain.recorded import RecordedEvent
 from projections.job_attempts import Attempt, AttemptOutcome, AttemptView
-from projections.job_rows import JobView, detail
+from projections.job_rows import detail
+from projections.job_views import JobView
 from projections.jobs import JobBoard
 from tests.conftest import Recorder
 from tests.queue_helpers import GIT

@@ -18,7 +18,8 @@ from domain.recorded import RecordedEvent
 from domain.values import GitContext
 from infra.pictures import Chain
 from projections.finished_jobs import FinishedJobs
-from projections.job_rows import JobFilter, detail
+from projections.job_rows import detail
+from projections.job_views import JobFilter
 from projections.jobs import JobBoard
 from tests.conftest import Recorder
 from tests.unit.test_finished_jobs import fed, picture_of
