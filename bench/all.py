@@ -24,7 +24,8 @@ from bench import (
     time_travel,
     verify,
 )
-from bench.common import Figure, machine, markdown_table, parse_args, run_main
+from bench.common import machine, parse_args, run_main
+from bench.figures import Figure, markdown_table
 
 BENCHES: list[Callable[[bool], Awaitable[list[Figure]]]] = [
     command_path.run,

@@ -21,7 +21,8 @@ import httpx
 from fastapi import FastAPI
 
 from api.app import create_app
-from bench.common import Figure, median, nats_server, parse_args, print_figure, run_main
+from bench.common import nats_server, parse_args, run_main
+from bench.figures import Figure, median, print_figure
 from domain.identity import Principal, PrincipalKind, Role
 from infra.services import Services
 from infra.sessions import LoginIdentity

@@ -28,17 +28,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from bench.common import (
-    Figure,
-    fmt,
-    machine,
-    nats_server,
-    new_cause,
-    parse_args_with,
-    percentile,
-    print_figure,
-    run_main,
-)
+from bench.common import machine, nats_server, new_cause, parse_args_with, run_main
+from bench.figures import Figure, fmt, percentile, print_figure
 from bench.queue_common import (
     POOL,
     RAW_STREAM,

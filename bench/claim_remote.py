@@ -26,17 +26,8 @@ from nats.aio.client import Client
 
 from bench.claim_latency import FULL, NAME, QUICK, Claim, Samples, Size, alternate, fill_raw, ms
 from bench.claim_latency import job_levels as levels_of
-from bench.common import (
-    Figure,
-    connected,
-    gateway_answering,
-    machine,
-    nats_server,
-    parse_args,
-    percentile,
-    print_figure,
-    run_main,
-)
+from bench.common import connected, gateway_answering, machine, nats_server, parse_args, run_main
+from bench.figures import Figure, percentile, print_figure
 from bench.heartbeats import Agent, register
 from bench.history_scale import worker
 from bench.http_post import ADMIN_HEADERS, BODY, api_process

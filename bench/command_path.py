@@ -19,25 +19,19 @@ from dataclasses import dataclass
 from nats.aio.client import Client
 
 from bench.common import (
-    CpuMeter,
-    Figure,
-    Series,
     connected,
     created_job_messages,
     last_seq,
-    median,
     nats_server,
     new_cause,
     new_job,
     parse_args_with,
-    print_figure,
     print_profile,
     run_main,
-    runs_text,
     server_pid,
     store_headers,
-    timed,
 )
+from bench.figures import CpuMeter, Figure, Series, median, print_figure, runs_text, timed
 from domain.job import Job
 from infra.commands import CommandRunner
 from infra.event_store import EventStore, Outgoing

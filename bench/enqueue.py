@@ -30,20 +30,14 @@ from bench.command_path import publish_raw
 from bench.common import (
     GIT,
     METADATA,
-    CpuMeter,
-    Figure,
-    Series,
     connected,
-    median,
     nats_server,
     new_cause,
     parse_args,
-    print_figure,
     run_main,
-    runs_text,
     server_pid,
-    timed,
 )
+from bench.figures import CpuMeter, Figure, Series, median, print_figure, runs_text, timed
 from bench.history_scale import worker
 from bench.http_post import ADMIN_HEADERS, ADMIN_TOKEN, api_process
 from domain.job import Job

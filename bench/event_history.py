@@ -13,7 +13,8 @@ from uuid import UUID
 
 from nats.aio.client import Client
 
-from bench.common import GIT, METADATA, new_cause, store_headers, timed
+from bench.common import GIT, METADATA, new_cause, store_headers
+from bench.figures import timed
 from domain.deployment import Deployment, Environment, Outcome
 from domain.job import Job
 from domain.job_status import JobStatus

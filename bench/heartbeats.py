@@ -41,18 +41,15 @@ import orjson
 from nats.aio.client import Client
 
 from bench.common import (
-    CpuMeter,
-    Figure,
-    OpenLoop,
     connected,
     gateway_answering,
     machine,
     nats_server,
     parse_args,
-    print_figure,
     run_main,
     server_pid,
 )
+from bench.figures import CpuMeter, Figure, OpenLoop, print_figure
 from bench.history_scale import worker
 from bench.http_post import ADMIN_HEADERS, Run, api_process
 from domain.agent import Metrics

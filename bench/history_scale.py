@@ -36,17 +36,9 @@ from pathlib import Path
 import httpx
 from nats.aio.client import Client
 
-from bench.common import (
-    Figure,
-    connected,
-    last_seq,
-    nats_server,
-    parse_args_with,
-    percentile,
-    print_figure,
-    run_main,
-)
+from bench.common import connected, last_seq, nats_server, parse_args_with, run_main
 from bench.event_history import Counts, fill, stream_of
+from bench.figures import Figure, percentile, print_figure
 from bench.http_post import ADMIN_HEADERS, api_process
 from bench.projection_rebuild import raw_replay
 from domain.values import GitContext

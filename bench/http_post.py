@@ -28,19 +28,15 @@ import httpx
 from bench.common import (
     GIT,
     METADATA,
-    CpuMeter,
-    Figure,
-    OpenLoop,
     connected,
     created_job_messages,
     nats_server,
-    open_loop,
     parse_args,
-    print_figure,
     run_main,
     server_pid,
     store_headers,
 )
+from bench.figures import CpuMeter, Figure, OpenLoop, open_loop, print_figure
 from infra.embedded_server import free_port
 from infra.event_store import EventStore
 from infra.lifeline import lifeline

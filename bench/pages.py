@@ -29,16 +29,8 @@ import httpx
 from fastapi import FastAPI
 
 from api.app import create_app
-from bench.common import (
-    Figure,
-    nats_server,
-    parse_args_with,
-    percentile,
-    print_figure,
-    print_profile,
-    run_main,
-    runs_text,
-)
+from bench.common import nats_server, parse_args_with, print_profile, run_main
+from bench.figures import Figure, percentile, print_figure, runs_text
 from bench.http_post import ADMIN_HEADERS, ADMIN_TOKEN
 from bench.projection_rebuild import NO_SNAPSHOTS, Size, filled
 from infra.settings import Settings

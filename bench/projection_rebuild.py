@@ -30,23 +30,17 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from bench.common import (
-    CpuMeter,
-    Figure,
-    Series,
     captured_logs,
     connected,
     log_summary,
-    median,
     nats_server,
     parse_args_with,
-    print_figure,
     print_profile,
     run_main,
-    runs_text,
     store_headers,
-    timed,
 )
 from bench.event_history import Counts, fill, generate
+from bench.figures import CpuMeter, Figure, Series, median, print_figure, runs_text, timed
 from domain.errors import UnavailableError
 from infra.connection import connect
 from infra.event_store import EventStore

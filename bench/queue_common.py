@@ -22,7 +22,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError as JsNotFoundError
 
-from bench.common import GIT, METADATA, CpuMeter, fmt, new_cause, new_job, store_headers
+from bench.common import GIT, METADATA, new_cause, new_job, store_headers
+from bench.figures import CpuMeter, fmt
 from domain.job import Job
 from domain.job_reports import CompletionReport
 from domain.queue import Priority, QueueSpec

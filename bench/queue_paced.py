@@ -30,18 +30,15 @@ from nats.js import JetStreamContext
 from bench.common import (
     GIT,
     METADATA,
-    CpuMeter,
-    Figure,
     machine,
     nats_server,
     new_cause,
     new_job,
     parse_args_with,
-    percentile,
-    print_figure,
     run_main,
     server_pid,
 )
+from bench.figures import CpuMeter, Figure, percentile, print_figure
 from bench.queue_common import (
     POOL,
     RAW_STREAM,

@@ -32,19 +32,8 @@ import httpx
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.common import (
-    CpuMeter,
-    Figure,
-    machine,
-    median,
-    nats_server,
-    new_cause,
-    parse_args_with,
-    print_figure,
-    run_main,
-    server_pid,
-    timed,
-)
+from bench.common import machine, nats_server, new_cause, parse_args_with, run_main, server_pid
+from bench.figures import CpuMeter, Figure, median, print_figure, timed
 from bench.heartbeats import Agent as RegisteredAgent
 from bench.heartbeats import clients, register
 from bench.http_post import BODY, api_process

@@ -24,15 +24,8 @@ import httpx
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from bench.common import (
-    Figure,
-    connected,
-    nats_server,
-    parse_args,
-    percentile,
-    print_figure,
-    run_main,
-)
+from bench.common import connected, nats_server, parse_args, run_main
+from bench.figures import Figure, percentile, print_figure
 from bench.http_post import ADMIN_HEADERS, BODY, PATH, api_process
 from infra.layout import EVENTS
 

@@ -21,19 +21,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench.common import (
-    CpuMeter,
-    Figure,
-    Series,
-    connected,
-    median,
-    nats_server,
-    parse_args,
-    percentile,
-    print_figure,
-    run_main,
-    runs_text,
-)
+from bench.common import connected, nats_server, parse_args, run_main
+from bench.figures import CpuMeter, Figure, Series, median, percentile, print_figure, runs_text
 from bench.http_post import ADMIN_HEADERS, api_process
 from bench.projection_rebuild import FULL, QUICK, Size, filled, raw_replay
 from infra.code_version import code_version

@@ -22,19 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from bench.common import (
-    CpuMeter,
-    Figure,
-    Series,
-    connected,
-    median,
-    nats_server,
-    parse_args,
-    print_figure,
-    run_main,
-    runs_text,
-    timed,
-)
+from bench.common import connected, nats_server, parse_args, run_main
+from bench.figures import CpuMeter, Figure, Series, median, print_figure, runs_text, timed
 from bench.projection_rebuild import FULL, QUICK, Size, filled, raw_replay
 from infra.layout import CHECKPOINT_SUBJECT
 from infra.verify import verify_log, writer_key
