@@ -154,11 +154,18 @@ async def eventually(check: Callable[[], Awaitable[bool]], within_s: float, what
         await asyncio.sleep(0.05)
 
 
-async def queue_drained(services: Services, within_s: float = 5.0) -> None:
-    async def empty() -> bool:
-        return await stream_messages(services, QUEUE) == 0
+async def queue_holds(services: Services, tickets: int, within_s: float = 5.0) -> None:
+    """Polls until QUEUE holds this many tickets: the server copies them from EVENTS on its own
+    time, so a job just appended may not be there yet."""
 
-    await eventually(empty, within_s, "QUEUE holds no ticket")
+    async def holds() -> bool:
+        return await stream_messages(services, QUEUE) == tickets
+
+    await eventually(holds, within_s, f"QUEUE holds {tickets} tickets")
+
+
+async def queue_drained(services: Services, within_s: float = 5.0) -> None:
+    await queue_holds(services, 0, within_s)
 
 
 async def job_log(store: EventStore) -> list[RecordedEvent]:
