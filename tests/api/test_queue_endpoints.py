@@ -23,6 +23,7 @@ from tests.queue_helpers import (
     ok,
     post_job,
     queue_drained,
+    queue_holds,
     queue_settings,
     stream_messages,
 )
@@ -328,6 +329,7 @@ async def test_an_agent_with_free_slots_claims_several_jobs_in_one_call(
     client: httpx.AsyncClient, services: Services, agent: HttpAgent
 ) -> None:
     jobs = [(await post_job(client))["job_id"] for _ in range(3)]
+    await queue_holds(services, 3)  # a claim takes what QUEUE holds, which lags EVENTS
     ask = {"agent_id": agent.agent_id, "wait_s": 2}
     first = ok(await agent.post(f"{QUEUE_API}/claims", ask | {"max_jobs": 2}))
     rest = ok(await agent.post(f"{QUEUE_API}/claims", ask | {"max_jobs": 5}))

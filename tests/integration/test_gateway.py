@@ -17,6 +17,7 @@ from domain.values import GitContext
 from infra.services import Services
 from infra.unit_of_work import load_history
 from tests.integration import helpers
+from tests.queue_helpers import queue_holds
 from wire.problems import ERRORS
 
 GIT = GitContext(repo="org/repo", ref="main", commit_sha="abc123def456")
@@ -154,6 +155,7 @@ async def test_an_agent_with_free_slots_claims_several_jobs_in_one_request(
     services: Services, nc: Client
 ) -> None:
     jobs = [await enqueue(services) for _ in range(3)]
+    await queue_holds(services, 3)  # a claim takes what QUEUE holds, which lags EVENTS
     agent_id, token = await register(services, "slots")
     ask_for = {"agent_id": agent_id, "wait_s": 2, "agent_token": token}
     first = await ask(nc, "claims", ask_for | {"max_jobs": 2})
