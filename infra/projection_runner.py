@@ -117,7 +117,10 @@ class ProjectionRunner:
         self.snapshots.use(self._uploads.jetstream())
 
     def _on_event(self, seq: int, subject: str, data: bytes, pending: int) -> Held:
-        """Applied at once; a picture due here is started before the next event is handed on."""
+        """Applied at once; a picture due here is started before the next event is handed on.
+        The last one before `until` is drawn in this process: the replay has nothing left to do
+        meanwhile, and a child cost a fork and its copied pages on top of the same draw (about
+        0.16 s against 0.1 at 200,000 events)."""
         if seq <= self.position or seq > self.until:
             return None
         try:
@@ -140,6 +143,8 @@ class ProjectionRunner:
         due = seq - self.snapshot_seq >= self.snapshot_every or seq == self.until
         if due and self._snapshot_due(seq, pending):
             self.snapshot_seq = seq
+            if seq == self.until:
+                return self.writer.here(seq, self.picture)
             return self.writer.in_background(seq, self._in_memory)
         return None
 

