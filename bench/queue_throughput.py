@@ -22,50 +22,21 @@ is printed for each process, to show which one is the bottleneck.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import httpx
-from nats.aio.client import Client
-from nats.js import JetStreamContext
-
-from bench.common import machine, nats_server, new_cause, parse_args_with, run_main, server_pid
-from bench.figures import CpuMeter, Figure, median, print_figure, timed
-from bench.heartbeats import Agent as RegisteredAgent
+from bench.common import machine, nats_server, parse_args_with, run_main, server_pid
+from bench.figures import CpuMeter, Figure, median, print_figure
 from bench.heartbeats import clients, register
-from bench.http_post import BODY, api_process
-from bench.queue_common import (
-    CALLERS,
-    POOL,
-    RAW_STREAM,
-    SUCCEEDED,
-    Tally,
-    enqueue_jobs,
-    fresh_raw_queue,
-    jetdeck,
-    measured,
-    profiled,
-    publish_raw,
-    queued_messages,
-    raw_consumer,
-)
-from domain.queue import Priority
+from bench.http_post import api_process
+from bench.queue_common import CALLERS, jetdeck, measured, profiled, queued_messages
+from bench.queue_sides import AGENTS, LEVEL, Phases, Raw, Side, http_agent, http_enqueue, native
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
-from infra.queue import QueueService
 
 NAME = "queue throughput"
-AGENTS = 8
-WAIT_S = 0.5
-"""How long an idle agent's claim waits for work before it asks again."""
-LEVEL = Priority.NORMAL
-Agent = Callable[[Tally], Awaitable[None]]
-Enqueue = Callable[[int], Awaitable[None]]
-"""Enqueue that many jobs."""
 
 
 @dataclass(frozen=True)
@@ -77,27 +48,6 @@ class Size:
 
 FULL = Size(jobs=1_000, http_jobs=500, rounds=1)
 QUICK = Size(jobs=100, http_jobs=50, rounds=1)
-
-
-@dataclass(frozen=True)
-class Phases:
-    """One run that enqueues everything first, then drains it; rates in jobs per second."""
-
-    jobs: int
-    enqueue_s: float
-    drain_s: float
-
-    @property
-    def enqueue(self) -> float:
-        return self.jobs / self.enqueue_s
-
-    @property
-    def drain(self) -> float:
-        return self.jobs / self.drain_s
-
-    @property
-    def end_to_end(self) -> float:
-        return self.jobs / (self.enqueue_s + self.drain_s)
 
 
 @dataclass
@@ -141,131 +91,6 @@ class Runs:
         ours, raw = median(self.cpu_ms["native"]), median(self.cpu_ms["raw"])
         out.append(Figure(NAME, "native CPU ms per job", ours, raw, False, "<= 1.48"))
         return out
-
-
-@dataclass(frozen=True)
-class Side:
-    """How one side enqueues jobs, and the agents that drain them."""
-
-    enqueue: Enqueue
-    agents: Sequence[Agent]
-
-    async def phased(self, jobs: int) -> Phases:
-        """Enqueue all, then drain; the drain ends at the last completion."""
-        enqueue_s = await timed(lambda: self.enqueue(jobs))
-        tally = Tally(jobs)
-        await asyncio.gather(*(agent(tally) for agent in self.agents))
-        return Phases(jobs, enqueue_s, tally.seconds)
-
-    async def overlapped(self, jobs: int) -> float:
-        """Enqueue while the agents already claim: jobs per second to the last completion."""
-        tally = Tally(jobs)
-        await asyncio.gather(self.enqueue(jobs), *(agent(tally) for agent in self.agents))
-        return jobs / tally.seconds
-
-
-# --- native ----------------------------------------------------------------------------------
-
-
-def native_agent(queue: QueueService, agent_id: str) -> Agent:
-    async def run(tally: Tally) -> None:
-        while not tally.done:
-            grant = await queue.claim(agent_id, POOL, frozenset(), WAIT_S)
-            if grant is None:
-                continue
-            await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, SUCCEEDED)
-            tally.add()
-
-    return run
-
-
-def native(queue: QueueService) -> Side:
-    agents = [native_agent(queue, f"agent-{i}") for i in range(AGENTS)]
-    return Side(lambda jobs: enqueue_jobs(queue, [LEVEL] * jobs), agents)
-
-
-# --- raw nats-py -----------------------------------------------------------------------------
-
-
-def raw_agent(js: JetStreamContext) -> Agent:
-    async def run(tally: Tally) -> None:
-        sub = await js.pull_subscribe_bind(durable=raw_consumer(LEVEL), stream=RAW_STREAM)
-        try:
-            while not tally.done:
-                try:
-                    msgs = await sub.fetch(1, timeout=WAIT_S)
-                except TimeoutError:
-                    continue
-                for msg in msgs:
-                    await msg.ack()
-                    tally.add()
-        finally:
-            await sub.unsubscribe()
-
-    return run
-
-
-@dataclass(frozen=True)
-class Raw:
-    """The baseline's connection and a payload the size of a real Queued event."""
-
-    nc: Client
-    payload: bytes
-
-    async def phased(self, jobs: int) -> Phases:
-        return await (await self._fresh()).phased(jobs)
-
-    async def overlapped(self, jobs: int) -> float:
-        return await (await self._fresh()).overlapped(jobs)
-
-    async def _fresh(self) -> Side:
-        """Every run starts on a new stream."""
-        js = self.nc.jetstream()
-        await fresh_raw_queue(js, [LEVEL])
-        return Side(
-            lambda jobs: publish_raw(js, [(LEVEL, self.payload)] * jobs),
-            [raw_agent(js)] * AGENTS,
-        )
-
-
-# --- HTTP ------------------------------------------------------------------------------------
-
-
-ENQUEUE_BODY: dict[str, Any] = BODY | {"pool": POOL, "priority": LEVEL.value}
-"""The dashboard bench's job, plus where it queues."""
-
-
-def http_enqueue(callers: Sequence[httpx.AsyncClient]) -> Enqueue:
-    """Each caller has a client (one connection) of its own, as separate CI triggers would."""
-
-    async def run(jobs: int) -> None:
-        remaining = iter(range(jobs))
-
-        async def caller(client: httpx.AsyncClient) -> None:
-            for _ in remaining:
-                (await client.post("/api/queue/jobs", json=ENQUEUE_BODY)).raise_for_status()
-
-        await asyncio.gather(*(caller(client) for client in callers))
-
-    return run
-
-
-def http_agent(client: httpx.AsyncClient, agent: RegisteredAgent) -> Agent:
-    """A registered agent on a connection of its own: claim, then complete."""
-    claim = {"agent_id": agent.agent_id, "pool": POOL, "wait_s": WAIT_S}
-
-    async def run(tally: Tally) -> None:
-        while not tally.done:
-            answer = await client.post("/api/queue/claim", json=claim, headers=agent.auth)
-            if answer.raise_for_status().status_code == 204:
-                continue
-            grant = answer.json()
-            path = f"/api/queue/jobs/{grant['job']['job_id']}/complete"
-            report = {"claim_token": grant["claim_token"], "exit_code": 0}
-            (await client.post(path, json=report, headers=agent.auth)).raise_for_status()
-            tally.add()
-
-    return run
 
 
 # --- the run ---------------------------------------------------------------------------------
