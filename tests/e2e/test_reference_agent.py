@@ -92,11 +92,16 @@ async def reaches(
     """Polls until the job is in one of `statuses`; `min_seq`: the caller's last write, so no
     read answers from read models that have not seen it."""
 
+    last: dict[str, Any] = {}
+
     async def check() -> Any:
-        view = await job(client, job_id, min_seq)
+        view = last["view"] = await job(client, job_id, min_seq)
         return view if view["status"] in statuses else None
 
-    return await eventually(check, within_s, f"job {job_id} in {sorted(statuses)}")
+    try:
+        return await eventually(check, within_s, f"job {job_id} in {sorted(statuses)}")
+    except AssertionError as exc:  # where it stood says which process to look at
+        raise AssertionError(f"{exc}; last seen: {last.get('view')}") from exc
 
 
 async def finished(client: httpx.AsyncClient, job_id: str, min_seq: int = 0) -> Any:
