@@ -7,8 +7,9 @@ assertions on how fast something went.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from infra.queue import QueueService
 from infra.services import Services, open_services
 from infra.settings import DEV_REGISTRATION_TOKEN, Settings
 from infra.unit_of_work import UnitOfWork
+from tests.api.helpers import ok
 from tests.tokens import ADMIN_TOKEN
 
 E = TypeVar("E", bound=DomainEvent)
@@ -145,13 +147,21 @@ async def stream_messages(services: Services, stream: str) -> int:
     return info.state.messages
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within_s: float, what: str) -> None:
-    """Poll `check` until it holds; fail when `within_s` passes first."""
+async def eventually(
+    check: Callable[[], Any], within_s: float, what: str, poll_s: float = 0.05
+) -> Any:
+    """`check`'s first truthy answer (awaited when it is awaitable); fails when `within_s`
+    passes first."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
-    while not await check():
+    while True:
+        found = check()
+        if inspect.isawaitable(found):
+            found = await found
+        if found:
+            return found
         assert loop.time() < deadline, f"not within {within_s}s: {what}"
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(poll_s)
 
 
 async def queue_holds(services: Services, tickets: int, within_s: float = 5.0) -> None:
@@ -185,11 +195,6 @@ def per_job(log: list[RecordedEvent], kind: type[DomainEvent]) -> Counter[str]:
 
 
 # --- over HTTP ------------------------------------------------------------------------------
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def post_job(client: httpx.AsyncClient, **fields: Any) -> Any:

@@ -17,7 +17,8 @@ from infra.event_store import EventStore
 from infra.layout import QUEUE
 from infra.services import Services
 from tests.api.conftest import http_client
-from tests.queue_helpers import QUEUE_API, HttpAgent, eventually, ok, stream_messages
+from tests.api.helpers import ok
+from tests.queue_helpers import QUEUE_API, HttpAgent, eventually, stream_messages
 
 AGENTS = "/api/agents"
 POOLS = "/api/pools"

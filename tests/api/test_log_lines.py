@@ -20,13 +20,13 @@ from infra.logging_setup import formatter
 from infra.services import Services
 from infra.settings import Settings
 from infra.unit_of_work import UnitOfWork
+from tests.api.helpers import ok
 from tests.queue_helpers import (
     NEW_JOB,
     QUEUE_API,
     cause,
     eventually,
     http_agent,
-    ok,
     post_job,
     queue_settings,
 )

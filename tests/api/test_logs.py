@@ -15,7 +15,7 @@ from infra.embedded_server import EmbeddedServer
 from infra.layout import LOGS, apply_layout
 from infra.services import Services
 from infra.settings import Settings
-from tests.api.helpers import every_item
+from tests.api.helpers import every_item, ok
 
 QUEUE = "/api/queue"
 WITHIN_S = 10.0
@@ -28,11 +28,6 @@ NEW_JOB = {
     "command": "make test",
 }
 HOST = {"hostname": "h1", "os": "linux", "arch": "x86_64", "cpu_count": 2, "memory_mb": 2048}
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def logs_of(job_id: str) -> str:

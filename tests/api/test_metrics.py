@@ -18,14 +18,8 @@ from infra.embedded_server import EmbeddedServer
 from infra.event_store import AppendConflictError, Outgoing
 from infra.services import Services
 from infra.settings import Settings
-from tests.api.helpers import create_job
-from tests.queue_helpers import (
-    eventually,
-    http_agent,
-    ok,
-    post_job,
-    queue_settings,
-)
+from tests.api.helpers import create_job, ok
+from tests.queue_helpers import eventually, http_agent, post_job, queue_settings
 from tests.tokens import ADMIN_TOKEN
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json"

@@ -14,8 +14,8 @@ from domain.job import Job
 from infra.layout import EVENTS
 from infra.services import Services
 from tests.api.conftest import http_client
-from tests.api.helpers import role_token
-from tests.queue_helpers import NEW_JOB, QUEUE_API, events, job_log, ok, stream_messages
+from tests.api.helpers import ok, role_token
+from tests.queue_helpers import NEW_JOB, QUEUE_API, events, job_log, stream_messages
 from wire.batch import MAX_BATCH
 
 BATCH = f"{QUEUE_API}/jobs:batch"

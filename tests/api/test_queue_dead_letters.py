@@ -11,11 +11,11 @@ import pytest
 from infra.embedded_server import EmbeddedServer
 from infra.services import Services
 from infra.settings import Settings
+from tests.api.helpers import ok
 from tests.queue_helpers import (
     QUEUE_API,
     HttpAgent,
     http_agent,
-    ok,
     post_job,
     queue_drained,
     queue_settings,

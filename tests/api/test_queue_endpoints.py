@@ -12,7 +12,7 @@ from infra.embedded_server import EmbeddedServer
 from infra.layout import EVENTS, QUEUE
 from infra.services import Services
 from infra.settings import Settings
-from tests.api.helpers import every_item
+from tests.api.helpers import every_item, ok
 from tests.queue_helpers import (
     NEW_JOB,
     QUEUE_API,
@@ -20,7 +20,6 @@ from tests.queue_helpers import (
     enqueue,
     eventually,
     http_agent,
-    ok,
     post_job,
     queue_drained,
     queue_holds,

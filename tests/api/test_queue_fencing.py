@@ -14,14 +14,8 @@ from infra.layout import EVENTS, LEASES, QUEUE
 from infra.services import Services
 from infra.settings import Settings
 from infra.tokens import Claim
-from tests.queue_helpers import (
-    HttpAgent,
-    http_agent,
-    ok,
-    post_job,
-    queue_settings,
-    stream_messages,
-)
+from tests.api.helpers import ok
+from tests.queue_helpers import HttpAgent, http_agent, post_job, queue_settings, stream_messages
 
 LEASE_CALLS: dict[str, dict[str, object]] = {
     "start": {},

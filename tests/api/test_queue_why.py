@@ -12,7 +12,8 @@ import pytest
 
 from infra.embedded_server import EmbeddedServer
 from infra.settings import Settings
-from tests.queue_helpers import QUEUE_API, http_agent, ok, post_job, queue_settings
+from tests.api.helpers import ok
+from tests.queue_helpers import QUEUE_API, http_agent, post_job, queue_settings
 
 
 @pytest.fixture

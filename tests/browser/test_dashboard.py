@@ -9,16 +9,12 @@ from urllib.parse import urlsplit
 import httpx
 from playwright.async_api import ConsoleMessage, Page, expect
 
+from tests.api.helpers import ok
 from tests.queue_helpers import NEW_JOB
 
 ALICE = "user:alice@example.com"
 BOB = "user:bob@corp.example"
 JOBS = "/api/dashboard/jobs"
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def grant(admin: httpx.AsyncClient, principal: str, role: str) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 
+from tests.api.helpers import ok
 from tests.browser.conftest import ServedApi
-from tests.browser.test_dashboard import ALICE, grant, log_in, ok
+from tests.browser.test_dashboard import ALICE, grant, log_in
 from tests.queue_helpers import NEW_JOB, QUEUE_API, http_agent
 
 LIVE_S = 5_000

@@ -7,7 +7,8 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Dialog, Page, expect
 
-from tests.browser.test_dashboard import ALICE, BOB, JOBS, grant, log_in, ok
+from tests.api.helpers import ok
+from tests.browser.test_dashboard import ALICE, BOB, JOBS, grant, log_in
 from tests.queue_helpers import NEW_JOB, QUEUE_API, http_agent
 
 DEPLOYMENTS = "/api/dashboard/deployments"

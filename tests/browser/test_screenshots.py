@@ -15,7 +15,8 @@ import httpx
 import pytest
 from playwright.async_api import Page, ViewportSize, expect
 
-from tests.browser.test_dashboard import ALICE, JOBS, grant, log_in, ok
+from tests.api.helpers import ok
+from tests.browser.test_dashboard import ALICE, JOBS, grant, log_in
 from tests.queue_helpers import NEW_JOB, QUEUE_API, http_agent
 
 pytestmark = pytest.mark.skipif(

@@ -12,15 +12,10 @@ from typing import Any
 import httpx
 
 from agent.workdir import PREFIX
+from tests.api.helpers import ok
 from tests.e2e.conftest import Agents
-from tests.e2e.test_reference_agent import (
-    WITHIN_S,
-    enqueue,
-    eventually,
-    finished,
-    ok,
-    reaches,
-)
+from tests.e2e.test_reference_agent import WITHIN_S, enqueue, finished, reaches
+from tests.queue_helpers import eventually
 
 
 def run_dirs(work_dir: Path) -> list[Path]:

@@ -6,8 +6,6 @@ grace period"); nothing asserts how fast it happened.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -25,9 +23,10 @@ from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
 from infra.layout import aggregate_filter
-from tests.api.helpers import every_item
+from tests.api.helpers import every_item, ok
 from tests.e2e.conftest import Agents
 from tests.processes import alive
+from tests.queue_helpers import eventually
 
 WITHIN_S = 60.0
 """Deadline for a job to reach a status: generous, since processes start and leases run out."""
@@ -39,11 +38,6 @@ NEW_JOB = {
     "git_ref": "main",
     "git_commit_sha": "abc123def456",
 }
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def enqueue(client: httpx.AsyncClient, pool: str, command: str, **spec: Any) -> str:
@@ -59,23 +53,6 @@ async def enqueued(
     queued = ok(await client.post("/api/queue/jobs", json=body), 201)
     job_id: str = (await job(client, queued["job_id"], queued["seq"]))["job_id"]
     return job_id, queued["seq"]
-
-
-async def eventually(
-    check: Callable[[], Any], within_s: float, what: str, poll_s: float = 0.1
-) -> Any:
-    """`check`'s first truthy answer (awaited when it is awaitable); fails when `within_s`
-    passes first."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while True:
-        found = check()
-        if inspect.isawaitable(found):
-            found = await found
-        if found:
-            return found
-        assert loop.time() < deadline, f"not within {within_s}s: {what}"
-        await asyncio.sleep(poll_s)
 
 
 async def job(client: httpx.AsyncClient, job_id: str, min_seq: int = 0) -> Any:
