@@ -25,7 +25,7 @@ from projections.job_packing import AT
 from projections.job_views import JobFilter
 from projections.jobs import JobBoard
 from tests.conftest import Recorder
-from tests.unit.test_projections import at
+from tests.unit.read_model_log import at
 
 S = JobStatus
 REPOS = ["org/a", "org/b", "org/c"]

@@ -22,8 +22,8 @@ from projections.job_rows import detail
 from projections.job_views import JobFilter
 from projections.jobs import JobBoard
 from tests.conftest import Recorder
+from tests.unit.read_model_log import at
 from tests.unit.test_finished_jobs import fed, picture_of
-from tests.unit.test_projections import at
 
 Step = Callable[[Job], None]
 GIT = GitContext(repo="org/a", ref="main", commit_sha="0a1b2c3")
