@@ -13,6 +13,7 @@ from api.app import create_app
 from infra.embedded_server import EmbeddedServer
 from infra.services import Services
 from infra.settings import Settings
+from tests.api.job_logs import Holder, hold_new_job
 from tests.tokens import ADMIN_TOKEN
 
 
@@ -62,3 +63,9 @@ async def server_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def services(app: FastAPI) -> Services:
     found: Services = app.state.services
     return found
+
+
+@pytest.fixture
+async def holder(client: httpx.AsyncClient, settings: Settings) -> Holder:
+    """An agent holding the lease of a new job (tests/api/job_logs.py)."""
+    return await hold_new_job(client, settings)
