@@ -147,9 +147,7 @@ async def stream_messages(services: Services, stream: str) -> int:
     return info.state.messages
 
 
-async def eventually(
-    check: Callable[[], Any], within_s: float, what: str, poll_s: float = 0.05
-) -> Any:
+async def eventually(check: Callable[[], Any], within_s: float, what: str) -> Any:
     """`check`'s first truthy answer (awaited when it is awaitable); fails when `within_s`
     passes first."""
     loop = asyncio.get_running_loop()
@@ -161,7 +159,7 @@ async def eventually(
         if found:
             return found
         assert loop.time() < deadline, f"not within {within_s}s: {what}"
-        await asyncio.sleep(poll_s)
+        await asyncio.sleep(0.05)
 
 
 async def queue_holds(services: Services, tickets: int, within_s: float = 5.0) -> None:
