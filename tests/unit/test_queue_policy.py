@@ -1,29 +1,22 @@
 """Queue policies without I/O: priority order, retry backoff, eligibility, the queue spec, the
-Job's attempt budget and fencing, and the queue read model's figures."""
+queue read model's figures and the queue's settings (the attempt budget: test_attempt_budget.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 import orjson
 import pydantic
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
-from domain.errors import InvalidTransitionError
-from domain.job import Job
 from domain.job_status import JobStatus
-from domain.queue import PRIORITY_ORDER, FailureClass, Priority, QueueSpec, RetryPolicy, eligible
+from domain.queue import PRIORITY_ORDER, Priority, QueueSpec, RetryPolicy, eligible
 from infra.queue_core import MAX_NAK_DELAY_S, nak
 from infra.settings import Settings
 from projections.queue import RECENT_COMMANDS, QueueBoard
 from tests.conftest import Recorder
-from tests.queue_helpers import GIT
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-LATER = T0 + timedelta(seconds=10)
+from tests.unit.queued_jobs import LATER, claimed, fail, queued
 
 
 def test_priorities_are_asked_highest_first() -> None:
@@ -78,167 +71,6 @@ def test_an_agent_runs_a_job_only_with_every_label_it_asks_for(
 def test_queue_spec_refuses_bad_fields(fields: dict[str, Any]) -> None:
     with pytest.raises(pydantic.ValidationError):
         QueueSpec.model_validate(fields)
-
-
-def queued(**spec: Any) -> Job:
-    job = Job.create(uuid4(), "build", GIT, {})
-    job.queue(QueueSpec(**spec))
-    return job
-
-
-def claimed(job: Job, agent_id: str = "agent-1") -> Job:
-    job.claim(agent_id, f"$JS.ACK.{agent_id}.{job.attempts + 1}")
-    return job
-
-
-def fail(job: Job, retryable: bool = True) -> None:
-    job.fail("exit 1", FailureClass.SCRIPT, retryable, 1, LATER)
-
-
-def test_retryable_failure_with_budget_left_queues_the_job_until_retry_at() -> None:
-    job = claimed(queued(max_attempts=2))
-    fail(job)
-    assert (job.status, job.attempts, job.not_before) == (JobStatus.QUEUED, 1, LATER)
-    assert not job.due(T0)
-    assert job.due(LATER)
-
-
-def test_failure_on_the_last_attempt_dead_letters_the_job() -> None:
-    job = claimed(queued(max_attempts=2))
-    fail(job)
-    fail(claimed(job, "agent-2"))
-    assert (job.status, job.attempts) == (JobStatus.DEAD_LETTERED, 2)
-    *_, failed, dead = job.collect_events()
-    assert isinstance(failed, Job.Failed)
-    assert failed.retry_at is None
-    assert isinstance(dead, Job.DeadLettered)
-    assert dead.reason == "attempt budget exhausted: exit 1"
-
-
-def test_non_retryable_failure_dead_letters_at_once() -> None:
-    job = claimed(queued(max_attempts=5))
-    fail(job, retryable=False)
-    dead = job.collect_events()[-1]
-    assert isinstance(dead, Job.DeadLettered)
-    assert (dead.reason, dead.attempts) == ("failure is not retryable: exit 1", 1)
-
-
-def test_a_lost_attempt_counts_against_the_budget_and_a_release_does_not() -> None:
-    job = claimed(queued(max_attempts=2))
-    job.release()
-    assert (job.status, job.attempts) == (JobStatus.QUEUED, 0)
-    claimed(job).lose_attempt("lease expired", LATER)
-    assert (job.status, job.attempts) == (JobStatus.QUEUED, 1)
-    claimed(job).lose_attempt("lease expired", LATER)
-    assert job.status is JobStatus.DEAD_LETTERED
-
-
-def test_a_retried_dead_letter_gets_a_fresh_budget() -> None:
-    job = claimed(queued(max_attempts=1))
-    fail(job)
-    job.requeue("operator")
-    assert (job.status, job.attempts, job.not_before) == (JobStatus.QUEUED, 0, None)
-    with pytest.raises(InvalidTransitionError, match="retry"):
-        job.requeue("again")
-
-
-def exits(job: Job, code: int, retryable: bool = True) -> None:
-    job.fail(f"exited with {code}", FailureClass.SCRIPT, retryable, code, LATER)
-
-
-@pytest.mark.parametrize(
-    "retry",
-    [
-        {"exit_codes": []},
-        {"exit_codes": [0]},
-        {"exit_codes": [256]},
-        {"exit_codes": [-1]},
-        {"exit_codes": list(range(1, 34))},
-        {"exit_codes": ["one"]},
-        {"exit_codes": [1], "max_attempts": 0},
-        {"exit_codes": [1], "max_attempts": 101},
-        {"exit_codes": [1], "limit": 2},
-    ],
-)
-def test_a_retry_rule_is_bounded(retry: dict[str, Any]) -> None:
-    with pytest.raises(pydantic.ValidationError):
-        QueueSpec.model_validate({"retry": retry})
-
-
-def test_a_retry_rule_stores_its_codes_sorted_once() -> None:
-    spec = QueueSpec.model_validate({"retry": {"exit_codes": [3, 1, 3, 255]}})
-    assert spec.retry is not None
-    assert spec.retry.exit_codes == (1, 3, 255)
-
-
-def test_a_covered_exit_code_is_retried_until_the_rules_limit_then_fails_for_good() -> None:
-    job = claimed(queued(max_attempts=5, retry={"exit_codes": [1, 3], "max_attempts": 2}))
-    exits(job, 3)
-    assert (job.status, job.attempts, job.not_before) == (JobStatus.QUEUED, 1, LATER)
-    exits(claimed(job, "agent-2"), 1)
-    assert (job.status, job.attempts) == (JobStatus.FAILED, 2)
-    failed, _, ended = job.collect_events()[-3:]
-    assert isinstance(failed, Job.Failed)
-    assert failed.retry_at == LATER
-    assert isinstance(ended, Job.Completed)
-    assert (ended.status, ended.exit_code, ended.summary) == (JobStatus.FAILED, 1, "exited with 1")
-
-
-def test_a_rule_without_its_own_limit_uses_the_jobs_budget() -> None:
-    job = claimed(queued(max_attempts=2, retry={"exit_codes": [1]}))
-    exits(job, 1)
-    exits(claimed(job), 1)
-    assert (job.status, job.attempts) == (JobStatus.FAILED, 2)
-
-
-def test_an_exit_code_the_rule_does_not_cover_follows_the_jobs_budget() -> None:
-    job = claimed(queued(max_attempts=1, retry={"exit_codes": [1], "max_attempts": 3}))
-    exits(job, 2)
-    assert job.status is JobStatus.DEAD_LETTERED
-
-
-def test_lost_attempts_follow_the_jobs_budget_whatever_the_rule() -> None:
-    job = claimed(queued(max_attempts=1, retry={"exit_codes": [1], "max_attempts": 3}))
-    job.lose_attempt("lease expired", LATER)
-    assert job.status is JobStatus.DEAD_LETTERED
-
-
-def test_a_covered_exit_code_reported_as_final_fails_at_once() -> None:
-    job = claimed(queued(retry={"exit_codes": [1]}))
-    exits(job, 1, retryable=False)
-    assert (job.status, job.attempts) == (JobStatus.FAILED, 1)
-
-
-TICKET = "$JS.ACK.agent-1.1"
-
-
-@pytest.mark.parametrize(
-    ("agent_id", "attempt", "ticket"),
-    [("agent-2", 1, TICKET), ("agent-1", 2, TICKET), ("agent-1", 0, TICKET), ("agent-1", 1, "x")],
-)
-def test_only_the_current_claim_may_act(agent_id: str, attempt: int, ticket: str) -> None:
-    job = claimed(queued())
-    job.require_lease("agent-1", 1, TICKET)
-    with pytest.raises(InvalidTransitionError):
-        job.require_lease(agent_id, attempt, ticket)
-
-
-def test_a_claim_given_back_and_taken_again_is_a_new_claim() -> None:
-    job = claimed(queued())
-    job.release()
-    job.claim("agent-1", "$JS.ACK.agent-1.again")
-    with pytest.raises(InvalidTransitionError):
-        job.require_lease("agent-1", 1, TICKET)
-    job.require_lease("agent-1", 1, "$JS.ACK.agent-1.again")
-
-
-def test_a_job_that_is_queued_or_finished_holds_no_lease() -> None:
-    job = queued()
-    with pytest.raises(InvalidTransitionError):
-        job.require_lease("agent-1", 0, TICKET)
-    claimed(job).cancel("stop")
-    with pytest.raises(InvalidTransitionError):
-        job.require_lease("agent-1", 1, TICKET)
 
 
 def test_board_counts_depth_in_flight_and_dead_letters_per_level() -> None:

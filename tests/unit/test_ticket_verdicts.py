@@ -22,7 +22,7 @@ from domain.tickets import (
 )
 from infra.queue_core import ack_of
 from tests.queue_helpers import GIT
-from tests.unit.test_queue_policy import LATER, T0, claimed, fail, queued
+from tests.unit.queued_jobs import LATER, T0, claimed, fail, queued
 
 
 def finished() -> Job:
