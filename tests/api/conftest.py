@@ -66,6 +66,6 @@ def services(app: FastAPI) -> Services:
 
 
 @pytest.fixture
-async def holder(client: httpx.AsyncClient, settings: Settings) -> Holder:
+async def holder(client: httpx.AsyncClient) -> Holder:
     """An agent holding the lease of a new job (tests/api/job_logs.py)."""
-    return await hold_new_job(client, settings)
+    return await hold_new_job(client)

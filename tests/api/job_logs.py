@@ -11,21 +11,11 @@ import httpx
 
 from infra.layout import LOGS
 from infra.services import Services
-from infra.settings import Settings
 from tests.api.helpers import ok
-from tests.queue_helpers import eventually
+from tests.queue_helpers import QUEUE_API, HttpAgent, eventually, http_agent, post_job
 
-QUEUE = "/api/queue"
 WITHIN_S = 10.0
 """Deadline for something that must happen, never a measure of speed."""
-NEW_JOB = {
-    "job_type": "build",
-    "git_repo": "org/repo",
-    "git_ref": "main",
-    "git_commit_sha": "abc123def456",
-    "command": "make test",
-}
-HOST = {"hostname": "h1", "os": "linux", "arch": "x86_64", "cpu_count": 2, "memory_mb": 2048}
 
 
 def logs_of(job_id: str) -> str:
@@ -49,32 +39,29 @@ class Holder:
     async def write(self, *chunks: dict[str, str], **extra: Any) -> httpx.Response:
         body = {"claim_token": self.token, "chunks": list(chunks)} | extra
         return await self.client.post(
-            f"{QUEUE}/jobs/{self.job_id}/logs", json=body, headers=self.headers
+            f"{QUEUE_API}/jobs/{self.job_id}/logs", json=body, headers=self.headers
         )
 
     async def report(self, action: str, **body: Any) -> Any:
-        path = f"{QUEUE}/jobs/{self.job_id}/{action}"
+        path = f"{QUEUE_API}/jobs/{self.job_id}/{action}"
         body["claim_token"] = self.token
         return ok(await self.client.post(path, json=body, headers=self.headers))
 
 
-async def register(client: httpx.AsyncClient, settings: Settings) -> tuple[str, dict[str, str]]:
-    body = {"name": f"agent-{uuid4().hex[:6]}", "host": HOST}
-    auth = {"Authorization": f"Bearer {settings.registration_token.get_secret_value()}"}
-    answer = ok(await client.post("/api/agents/register", json=body, headers=auth), 201)
-    agent_id, headers = answer["agent_id"], {"Authorization": f"Bearer {answer['agent_token']}"}
-    beat = {"cpu_pct": 1, "mem_pct": 1, "disk_pct": 1}  # a registered agent works once it beats
-    ok(await client.post(f"/api/agents/{agent_id}/heartbeat", json=beat, headers=headers))
-    return agent_id, headers
+def agent_headers(agent: HttpAgent) -> dict[str, str]:
+    return {"Authorization": f"Bearer {agent.agent_token}"}
 
 
-async def hold_new_job(client: httpx.AsyncClient, settings: Settings) -> Holder:
-    agent_id, headers = await register(client, settings)
-    job_id = ok(await client.post(f"{QUEUE}/jobs", json=NEW_JOB), 201)["job_id"]
-    claim = {"agent_id": agent_id, "wait_s": 5}
-    answer = ok(await client.post(f"{QUEUE}/claim", json=claim, headers=headers))
-    assert answer["job"]["job_id"] == job_id
-    return Holder(client, agent_id, headers, job_id, answer["claim_token"])
+async def new_agent(client: httpx.AsyncClient) -> HttpAgent:
+    """Registered and healthy, under a name of its own."""
+    return await http_agent(client, f"agent-{uuid4().hex[:6]}")
+
+
+async def hold_new_job(client: httpx.AsyncClient) -> Holder:
+    agent = await new_agent(client)
+    job_id = (await post_job(client))["job_id"]
+    assert await agent.must_claim() == job_id
+    return Holder(client, agent.agent_id, agent_headers(agent), job_id, agent.tokens[job_id])
 
 
 def sse_events(body: str) -> list[dict[str, str]]:

@@ -16,8 +16,6 @@ from infra.services import Services
 from infra.settings import Settings
 from tests.api.helpers import ok
 from tests.api.job_logs import (
-    NEW_JOB,
-    QUEUE,
     WITHIN_S,
     Holder,
     chunk,
@@ -26,6 +24,7 @@ from tests.api.job_logs import (
     logs_of,
     sse_events,
 )
+from tests.queue_helpers import QUEUE_API, post_job
 
 
 async def test_an_unknown_job_gets_404(client: httpx.AsyncClient) -> None:
@@ -35,7 +34,7 @@ async def test_an_unknown_job_gets_404(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_known_job_without_output_has_an_empty_log(client: httpx.AsyncClient) -> None:
-    job_id = ok(await client.post(f"{QUEUE}/jobs", json=NEW_JOB), 201)["job_id"]
+    job_id = (await post_job(client))["job_id"]
 
     assert ok(await client.get(logs_of(job_id))) == {"items": [], "next_cursor": None}
     assert (await client.get(logs_of(job_id), params={"format": "text"})).text == ""
@@ -90,7 +89,7 @@ async def test_follow_ends_when_the_job_is_cancelled(
     following = asyncio.create_task(client.get(logs_of(holder.job_id), params={"follow": "true"}))
     await follow_started(services)
 
-    ok(await client.post(f"{QUEUE}/jobs/{holder.job_id}/cancel"))
+    ok(await client.post(f"{QUEUE_API}/jobs/{holder.job_id}/cancel"))
     response = await asyncio.wait_for(following, WITHIN_S)
 
     assert sse_events(response.text) == [{"event": "end", "data": '{"status":"cancelled"}'}]
@@ -163,7 +162,7 @@ async def test_a_finished_jobs_log_expires_with_the_retention_and_then_answers_4
 ) -> None:
     await apply_layout(fresh_server.admin_url, None, 1, settings.log_max_age_s)  # the layout step
     assert (await services.nc.jetstream().stream_info(LOGS)).config.max_age == RETENTION_S
-    holder = await hold_new_job(client, settings)
+    holder = await hold_new_job(client)
     ok(await holder.write(chunk("kept a while\n")))
     await holder.report("complete", exit_code=0)
     assert [c["text"] for c in ok(await client.get(logs_of(holder.job_id)))["items"]] == [

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.settings import Settings
 from tests.api.helpers import every_item, ok
-from tests.api.job_logs import QUEUE, Holder, chunk, hold_new_job, logs_of, register
+from tests.api.job_logs import Holder, agent_headers, chunk, hold_new_job, logs_of, new_agent
+from tests.queue_helpers import QUEUE_API
 
 
 async def test_the_holder_writes_and_readers_get_the_log_in_order(
@@ -82,9 +82,9 @@ async def test_a_call_without_the_agent_token_gets_401(holder: Holder) -> None:
 
 
 async def test_the_claim_token_of_another_job_gets_403(
-    holder: Holder, client: httpx.AsyncClient, settings: Settings
+    holder: Holder, client: httpx.AsyncClient
 ) -> None:
-    other = await hold_new_job(client, settings)
+    other = await hold_new_job(client)
     holder.token = other.token
     holder.headers = other.headers
 
@@ -92,9 +92,9 @@ async def test_the_claim_token_of_another_job_gets_403(
 
 
 async def test_another_agent_with_the_holders_claim_token_gets_403(
-    holder: Holder, client: httpx.AsyncClient, settings: Settings
+    holder: Holder, client: httpx.AsyncClient
 ) -> None:
-    _, holder.headers = await register(client, settings)
+    holder.headers = agent_headers(await new_agent(client))
 
     assert (await holder.write(chunk("x\n"))).status_code == 403
 
@@ -112,7 +112,7 @@ async def test_writes_after_the_job_finished_get_409(
 
 
 async def test_writes_after_a_cancel_get_409(holder: Holder, client: httpx.AsyncClient) -> None:
-    ok(await client.post(f"{QUEUE}/jobs/{holder.job_id}/cancel"))
+    ok(await client.post(f"{QUEUE_API}/jobs/{holder.job_id}/cancel"))
 
     assert (await holder.write(chunk("x\n"))).status_code == 409
 
@@ -146,7 +146,7 @@ async def test_writes_after_a_cancel_get_409(holder: Holder, client: httpx.Async
 )
 async def test_bad_bodies_get_422(holder: Holder, body: dict[str, Any]) -> None:
     response = await holder.client.post(
-        f"{QUEUE}/jobs/{holder.job_id}/logs",
+        f"{QUEUE_API}/jobs/{holder.job_id}/logs",
         json={"claim_token": holder.token} | body,
         headers=holder.headers,
     )
@@ -154,7 +154,7 @@ async def test_bad_bodies_get_422(holder: Holder, body: dict[str, Any]) -> None:
 
 
 async def test_a_write_without_a_claim_token_gets_422(holder: Holder) -> None:
-    path = f"{QUEUE}/jobs/{holder.job_id}/logs"
+    path = f"{QUEUE_API}/jobs/{holder.job_id}/logs"
     response = await holder.client.post(path, json={"chunks": [chunk("x")]}, headers=holder.headers)
     assert response.status_code == 422
 
