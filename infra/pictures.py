@@ -1,6 +1,6 @@
 """The stored form of a picture of the read models, and chains of pictures.
 
-A picture is a JSON header line, then one zlib-compressed JSON section per read model, and one
+A picture is a JSON header line, then one zstd-compressed JSON section per read model, and one
 more per model with a store (the finished jobs: `projections.base.Offloaded`): a past state
 parses only the models a request reads (the job board is most of a picture). An
 incremental model's section may hold only what changed since an earlier picture, its base; a
@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import zstandard
 from nats.js.errors import NotFoundError
 
 from infra.snapshots import SnapshotName, Snapshots
 from projections.base import Incremental, Offloaded, ReadModel
 
 COMPRESSION = 1
-"""zlib's fastest level: level 6 shrinks a picture a further sixth for nearly 3x the CPU."""
+"""zstd's level 1: against zlib's fastest level, a fifth smaller, 3.5 times faster to compress and
+3 times faster to read (the job board's section of a picture at 190,000 events: 247 against 317
+kB, 1.8 against 6.4 ms, 1.1 against 3.1 ms to read). Level 3 shrinks it a further sixth for 1.6
+times the CPU."""
 MAX_DEPTH = 100_000
 """Pictures in a chain after its whole one: in effect none but the first is whole. A whole
 picture every few holds every finished job again, and the bucket grew with the square of the
@@ -78,7 +81,7 @@ def draw(models: Sequence[ReadModel], quarantine: Any, seq: int, base: int, dept
                 since, data = True, model.dump_since(base)
             else:
                 since, data = False, model.dump()
-            blob = zlib.compress(orjson.dumps(data), COMPRESSION)
+            blob = zstandard.compress(orjson.dumps(data), COMPRESSION)
             blobs.append(blob)
             sections.append((model.name, since, len(blob)))
     header = {
@@ -102,7 +105,7 @@ def stored_sections(
         if isinstance(model, Offloaded):
             lines = model.stored_section(base, seq)
             if lines is not None:
-                packer = zlib.compressobj(COMPRESSION)
+                packer = zstandard.ZstdCompressor(COMPRESSION).compressobj()
                 blob = b"".join(packer.compress(chunk) for chunk in lines) + packer.flush()
                 out.append((model.name + STORED, base > 0, blob))
     return out
@@ -125,11 +128,11 @@ class Section:
     blob: memoryview
 
     def load(self) -> Any:
-        return orjson.loads(zlib.decompress(self.blob))
+        return orjson.loads(zstandard.decompress(self.blob))
 
     def lines(self) -> Iterator[Any]:
         """A store section's JSON lines, each loaded, decompressed a piece at a time."""
-        unpacker, rest = zlib.decompressobj(), b""
+        unpacker, rest = zstandard.ZstdDecompressor().decompressobj(), b""
         for at in range(0, len(self.blob), _PIECE):
             rest += unpacker.decompress(self.blob[at : at + _PIECE])
             *whole, rest = rest.split(b"\n")
