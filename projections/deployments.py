@@ -19,6 +19,7 @@ from projections.deployment_rows import (
     evolve,
 )
 from projections.paging import ArrivalIndex
+from projections.shared_values import SharedValues
 
 __all__ = ["DeploymentBoard", "DeploymentRow", "DeploymentView", "Stage", "StageTimes"]
 
@@ -40,6 +41,7 @@ class DeploymentBoard:
         self.by_service: dict[str, list[str]] = {}
         self.live: dict[str, dict[Environment, str]] = {}
         """service -> environment -> deployment id that is live there."""
+        self.shared = SharedValues()
 
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind != Deployment.KIND:
@@ -49,6 +51,7 @@ class DeploymentBoard:
             if not isinstance(recorded.event, Deployment.Created):
                 return
             row = self.deployments[recorded.aggregate_id] = created(recorded, recorded.event)
+            row.git = self.shared.git(row.git)
             self.arrivals.add(recorded.seq, row.deployment_id)
             self.by_service.setdefault(row.service_name, []).append(row.deployment_id)
         else:

@@ -32,6 +32,7 @@ from projections.job_packing import (
 from projections.job_rows import JobRow, created, evolve
 from projections.job_views import JobFilter, JobView
 from projections.paging import ArrivalIndex, CreatedIndex
+from projections.shared_values import SharedValues
 
 __all__ = ["JobBoard", "JobFilter", "JobRow", "JobView"]
 
@@ -60,6 +61,7 @@ class JobBoard:
         self.created = CreatedIndex()
         """With a store: the rows in memory by creation time."""
         self._stored_since_compact = 0
+        self.shared = SharedValues()
 
     def apply(self, recorded: RecordedEvent) -> None:
         if recorded.kind != Job.KIND:
@@ -71,6 +73,7 @@ class JobBoard:
                 return
             detailed = self.finished is not None
             row = self.jobs[job_id] = created(recorded, recorded.event, detailed)
+            row.git, row.metadata = self.shared.git(row.git), self.shared.metadata(row.metadata)
             self.arrivals.add(recorded.seq, job_id)
             if self.finished is not None:
                 self.arrived[job_id] = recorded.seq
