@@ -108,3 +108,22 @@ async def test_a_lost_upload_costs_the_pictures_drawn_on_it_and_breaks_no_chain(
     await asyncio.wait_for(writer.finished(), DEADLINE_S)
     chain = await chain_at(snapshots, 500)
     assert [p.seq for p in chain.pictures] == [*saved, 500]
+
+
+async def test_after_a_discard_the_first_picture_does_not_list_the_bucket(
+    nc: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    earlier = Snapshots(nc.jetstream(), code_version())
+    await earlier.put(100, b"an older picture")
+    snapshots = Snapshots(nc.jetstream(), code_version())
+    assert await snapshots.discard() == 1
+
+    async def listed() -> list[SnapshotName]:
+        raise AssertionError("the bucket was listed again")
+
+    monkeypatch.setattr(snapshots, "names", listed)
+    writer = writer_of(snapshots)
+    await in_background(writer, 200)
+    await asyncio.wait_for(writer.finished(), DEADLINE_S)
+    assert await snapshots.mine() == [SnapshotName(code_version(), 200)]
+    assert [p.seq for p in (await chain_at(earlier, 200)).pictures] == [200]
