@@ -127,3 +127,18 @@ async def test_after_a_discard_the_first_picture_does_not_list_the_bucket(
     await asyncio.wait_for(writer.finished(), DEADLINE_S)
     assert await snapshots.mine() == [SnapshotName(code_version(), 200)]
     assert [p.seq for p in (await chain_at(earlier, 200)).pictures] == [200]
+
+
+async def test_a_picture_drawn_by_a_child_on_a_discarded_base_is_whole(
+    nc: Client,
+) -> None:
+    snapshots = Snapshots(nc.jetstream(), code_version())
+    writer = writer_of(snapshots)
+    await in_background(writer, 100)
+    await asyncio.wait_for(writer.finished(), DEADLINE_S)
+    await Snapshots(nc.jetstream(), code_version()).discard()  # another process, a rebuild
+    await in_background(writer, 200)  # its own account of the bucket still names 100
+    await asyncio.wait_for(writer.finished(), DEADLINE_S)
+    chain = await chain_at(snapshots, 200)
+    assert [(p.seq, p.base, p.depth) for p in chain.pictures] == [(200, 0, 0)]
+    assert not chain.newest.sections["jobs"].since_base
