@@ -15,10 +15,10 @@ from typing import TypeVar
 
 from domain.values import GitContext
 
-LIMIT = 4096
+LIMIT = 1024
 """Distinct values kept per kind, at most: the table starts over when full, so it stays bounded
-in a process that lives through every commit of the history, and the jobs of one pipeline,
-created together, still meet their first row's values."""
+(about 2 MB) in a process that lives through every commit of the history, and the jobs of one
+pipeline, created together, still meet their first row's values."""
 
 
 V = TypeVar("V")
