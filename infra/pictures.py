@@ -128,6 +128,8 @@ class Section:
     blob: memoryview
 
     def load(self) -> Any:
+        """A model's section, compressed whole, so its frame names its size, which
+        `zstandard.decompress` needs; a store's section is streamed and read by `lines`."""
         return orjson.loads(zstandard.decompress(self.blob))
 
     def lines(self) -> Iterator[Any]:

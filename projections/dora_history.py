@@ -115,7 +115,8 @@ def _in_production(release: Release, recorded: RecordedEvent) -> None:
 
 
 _pack = attrgetter("service", "sha", "live_at", "failed_at", "rolled_back_at")
-"""A release as a picture holds it: orjson writes its times as `_time` reads them."""
+"""A release as a picture holds it, in `_unpack`'s order: orjson writes its times as `_time`
+reads them."""
 
 
 def _unpack(

@@ -21,7 +21,7 @@ def test_jobs_on_one_commit_share_its_git_context_and_equal_metadata() -> None:
     created_first, created_second = (recorded.event for recorded in rec.log[:2])
     assert isinstance(created_first, Job.Created)
     assert isinstance(created_second, Job.Created)
-    assert created_first.git is not created_second.git  # each decoded anew
+    assert created_first.git is not created_second.git  # two objects, equal
     assert one.git is two.git
     assert one.metadata is two.metadata
     assert three.git is not one.git
