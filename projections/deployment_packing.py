@@ -7,8 +7,8 @@ from operator import attrgetter
 from typing import Any
 
 from domain.deployment import DeploymentStatus, Environment
-from domain.values import GitContext
 from projections.deployment_rows import Change, DeploymentRow, Rollback, Stage
+from projections.shared_values import SharedValues
 
 # Rows are stored as positional lists (in slot order) and rebuilt without validation, as on the
 # job board: the snapshot's code version is this file's, so it holds what this code wrote.
@@ -30,11 +30,10 @@ def pack(row: DeploymentRow) -> list[Any]:
     return out
 
 
-def unpack(packed: list[Any], gits: dict[tuple[str, ...], GitContext]) -> DeploymentRow:
-    """`gits`: the contexts already rebuilt; many deployments share one, and a frozen one is
-    shared."""
+def unpack(packed: list[Any], shared: SharedValues) -> DeploymentRow:
+    """`shared`: the board's, which many deployments share one git context through."""
     packed[_AT["status"]] = _STATUSES[packed[_AT["status"]]]
-    packed[_AT["git"]] = _git(packed[_AT["git"]], gits)
+    packed[_AT["git"]] = shared.git_of(packed[_AT["git"]])
     packed[_AT["created_at"]] = datetime.fromisoformat(packed[_AT["created_at"]])
     packed[_AT["environments"]] = {
         _ENVIRONMENTS[env]: _stage(*times) for env, times in packed[_AT["environments"]].items()
@@ -55,11 +54,3 @@ def _stage(started: str | None, finished: str | None, duration: float | None, wh
         duration,
         why,
     )
-
-
-def _git(fields: dict[str, str], gits: dict[tuple[str, ...], GitContext]) -> GitContext:
-    key = tuple(fields.values())
-    found = gits.get(key)
-    if found is None:
-        found = gits[key] = GitContext.model_construct(None, **fields)
-    return found

@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 from domain.deployment import Deployment, DeploymentStatus, Environment
 from domain.model import DomainEvent
 from domain.recorded import RecordedEvent
-from domain.values import GitContext
 from projections.deployment_packing import pack, unpack
 from projections.deployment_rows import (
     DeploymentRow,
@@ -119,8 +118,7 @@ class DeploymentBoard:
         }
 
     def restore_since(self, data: Any) -> None:
-        gits: dict[tuple[str, ...], GitContext] = {}
-        for row in (unpack(p, gits) for p in data["rows"]):
+        for row in (unpack(p, self.shared) for p in data["rows"]):
             self.deployments[row.deployment_id] = row
         for seq, deployment_id in data["arrivals"]:
             self.arrivals.add(seq, deployment_id)

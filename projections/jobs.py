@@ -225,7 +225,7 @@ class JobBoard:
             self.arrivals.add(seq, job_id)
             if self.finished is not None:
                 self.arrived[job_id] = seq
-        gits = [GitContext.model_construct(None, **fields) for fields in data["gits"]]
+        gits = [self.shared.git_of(fields) for fields in data["gits"]]
         for packed in data["rows"]:
             if self.finished is not None and packed[AT["status"]] in FINISHED_VALUES:
                 packed[AT["git"]] = gits[packed[AT["git"]]].__dict__

@@ -34,6 +34,12 @@ class SharedValues:
         as much."""
         return _shared(self._gits, tuple(git.__dict__.values()), git)
 
+    def git_of(self, fields: dict[str, str]) -> GitContext:
+        """A pictured context (its field dict, in field order), built only when no equal one is
+        held: rows restored share theirs with the rows folded after them."""
+        found = self._gits.get(tuple(fields.values()))
+        return self.git(GitContext.model_construct(None, **fields)) if found is None else found
+
     def metadata(self, metadata: dict[str, str]) -> dict[str, str]:
         return _shared(self._metadata, tuple(metadata.items()), metadata)
 

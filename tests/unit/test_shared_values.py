@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from domain.job import Job
 from domain.values import GitContext
 from projections import shared_values
@@ -30,11 +32,33 @@ def test_jobs_on_one_commit_share_its_git_context_and_equal_metadata() -> None:
     assert three.metadata is not one.metadata
 
 
+def test_jobs_restored_from_a_picture_share_the_git_context_of_later_ones() -> None:
+    rec = Recorder()
+    first = new_job(rec, "first")
+    restored = JobBoard()
+    restored.restore(orjson.loads(orjson.dumps(fed(JobBoard(), rec.log).dump())))
+    later = new_job(rec, "later")
+    rows = fed(restored, rec.log[-1:]).jobs
+    assert rows[str(first.id)].git is rows[str(later.id)].git
+
+
 def test_deployments_of_one_commit_share_its_git_context() -> None:
     rec = Recorder()
     first, second = new_deployment(rec, "api", "1.0"), new_deployment(rec, "web", "2.0")
     board = fed(DeploymentBoard(), rec.log)
     assert board.deployments[str(first.id)].git is board.deployments[str(second.id)].git
+
+
+def test_deployments_restored_from_a_picture_share_the_git_context_of_later_ones() -> None:
+    rec = Recorder()
+    first, second = new_deployment(rec, "api", "1.0"), new_deployment(rec, "web", "1.0")
+    restored = DeploymentBoard()
+    restored.restore(orjson.loads(orjson.dumps(fed(DeploymentBoard(), rec.log).dump())))
+    later = new_deployment(rec, "api", "2.0")
+    rows = fed(restored, rec.log[-1:]).deployments
+    assert rows[str(first.id)].git is rows[str(second.id)].git
+    assert rows[str(first.id)].git is rows[str(later.id)].git
+    assert rows[str(later.id)].git == GitContext(commit_sha="abc1234")
 
 
 def test_a_full_table_starts_over() -> None:
