@@ -9,9 +9,13 @@ as many tickets as the claims waiting want, `no_wait`: the server answers at onc
 that many, and with a 404 status when it had fewer. One pull serves many claims, and a new
 ticket wakes the dispatcher once, not every claim.
 
-Tickets are held only between their pull and their hand-out: one that arrives when its claim
-has gone (timed out, or its caller left) is released at once (nak), so none sits in this
-process while another could claim it. Every ticket still out counts on the consumer's
+A pull also asks for room to hold up to `prefetch` tickets for the claims that come next, so a
+claim in a steady stream takes one without a round trip; once half are taken the dispatcher
+tops them up, off the claims' path. Held tickets of a lower level make no room for a higher
+one's and go back when it fills; none is handed out while a higher level may hold a ticket.
+They go back to the consumer (nak, in the order they came) once no claim came for
+`recheck_s` after the last hand-out, and at once when the process stops, so another process's
+claims wait at most that long for them. Every ticket still out counts on the consumer's
 `ack_wait`, the backstop for a process that dies holding it.
 """
 
@@ -25,7 +29,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -33,70 +36,11 @@ from nats.errors import BadSubscriptionError
 
 from domain.errors import UnavailableError
 from domain.queue import PRIORITY_ORDER, Priority
-from infra.layout import QUEUE, TICKET_SIGNALS, consumer_name
-from infra.nats_errors import unavailable_on_failure
+from infra.claim_levels import MAX_BATCH, Level, release
+from infra.layout import TICKET_SIGNALS
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 256
-"""Tickets asked for in one pull."""
-RELEASE = b"-NAK"
 Clock = Callable[[], float]
-
-
-class Level:
-    """One priority consumer of a pool, pulled through a long-lived inbox of its own: a pulled
-    message arrives on its stream subject, so only the inbox tells which consumer sent it."""
-
-    def __init__(self, nc: Client, pool: str, priority: Priority, timeout_s: float) -> None:
-        self.nc = nc
-        self.next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.{consumer_name(pool, priority)}"
-        self.timeout_s = timeout_s
-        self.maybe = True
-        """This level may hold a ticket: no pull since the last signal came back short."""
-        self.signals = 0
-        self._inbox = nc.new_inbox()
-        self._sub: Subscription | None = None
-        self._got: list[Msg] = []
-        self._asked = 0
-        self._done: asyncio.Future[None] | None = None
-
-    def signalled(self) -> None:
-        self.signals += 1
-        self.maybe = True
-
-    async def pull(self, want: int) -> list[Msg]:
-        """Up to `want` tickets, at once; fewer means the level had no more when asked."""
-        if self._sub is None:
-            self._sub = await self.nc.subscribe(self._inbox, cb=self._on_message)
-        signals = self.signals
-        self._got, self._asked = [], want
-        self._done = asyncio.get_running_loop().create_future()
-        request = orjson.dumps({"batch": want, "no_wait": True})
-        with unavailable_on_failure(f"pulling from {self.next_subject}"):
-            await self.nc.publish(self.next_subject, request, reply=self._inbox)
-            await asyncio.wait_for(self._done, self.timeout_s)
-        got, self._done = self._got, None
-        if len(got) < want and self.signals == signals:
-            self.maybe = False
-        return got
-
-    async def _on_message(self, msg: Msg) -> None:
-        done = self._done
-        status = msg.headers is not None and "Status" in msg.headers
-        if done is None or done.done():  # the answer to a pull that timed out: let it go
-            if not status:
-                await msg.respond(RELEASE)
-            return
-        if not status:
-            self._got.append(msg)
-        if status or len(self._got) == self._asked:
-            done.set_result(None)
-
-    async def close(self) -> None:
-        if self._sub is not None:
-            with contextlib.suppress(BadSubscriptionError):
-                await self._sub.unsubscribe()
-            self._sub = None
 
 
 @dataclass(eq=False)
@@ -111,26 +55,42 @@ class Waiter:
 
 class PoolDispatcher:
     def __init__(
-        self, nc: Client, pool: str, recheck_s: float, timeout_s: float, clock: Clock
+        self,
+        nc: Client,
+        pool: str,
+        recheck_s: float,
+        timeout_s: float,
+        clock: Clock,
+        prefetch: int = 0,
     ) -> None:
         self.levels = [Level(nc, pool, p, timeout_s) for p in PRIORITY_ORDER]
         self.by_priority = dict(zip(PRIORITY_ORDER, self.levels, strict=True))
         self.recheck_s = recheck_s
         self.clock = clock
+        self.prefetch = prefetch
+        """How many tickets may be held beyond what the waiting claims want."""
         self.waiters: deque[Waiter] = deque()
         self._signal = asyncio.Event()
         self._checked_at = clock()
         self._serving: asyncio.Task[None] | None = None
+        self._handed_at = clock()
+        self._topping = False
+        """A hand-out from what was held left room to pull for the next claims."""
 
     def signalled(self, priority: Priority) -> None:
         self.by_priority[priority].signalled()
         self._signal.set()
+
+    @property
+    def held(self) -> int:
+        return sum(len(level.held) for level in self.levels)
 
     async def take(self, want: int, timeout_s: float) -> list[Msg]:
         """Up to `want` tickets, at least one unless `timeout_s` passed first (`[]`). With
         `timeout_s` 0 every level that may hold one is asked once."""
         waiter = Waiter(want, patient=timeout_s > 0)
         self.waiters.append(waiter)
+        self._signal.set()  # a dispatcher holding tickets idle waits for a claim or a signal
         self._serve()
         got: list[Msg] | None = None
         try:
@@ -159,26 +119,64 @@ class PoolDispatcher:
 
     async def _serve_waiters(self) -> None:
         try:
-            await self._serve_until_none_wait()
+            await self._serve_until_idle()
         except Exception as exc:  # no claim may hang on a dispatcher that died
             log.exception("the claim dispatcher failed")
             self._fail_all(UnavailableError(f"the claim dispatcher failed: {exc!r}"))
+            await self._release_beyond(0)
 
-    async def _serve_until_none_wait(self) -> None:
-        while self.waiters:
+    async def _serve_until_idle(self) -> None:
+        """Serve the waiting claims; then top up the tickets held for the next ones, and let
+        them go if no claim comes for them within `recheck_s` of the last hand-out."""
+        while True:
             if self.clock() - self._checked_at >= self.recheck_s:
                 self._recheck()
-            level = next((lv for lv in self.levels if lv.maybe), None)
-            if level is None:
-                self._answer_impatient()
-                await self._wait_for_signal()
-                continue
-            try:
-                tickets = await level.pull(min(sum(w.want for w in self.waiters), MAX_BATCH))
-            except UnavailableError as exc:
-                self._fail_all(exc)
+            best = self._best_held()
+            if self.waiters:
+                if (level := self._maybe_above(best)) is not None:
+                    await self._pull(level, sum(w.want for w in self.waiters))
+                elif self.held:
+                    self._hand_out()
+                else:
+                    self._answer_impatient()
+                    await self._wait_for_signal(self.recheck_s - (self.clock() - self._checked_at))
+            elif (
+                self._topping
+                and self.held <= self.prefetch // 2
+                and (level := self._maybe_above(best + 1))
+            ):
+                await self._pull(level, 0)
+            elif self.held:
+                self._topping = False  # only claims make it pull for the next ones
+                await self._release_beyond(self.prefetch)
+                left = self.recheck_s - (self.clock() - self._handed_at)
+                if left <= 0 or not await self._wait_for_signal(left):
+                    await self._release_beyond(0)
+                    return
+            else:
                 return
-            await self._hand_out(tickets)
+
+    def _best_held(self) -> int:
+        """The index of the highest level holding a ticket; past the last level if none does."""
+        return next((n for n, level in enumerate(self.levels) if level.held), len(self.levels))
+
+    def _maybe_above(self, end: int) -> Level | None:
+        """The highest level that may hold a ticket among the first `end`."""
+        return next((level for level in self.levels[:end] if level.maybe), None)
+
+    async def _pull(self, level: Level, wanted: int) -> None:
+        """Asks `level` for what the claims want and room to hold more; tickets held of lower
+        levels make no room, and go back if the pull fills it."""
+        rank = self.levels.index(level)
+        room = self.prefetch - sum(len(lv.held) for lv in self.levels[: rank + 1])
+        try:
+            level.held.extend(await level.pull(min(wanted + max(room, 0), MAX_BATCH)))
+        except UnavailableError as exc:
+            self._fail_all(exc)
+            return
+        if self.waiters:
+            self._hand_out()
+        await self._release_beyond(self.prefetch + sum(w.want for w in self.waiters))
 
     def _recheck(self) -> None:
         for level in self.levels:
@@ -190,47 +188,66 @@ class PoolDispatcher:
             self.waiters.remove(waiter)
             waiter.given.set_result([])
 
-    async def _wait_for_signal(self) -> None:
+    async def _wait_for_signal(self, timeout_s: float) -> bool:
+        """Whether a signal (or a claim) came within `timeout_s`."""
         self._signal.clear()
-        left = self.recheck_s - (self.clock() - self._checked_at)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._signal.wait(), max(left, 0.0))
+        try:
+            await asyncio.wait_for(self._signal.wait(), max(timeout_s, 0.0))
+        except TimeoutError:
+            return False
+        return True
 
-    async def _hand_out(self, tickets: list[Msg]) -> None:
-        while tickets and self.waiters:
-            waiter = self.waiters.popleft()
-            mine, tickets = tickets[: waiter.want], tickets[waiter.want :]
-            waiter.given.set_result(mine)
-        await release(tickets)
+    def _hand_out(self) -> None:
+        """The best tickets held, to the claims in the order they came; none is handed out while
+        a higher level may hold one (the caller asks it first)."""
+        self._handed_at, self._topping = self.clock(), True
+        for level in self.levels:
+            while level.held and self.waiters:
+                waiter = self.waiters.popleft()
+                want = min(waiter.want, len(level.held))
+                waiter.given.set_result([level.held.popleft() for _ in range(want)])
+            if level.held or level.maybe:
+                return
 
     def _fail_all(self, exc: UnavailableError) -> None:
         while self.waiters:
             self.waiters.popleft().given.set_exception(exc)
 
+    async def _release_beyond(self, keep: int) -> None:
+        """Held tickets past the best `keep` go back: the lowest and latest, each level's in
+        the order it gave them, so the consumer hands them out again in that order."""
+        going: list[Msg] = []
+        for level in reversed(self.levels):
+            while self.held > keep and level.held:
+                going.append(level.held.pop())
+        await release(going[::-1])
+
     async def close(self) -> None:
+        """Held tickets go back at once, for the claims of other processes."""
         if self._serving is not None:
             self._serving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._serving
+        await self._release_beyond(0)
         for level in self.levels:
             await level.close()
-
-
-async def release(tickets: list[Msg]) -> None:
-    """Back to the consumer at once, for the next claim anywhere."""
-    for ticket in tickets:
-        await ticket.respond(RELEASE)
 
 
 class Dispatchers:
     """This process's dispatchers, one per pool, and the subscription that signals them."""
 
     def __init__(
-        self, nc: Client, recheck_s: float, timeout_s: float, clock: Clock = time.monotonic
+        self,
+        nc: Client,
+        recheck_s: float,
+        timeout_s: float,
+        prefetch: int,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.nc = nc
         self.recheck_s = recheck_s
         self.timeout_s = timeout_s
+        self.prefetch = prefetch
         self.clock = clock
         self.pools: dict[str, PoolDispatcher] = {}
         self._sub: Subscription | None = None
@@ -249,7 +266,9 @@ class Dispatchers:
     def of(self, pool: str) -> PoolDispatcher:
         found = self.pools.get(pool)
         if found is None:
-            found = PoolDispatcher(self.nc, pool, self.recheck_s, self.timeout_s, self.clock)
+            found = PoolDispatcher(
+                self.nc, pool, self.recheck_s, self.timeout_s, self.clock, self.prefetch
+            )
             self.pools[pool] = found
         return found
 

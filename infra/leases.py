@@ -18,6 +18,7 @@ from infra.nats_errors import unavailable_on_failure
 from infra.replies import Replies
 
 MARKER = "Nats-Marker-Reason"
+PURGE = f"$JS.API.STREAM.PURGE.{LEASES}"
 
 
 class Leases:
@@ -59,5 +60,13 @@ class Leases:
         return MARKER not in (last.headers or {})
 
     async def end(self, job_id: str) -> None:
-        with unavailable_on_failure(f"ending the lease of job {job_id}"):
-            await self.js.purge_stream(LEASES, subject=f"lease.{job_id}")
+        """A purge of the job's subject, asked on the shared reply inbox like the writes (nats-py's
+        `purge_stream` makes a request of its own and a response object: a fifth of a job's
+        JetStream calls went through it)."""
+        what = f"ending the lease of job {job_id}"
+        with unavailable_on_failure(what):
+            answered = await self.replies.request(
+                PURGE, orjson.dumps({"filter": f"lease.{job_id}"}), None, self.timeout_s
+            )
+        if "error" in answered:
+            raise UnavailableError(f"{what}: refused, {answered['error']}")

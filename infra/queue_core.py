@@ -91,7 +91,9 @@ class QueueCore:
             base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, jitter=settings.retry_jitter
         )
         self.leases = Leases(nc, commands.store.replies, settings.write_timeout_s)
-        self.dispatchers = Dispatchers(nc, settings.claim_poll_s, settings.write_timeout_s)
+        self.dispatchers = Dispatchers(
+            nc, settings.claim_poll_s, settings.write_timeout_s, settings.claim_prefetch
+        )
         self._consumers: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.rejected = Quarantine()

@@ -52,13 +52,13 @@ class Replies:
             fut.set_result(msg)
 
     async def request(
-        self, subject: str, payload: bytes, headers: dict[str, str], timeout_s: float
+        self, subject: str, payload: bytes, headers: dict[str, str] | None, timeout_s: float
     ) -> dict[str, Any]:
         """Publish and wait for JetStream's JSON answer (an ack or an error)."""
         answer = await self.send(subject, payload, headers)
         return await answer(timeout_s)
 
-    async def send(self, subject: str, payload: bytes, headers: dict[str, str]) -> Answer:
+    async def send(self, subject: str, payload: bytes, headers: dict[str, str] | None) -> Answer:
         """Publish now; the call returned waits for the answer, so that writes which need not
         follow one another are on the wire together (a claim's lease and its event)."""
         await self._ensure()

@@ -12,15 +12,19 @@ import pytest
 from domain.commands.results import ClaimGrant
 from domain.errors import InvalidTransitionError
 from domain.job import Job
+from domain.job_reports import FailureReport
 from domain.job_status import JobStatus
+from domain.queue import FailureClass
 from infra.embedded_server import EmbeddedServer
-from infra.layout import EVENTS
+from infra.layout import EVENTS, LEASES
 from infra.services import Services
 from tests.queue_helpers import (
+    cause,
     claim,
     complete,
     enqueue,
     events,
+    eventually,
     job_log,
     must_claim,
     queue_services,
@@ -85,3 +89,27 @@ async def test_heartbeats_keep_a_five_second_lease_alive_for_twenty_seconds(
     log = await job_log(one.store)
     assert events(log, Job.AttemptLost, job_id) == []
     assert len(events(log, Job.Claimed, job_id)) == 1
+
+
+async def test_an_ended_attempt_leaves_no_lease(pair: list[Services]) -> None:
+    """A failure that queues the job again removes its lease before the ticket goes back; a
+    completion removes it after the answer. Either way none is left to run out."""
+    one, _ = pair
+    retried, finished = await enqueue(one, max_attempts=3), await enqueue(one)
+    grants = {g.job.id: g for g in [await must_claim(one.queue), await must_claim(one.queue)]}
+    assert await lease_subjects(one) == {f"lease.{retried}", f"lease.{finished}"}
+    report = FailureReport(error="flaky", failure_class=FailureClass.INFRA, retryable=True)
+    failed = await one.queue.fail(cause("job.fail"), retried, grants[retried].token, report)
+    assert failed.aggregate.status is JobStatus.QUEUED
+    assert await lease_subjects(one) == {f"lease.{finished}"}, "gone before the ack"
+    await complete(one.queue, grants[finished])
+
+    async def none_left() -> bool:
+        return await lease_subjects(one) == set()
+
+    await eventually(none_left, 5, "the finished job's lease removed")
+
+
+async def lease_subjects(api: Services) -> set[str]:
+    info = await api.nc.jetstream().stream_info(LEASES, subjects_filter="lease.>")
+    return set(info.state.subjects or {})

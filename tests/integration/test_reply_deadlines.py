@@ -74,7 +74,7 @@ async def test_an_unacknowledged_beat_waits_for_its_ack_only_what_its_deadline_l
     given: list[float] = []
     send = writer.replies.send
 
-    async def sending(subject: str, payload: bytes, headers: dict[str, str]) -> Answer:
+    async def sending(subject: str, payload: bytes, headers: dict[str, str] | None) -> Answer:
         answer = await send(subject, payload, headers)
 
         async def noted(timeout_s: float) -> dict[str, Any]:

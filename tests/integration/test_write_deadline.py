@@ -24,7 +24,7 @@ def counting_requests(store: EventStore) -> list[str]:
     request = store.replies.request
 
     async def counted(
-        subject: str, payload: bytes, headers: dict[str, str], timeout_s: float
+        subject: str, payload: bytes, headers: dict[str, str] | None, timeout_s: float
     ) -> dict[str, Any]:
         asked.append(subject)
         return await request(subject, payload, headers, timeout_s)

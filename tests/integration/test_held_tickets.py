@@ -1,0 +1,122 @@
+"""Tickets a process holds for its next claims (`claim_prefetch`, infra/claims.py): a claim takes
+one without a pull, a higher ticket still goes first, and held tickets go back to the consumer
+when no claim comes for them and when the process stops, long before the `ack_wait` backstop.
+Checked against the pulls the server receives and the QUEUE consumer's own count of tickets
+out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from domain.job import Job
+from domain.queue import Priority
+from infra.embedded_server import EmbeddedServer
+from infra.layout import QUEUE, consumer_name
+from infra.services import Services
+from tests.integration.test_claim_dispatch import requests_to
+from tests.queue_helpers import (
+    claim,
+    enqueue,
+    events,
+    eventually,
+    job_log,
+    must_claim,
+    queue_holds,
+    queue_services,
+)
+
+PREFETCH = 4
+NORMAL = consumer_name("default", Priority.NORMAL)
+PULLS = f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.>"
+
+
+@pytest.fixture
+async def spy(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
+    client = await nats.connect(fresh_server.admin_url)
+    yield client
+    await client.close()
+
+
+async def tickets_out(spy: Client, consumer: str = NORMAL) -> int:
+    """Tickets delivered and neither acknowledged nor let go: held or claimed."""
+    return int((await spy.jetstream().consumer_info(QUEUE, consumer)).num_ack_pending)
+
+
+async def queued(services: Services, count: int, **spec: object) -> list[str]:
+    jobs = [str(await enqueue(services, **spec)) for _ in range(count)]
+    await queue_holds(services, count)
+    return jobs
+
+
+async def taken_at_once(services: Services, count: int) -> list[str]:
+    """Claims that do not wait: a ticket out until `ack_wait` (60 s here) is not there."""
+    grants = [await claim(services.queue, "agent-2") for _ in range(count)]
+    return [str(g.job.id) if g is not None else "none" for g in grants]
+
+
+async def test_a_claim_takes_a_held_ticket_without_a_pull(
+    fresh_server: EmbeddedServer, spy: Client
+) -> None:
+    async with queue_services(fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=5) as (api,):
+        jobs = await queued(api, 3)
+        first = await must_claim(api.queue)
+        assert await tickets_out(spy) == 3, "the claimed ticket and the two others, held"
+        async with requests_to(spy, PULLS) as pulls:
+            second = await must_claim(api.queue)
+        assert [str(first.job.id), str(second.job.id)] == jobs[:2], "in the order queued"
+        assert pulls == []
+
+
+async def test_a_higher_ticket_goes_before_those_held(
+    fresh_server: EmbeddedServer, spy: Client
+) -> None:
+    async with queue_services(fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=5) as (api,):
+        normal = await queued(api, 3)
+        await must_claim(api.queue)
+        dispatcher = api.queue.dispatchers.of("default")
+        assert dispatcher.held == 2
+        signals = dispatcher.by_priority[Priority.CRITICAL].signals
+        critical = str(await enqueue(api, priority=Priority.CRITICAL))
+        await eventually(
+            lambda: dispatcher.by_priority[Priority.CRITICAL].signals > signals,
+            5,
+            "the critical ticket signalled",
+        )
+        taken = [str((await must_claim(api.queue)).job.id) for _ in range(3)]
+        assert taken == [critical, *normal[1:]]
+
+
+async def test_held_tickets_go_back_when_no_claim_comes(
+    fresh_server: EmbeddedServer, spy: Client
+) -> None:
+    async with queue_services(
+        fresh_server.url, 2, claim_prefetch=PREFETCH, claim_poll_s=0.2, queue_ack_wait_s=60
+    ) as (holder, other):
+        jobs = await queued(holder, 3)
+        await must_claim(holder.queue)
+        assert holder.queue.dispatchers.of("default").held == 2
+
+        dispatcher = holder.queue.dispatchers.of("default")
+        await eventually(lambda: dispatcher.held == 0, 5, "the held tickets let go")
+        assert await taken_at_once(other, 2) == jobs[1:]
+
+
+async def test_a_stopping_process_lets_its_held_tickets_go_at_once(
+    fresh_server: EmbeddedServer, spy: Client
+) -> None:
+    async with queue_services(
+        fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=5, queue_ack_wait_s=60
+    ) as (other,):
+        async with queue_services(
+            fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=5, queue_ack_wait_s=60
+        ) as (holder,):
+            jobs = await queued(holder, 3)
+            await must_claim(holder.queue)
+            assert await tickets_out(spy) == 3
+        assert sorted(await taken_at_once(other, 2)) == sorted(jobs[1:])
+        claimed = events(await job_log(other.store), Job.Claimed)
+    assert sorted(str(e.originator_id) for e in claimed) == sorted(jobs)
