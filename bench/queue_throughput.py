@@ -46,7 +46,8 @@ class Size:
     rounds: int
 
 
-FULL = Size(jobs=1_000, http_jobs=500, rounds=1)
+FULL = Size(jobs=10_000, http_jobs=10_000, rounds=1)
+"""The issue's 10,000 jobs on both paths."""
 QUICK = Size(jobs=100, http_jobs=50, rounds=1)
 
 
