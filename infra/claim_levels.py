@@ -34,33 +34,59 @@ class Level:
         self.maybe = True
         """This level may hold a ticket: no pull since the last signal came back short."""
         self.signals = 0
-        self.held: deque[Msg] = deque()
-        """Tickets pulled and not handed out yet, in the order the level gave them."""
+        self.held: deque[tuple[Msg, float]] = deque()
+        """Tickets pulled and not handed out yet, with when, in the order the level gave them."""
         self._inbox = nc.new_inbox()
         self._sub: Subscription | None = None
         self._got: list[Msg] = []
         self._asked = 0
         self._done: asyncio.Future[None] | None = None
+        self._letting_go: set[asyncio.Task[None]] = set()
 
     def signalled(self) -> None:
         self.signals += 1
         self.maybe = True
 
+    def hold(self, tickets: list[Msg], at: float) -> None:
+        self.held.extend((ticket, at) for ticket in tickets)
+
+    def take(self, want: int) -> list[Msg]:
+        """Up to `want` of the held tickets, the first held first."""
+        return [self.held.popleft()[0] for _ in range(min(want, len(self.held)))]
+
+    def held_since(self) -> float:
+        """When the first ticket still held was pulled; the level must hold one."""
+        return self.held[0][1]
+
     async def pull(self, want: int) -> list[Msg]:
         """Up to `want` tickets, at once; fewer means the level had no more when asked."""
+        if want <= 0:
+            return []
         if self._sub is None:
             self._sub = await self.nc.subscribe(self._inbox, cb=self._on_message)
         signals = self.signals
         self._got, self._asked = [], want
         self._done = asyncio.get_running_loop().create_future()
         request = orjson.dumps({"batch": want, "no_wait": True})
-        with unavailable_on_failure(f"pulling from {self.next_subject}"):
-            await self.nc.publish(self.next_subject, request, reply=self._inbox)
-            await asyncio.wait_for(self._done, self.timeout_s)
-        got, self._done = self._got, None
+        try:
+            with unavailable_on_failure(f"pulling from {self.next_subject}"):
+                await self.nc.publish(self.next_subject, request, reply=self._inbox)
+                await asyncio.wait_for(self._done, self.timeout_s)
+        except BaseException:  # timed out or cancelled: what came so far goes back
+            self._let_go(self._got)
+            raise
+        finally:
+            got, self._got, self._done = self._got, [], None
         if len(got) < want and self.signals == signals:
             self.maybe = False
         return got
+
+    def _let_go(self, tickets: list[Msg]) -> None:
+        """Released by a task of its own, since a cancelled pull may not wait for it."""
+        if tickets:
+            task = asyncio.get_running_loop().create_task(release(list(tickets)))
+            self._letting_go.add(task)
+            task.add_done_callback(self._letting_go.discard)
 
     async def _on_message(self, msg: Msg) -> None:
         done = self._done

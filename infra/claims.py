@@ -13,9 +13,9 @@ A pull also asks for room to hold up to `prefetch` tickets for the claims that c
 claim in a steady stream takes one without a round trip; once half are taken the dispatcher
 tops them up, off the claims' path. Held tickets of a lower level make no room for a higher
 one's and go back when it fills; none is handed out while a higher level may hold a ticket.
-They go back to the consumer (nak, in the order they came) once no claim came for
-`recheck_s` after the last hand-out, and at once when the process stops, so another process's
-claims wait at most that long for them. Every ticket still out counts on the consumer's
+A level's held tickets go back to the consumer (nak, in the order they came) once the first of
+them was held `recheck_s`, and at once when the process stops, so another process's claims
+wait at most about that long for them. Every ticket still out counts on the consumer's
 `ack_wait`, the backstop for a process that dies holding it.
 """
 
@@ -73,7 +73,6 @@ class PoolDispatcher:
         self._signal = asyncio.Event()
         self._checked_at = clock()
         self._serving: asyncio.Task[None] | None = None
-        self._handed_at = clock()
         self._topping = False
         """A hand-out from what was held left room to pull for the next claims."""
 
@@ -126,11 +125,13 @@ class PoolDispatcher:
             await self._release_beyond(0)
 
     async def _serve_until_idle(self) -> None:
-        """Serve the waiting claims; then top up the tickets held for the next ones, and let
-        them go if no claim comes for them within `recheck_s` of the last hand-out."""
+        """Serve the waiting claims; then top up the tickets held for the next ones. A level's
+        held tickets go back once the first of them was held `recheck_s`."""
         while True:
-            if self.clock() - self._checked_at >= self.recheck_s:
+            now = self.clock()
+            if now - self._checked_at >= self.recheck_s:
                 self._recheck()
+            await self._release_stale(now - self.recheck_s)
             best = self._best_held()
             if self.waiters:
                 if (level := self._maybe_above(best)) is not None:
@@ -139,22 +140,20 @@ class PoolDispatcher:
                     self._hand_out()
                 else:
                     self._answer_impatient()
-                    await self._wait_for_signal(self.recheck_s - (self.clock() - self._checked_at))
+                    await self._wait_for_signal(self.recheck_s - (now - self._checked_at))
             elif (
                 self._topping
-                and self.held <= self.prefetch // 2
+                and self.held <= self.prefetch // 2 < self.prefetch
                 and (level := self._maybe_above(best + 1))
             ):
                 await self._pull(level, 0)
             elif self.held:
                 self._topping = False  # only claims make it pull for the next ones
                 await self._release_beyond(self.prefetch)
-                left = self.recheck_s - (self.clock() - self._handed_at)
-                if left <= 0 or not await self._wait_for_signal(left):
-                    await self._release_beyond(0)
-                    return
+                if self.held:
+                    await self._wait_for_signal(self._first_held_at() + self.recheck_s - now)
             else:
-                return
+                return  # nothing awaited since the check: no claim can have come meanwhile
 
     def _best_held(self) -> int:
         """The index of the highest level holding a ticket; past the last level if none does."""
@@ -170,10 +169,12 @@ class PoolDispatcher:
         rank = self.levels.index(level)
         room = self.prefetch - sum(len(lv.held) for lv in self.levels[: rank + 1])
         try:
-            level.held.extend(await level.pull(min(wanted + max(room, 0), MAX_BATCH)))
+            got = await level.pull(min(wanted + max(room, 0), MAX_BATCH))
         except UnavailableError as exc:
             self._fail_all(exc)
+            self._topping = False
             return
+        level.hold(got, self.clock())
         if self.waiters:
             self._hand_out()
         await self._release_beyond(self.prefetch + sum(w.want for w in self.waiters))
@@ -200,12 +201,11 @@ class PoolDispatcher:
     def _hand_out(self) -> None:
         """The best tickets held, to the claims in the order they came; none is handed out while
         a higher level may hold one (the caller asks it first)."""
-        self._handed_at, self._topping = self.clock(), True
         for level in self.levels:
             while level.held and self.waiters:
                 waiter = self.waiters.popleft()
-                want = min(waiter.want, len(level.held))
-                waiter.given.set_result([level.held.popleft() for _ in range(want)])
+                waiter.given.set_result(level.take(waiter.want))
+                self._topping = True
             if level.held or level.maybe:
                 return
 
@@ -219,8 +219,18 @@ class PoolDispatcher:
         going: list[Msg] = []
         for level in reversed(self.levels):
             while self.held > keep and level.held:
-                going.append(level.held.pop())
+                going.append(level.held.pop()[0])
         await release(going[::-1])
+
+    async def _release_stale(self, pulled_by: float) -> None:
+        """Every ticket of a level whose first was pulled by `pulled_by` goes back: the later
+        ones too, so that none is handed out before one held longer."""
+        for level in self.levels:
+            if level.held and level.held_since() <= pulled_by:
+                await release(level.take(len(level.held)))
+
+    def _first_held_at(self) -> float:
+        return min(level.held_since() for level in self.levels if level.held)
 
     async def close(self) -> None:
         """Held tickets go back at once, for the claims of other processes."""
@@ -228,6 +238,7 @@ class PoolDispatcher:
             self._serving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._serving
+        self._fail_all(UnavailableError("this process is stopping"))
         await self._release_beyond(0)
         for level in self.levels:
             await level.close()

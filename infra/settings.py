@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     claim_poll_s: Annotated[float, Field(gt=0, le=5)] = 0.25
     claim_prefetch: Annotated[int, Field(ge=0, le=256)] = 8
     """Tickets a process may hold for the claims it expects next, beyond those of the claims
-    waiting; held ones go back once no claim came for `claim_poll_s`."""
+    waiting; each goes back once held `claim_poll_s`."""
     retry_base_s: Annotated[float, Field(gt=0, le=86400)] = 1.0
     retry_cap_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
     retry_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2

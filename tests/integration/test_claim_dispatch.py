@@ -34,10 +34,15 @@ from tests.queue_helpers import (
 WAITING = 20
 
 
-@pytest.fixture
-async def api(fresh_server: EmbeddedServer) -> AsyncIterator[Services]:
-    # Rechecks far apart, so the only pulls are the ones new tickets cause.
-    async with queue_services(fresh_server.url, claim_poll_s=5) as (services,):
+@pytest.fixture(params=[0, 8], ids=["holding none", "holding 8"])
+async def api(
+    fresh_server: EmbeddedServer, request: pytest.FixtureRequest
+) -> AsyncIterator[Services]:
+    """With no tickets held for the next claims and with the default 8. Rechecks far apart, so
+    the only pulls are the ones new tickets cause."""
+    async with queue_services(fresh_server.url, claim_poll_s=5, claim_prefetch=request.param) as (
+        services,
+    ):
         yield services
 
 

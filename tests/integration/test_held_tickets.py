@@ -1,11 +1,13 @@
 """Tickets a process holds for its next claims (`claim_prefetch`, infra/claims.py): a claim takes
 one without a pull, a higher ticket still goes first, and held tickets go back to the consumer
-when no claim comes for them and when the process stops, long before the `ack_wait` backstop.
+once held a poll interval, whatever claims come meanwhile, and when the process stops, long
+before the `ack_wait` backstop.
 Checked against the pulls the server receives and the QUEUE consumer's own count of tickets
 out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import nats
@@ -58,6 +60,15 @@ async def taken_at_once(services: Services, count: int) -> list[str]:
     return [str(g.job.id) if g is not None else "none" for g in grants]
 
 
+async def critical_signalled(api: Services) -> str:
+    """A critical job, once the dispatcher heard of its ticket: a claim then asks for it first."""
+    level = api.queue.dispatchers.of("default").by_priority[Priority.CRITICAL]
+    signals = level.signals
+    job = str(await enqueue(api, priority=Priority.CRITICAL))
+    await eventually(lambda: level.signals > signals, 5, "the critical ticket signalled")
+    return job
+
+
 async def test_a_claim_takes_a_held_ticket_without_a_pull(
     fresh_server: EmbeddedServer, spy: Client
 ) -> None:
@@ -79,13 +90,7 @@ async def test_a_higher_ticket_goes_before_those_held(
         await must_claim(api.queue)
         dispatcher = api.queue.dispatchers.of("default")
         assert dispatcher.held == 2
-        signals = dispatcher.by_priority[Priority.CRITICAL].signals
-        critical = str(await enqueue(api, priority=Priority.CRITICAL))
-        await eventually(
-            lambda: dispatcher.by_priority[Priority.CRITICAL].signals > signals,
-            5,
-            "the critical ticket signalled",
-        )
+        critical = await critical_signalled(api)
         taken = [str((await must_claim(api.queue)).job.id) for _ in range(3)]
         assert taken == [critical, *normal[1:]]
 
@@ -103,6 +108,27 @@ async def test_held_tickets_go_back_when_no_claim_comes(
         dispatcher = holder.queue.dispatchers.of("default")
         await eventually(lambda: dispatcher.held == 0, 5, "the held tickets let go")
         assert await taken_at_once(other, 2) == jobs[1:]
+
+
+async def test_held_tickets_go_back_while_claims_take_higher_ones(
+    fresh_server: EmbeddedServer,
+) -> None:
+    """Claims served from a higher level do not keep lower tickets held: a level's go back once
+    the first of them was held `claim_poll_s`, as other processes' claims may wait for them."""
+    async with queue_services(
+        fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=0.2, queue_ack_wait_s=60
+    ) as (api,):
+        await queued(api, 3, priority=Priority.LOW)
+        await must_claim(api.queue)
+        low = api.queue.dispatchers.of("default").by_priority[Priority.LOW]
+        first_held = [ticket for ticket, _ in low.held]
+        assert len(first_held) == 2
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 1.0
+        while loop.time() < until:  # a critical claim at least every 0.2 s
+            critical = await critical_signalled(api)
+            assert str((await must_claim(api.queue)).job.id) == critical
+        assert not any(ticket in first_held for ticket, _ in low.held)
 
 
 async def test_a_stopping_process_lets_its_held_tickets_go_at_once(
