@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import nats
 import pytest
 from nats.aio.client import Client
 
@@ -19,6 +20,15 @@ from workers.gateway import create_app
 @pytest.fixture
 async def nc(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
     client = await connect(fresh_server.url, "jetdeck-test")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def admin_nc(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
+    """A connection as the layout's admin user: it may listen on the JetStream API's subjects
+    and read consumers' state, which JetDeck's own user may not."""
+    client = await nats.connect(fresh_server.admin_url)
     yield client
     await client.close()
 

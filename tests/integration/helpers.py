@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from domain.commands.results import Committed
 from domain.job import Job
@@ -104,3 +107,19 @@ async def ask(nc: Client, subject: str, body: dict[str, Any] | bytes) -> dict[st
     reply = await nc.request(subject, raw, timeout=10)
     answer: dict[str, Any] = orjson.loads(reply.data)
     return answer
+
+
+@asynccontextmanager
+async def requests_to(spy: Client, subject: str) -> AsyncIterator[list[str]]:
+    """The subjects of the requests the server receives on `subject`, as they come."""
+    seen: list[str] = []
+
+    async def note(msg: Msg) -> None:
+        seen.append(msg.subject)
+
+    sub = await spy.subscribe(subject, cb=note)
+    await spy.flush()
+    try:
+        yield seen
+    finally:
+        await sub.unsubscribe()

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 
-import nats
 import pytest
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from domain.commands.results import ClaimGrant
 from domain.errors import UnavailableError
@@ -21,6 +19,7 @@ from domain.job_status import JobStatus
 from infra.embedded_server import EmbeddedServer
 from infra.layout import LEASES, QUEUE
 from infra.services import Services
+from tests.integration.helpers import requests_to
 from tests.queue_helpers import (
     enqueue,
     events,
@@ -46,30 +45,6 @@ async def api(
         yield services
 
 
-@pytest.fixture
-async def spy(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
-    """A connection that may listen on the JetStream API's subjects (JetDeck's may not)."""
-    client = await nats.connect(fresh_server.admin_url)
-    yield client
-    await client.close()
-
-
-@asynccontextmanager
-async def requests_to(spy: Client, subject: str) -> AsyncIterator[list[str]]:
-    """The subjects of the requests the server receives on `subject`, as they come."""
-    seen: list[str] = []
-
-    async def note(msg: Msg) -> None:
-        seen.append(msg.subject)
-
-    sub = await spy.subscribe(subject, cb=note)
-    await spy.flush()
-    try:
-        yield seen
-    finally:
-        await sub.unsubscribe()
-
-
 @contextmanager
 def waiting_claims(
     services: Services, count: int
@@ -86,7 +61,7 @@ def waiting_claims(
 
 
 async def test_a_new_job_costs_one_pull_however_many_claims_wait(
-    api: Services, spy: Client
+    api: Services, admin_nc: Client
 ) -> None:
     await enqueue(api)  # the pool's consumers exist, its first job taken
     assert await api.queue.claim("agent-0", "default", frozenset(), 1.0) is not None
@@ -97,7 +72,7 @@ async def test_a_new_job_costs_one_pull_however_many_claims_wait(
             return len(dispatcher.waiters) == WAITING and not any(t.done() for t in tasks)
 
         await eventually(all_waiting, 5, "every claim waiting")
-        async with requests_to(spy, f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.>") as pulls:
+        async with requests_to(admin_nc, f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.>") as pulls:
             job_id = await enqueue(api)
 
             async def one_granted() -> bool:
@@ -124,13 +99,13 @@ async def test_a_claim_of_several_takes_what_is_there_at_once(api: Services) -> 
 
 
 async def test_a_fresh_ticket_is_claimed_without_reading_the_jobs_history(
-    api: Services, spy: Client
+    api: Services, admin_nc: Client
 ) -> None:
     job_id = await enqueue(api)
     async with (
         own_connections(api, 1) as (queue,),  # an empty history cache: nothing known
-        requests_to(spy, "$JS.API.DIRECT.GET.>") as reads,
-        requests_to(spy, "$JS.API.STREAM.INFO.>") as infos,
+        requests_to(admin_nc, "$JS.API.DIRECT.GET.>") as reads,
+        requests_to(admin_nc, "$JS.API.STREAM.INFO.>") as infos,
     ):
         grant = await queue.claim("agent-1", "default", frozenset(), 1.0)
         assert isinstance(grant, ClaimGrant)
@@ -140,10 +115,10 @@ async def test_a_fresh_ticket_is_claimed_without_reading_the_jobs_history(
 
 
 async def test_a_claim_whose_lease_is_not_stored_leaves_the_job_queued(
-    api: Services, spy: Client
+    api: Services, admin_nc: Client
 ) -> None:
     job_id = await enqueue(api)
-    js = spy.jetstream()
+    js = admin_nc.jetstream()
     kept = (await js.stream_info(LEASES)).config
     await js.delete_stream(LEASES)
     try:

@@ -45,13 +45,6 @@ async def agent_nc(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
     await client.close()
 
 
-@pytest.fixture
-async def admin(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
-    client = await nats.connect(fresh_server.admin_url)
-    yield client
-    await client.close()
-
-
 def cpu(pct: float) -> Metrics:
     return Metrics(cpu_pct=pct, mem_pct=10, disk_pct=10, running_jobs=0)
 
@@ -81,7 +74,7 @@ async def last_seq(services: Services, stream: str, subject: str | None = None) 
 
 
 async def test_a_burst_from_many_agents_lands_whole_and_in_order_per_agent(
-    services: Services, admin: Client
+    services: Services, admin_nc: Client
 ) -> None:
     agents = [(await register(services, f"burst-{n}"))[0] for n in range(AGENTS)]
     heard: defaultdict[str, list[float]] = defaultdict(list)
@@ -89,8 +82,8 @@ async def test_a_burst_from_many_agents_lands_whole_and_in_order_per_agent(
     async def hear(msg: Msg) -> None:  # every beat as the server takes it, in its order
         heard[msg.subject.removeprefix("hb.")].append(orjson.loads(msg.data)["metrics"]["cpu_pct"])
 
-    await admin.subscribe("hb.>", cb=hear)
-    await admin.flush()
+    await admin_nc.subscribe("hb.>", cb=hear)
+    await admin_nc.flush()
     events_before = await last_seq(services, EVENTS)
     # Every beat is sent before any is acknowledged: agent after agent, beat after beat.
     await asyncio.gather(
@@ -110,10 +103,10 @@ async def test_a_burst_from_many_agents_lands_whole_and_in_order_per_agent(
 
 
 async def test_a_beat_the_stream_does_not_take_is_an_error_the_agent_sees(
-    services: Services, admin: Client, agent_nc: Client, fresh_server: EmbeddedServer
+    services: Services, admin_nc: Client, agent_nc: Client, fresh_server: EmbeddedServer
 ) -> None:
     agent_id, token = await register(services, "unheard")
-    await admin.jetstream().delete_stream(HEARTBEATS)
+    await admin_nc.jetstream().delete_stream(HEARTBEATS)
     with pytest.raises(UnavailableError):
         await services.agents.heartbeat(agent_id, cpu(2), ())
     refused = await beat(agent_nc, {"agent_id": agent_id, "agent_token": token})

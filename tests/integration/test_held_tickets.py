@@ -8,10 +8,7 @@ out."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import nats
-import pytest
 from nats.aio.client import Client
 
 from domain.job import Job
@@ -19,7 +16,7 @@ from domain.queue import Priority
 from infra.embedded_server import EmbeddedServer
 from infra.layout import QUEUE, consumer_name
 from infra.services import Services
-from tests.integration.test_claim_dispatch import requests_to
+from tests.integration.helpers import requests_to
 from tests.queue_helpers import (
     claim,
     enqueue,
@@ -36,16 +33,9 @@ NORMAL = consumer_name("default", Priority.NORMAL)
 PULLS = f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.>"
 
 
-@pytest.fixture
-async def spy(fresh_server: EmbeddedServer) -> AsyncIterator[Client]:
-    client = await nats.connect(fresh_server.admin_url)
-    yield client
-    await client.close()
-
-
-async def tickets_out(spy: Client, consumer: str = NORMAL) -> int:
+async def tickets_out(admin_nc: Client, consumer: str = NORMAL) -> int:
     """Tickets delivered and neither acknowledged nor let go: held or claimed."""
-    return int((await spy.jetstream().consumer_info(QUEUE, consumer)).num_ack_pending)
+    return int((await admin_nc.jetstream().consumer_info(QUEUE, consumer)).num_ack_pending)
 
 
 async def queued(services: Services, count: int, **spec: object) -> list[str]:
@@ -70,20 +60,20 @@ async def critical_signalled(api: Services) -> str:
 
 
 async def test_a_claim_takes_a_held_ticket_without_a_pull(
-    fresh_server: EmbeddedServer, spy: Client
+    fresh_server: EmbeddedServer, admin_nc: Client
 ) -> None:
     async with queue_services(fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=5) as (api,):
         jobs = await queued(api, 3)
         first = await must_claim(api.queue)
-        assert await tickets_out(spy) == 3, "the claimed ticket and the two others, held"
-        async with requests_to(spy, PULLS) as pulls:
+        assert await tickets_out(admin_nc) == 3, "the claimed ticket and the two others, held"
+        async with requests_to(admin_nc, PULLS) as pulls:
             second = await must_claim(api.queue)
         assert [str(first.job.id), str(second.job.id)] == jobs[:2], "in the order queued"
         assert pulls == []
 
 
 async def test_a_higher_ticket_goes_before_those_held(
-    fresh_server: EmbeddedServer, spy: Client
+    fresh_server: EmbeddedServer, admin_nc: Client
 ) -> None:
     async with queue_services(fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=5) as (api,):
         normal = await queued(api, 3)
@@ -96,7 +86,7 @@ async def test_a_higher_ticket_goes_before_those_held(
 
 
 async def test_held_tickets_go_back_when_no_claim_comes(
-    fresh_server: EmbeddedServer, spy: Client
+    fresh_server: EmbeddedServer, admin_nc: Client
 ) -> None:
     async with queue_services(
         fresh_server.url, 2, claim_prefetch=PREFETCH, claim_poll_s=0.2, queue_ack_wait_s=60
@@ -132,7 +122,7 @@ async def test_held_tickets_go_back_while_claims_take_higher_ones(
 
 
 async def test_a_stopping_process_lets_its_held_tickets_go_at_once(
-    fresh_server: EmbeddedServer, spy: Client
+    fresh_server: EmbeddedServer, admin_nc: Client
 ) -> None:
     async with queue_services(
         fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=5, queue_ack_wait_s=60
@@ -142,7 +132,7 @@ async def test_a_stopping_process_lets_its_held_tickets_go_at_once(
         ) as (holder,):
             jobs = await queued(holder, 3)
             await must_claim(holder.queue)
-            assert await tickets_out(spy) == 3
+            assert await tickets_out(admin_nc) == 3
         assert sorted(await taken_at_once(other, 2)) == sorted(jobs[1:])
         claimed = events(await job_log(other.store), Job.Claimed)
     assert sorted(str(e.originator_id) for e in claimed) == sorted(jobs)
