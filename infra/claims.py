@@ -74,7 +74,8 @@ class PoolDispatcher:
         self._checked_at = clock()
         self._serving: asyncio.Task[None] | None = None
         self._topping = False
-        """A hand-out from what was held left room to pull for the next claims."""
+        """A claim was served since the last idle wait: only then does the dispatcher pull for
+        the claims it expects next, never on a signal alone."""
 
     def signalled(self, priority: Priority) -> None:
         self.by_priority[priority].signalled()
