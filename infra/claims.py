@@ -190,14 +190,11 @@ class PoolDispatcher:
             self.waiters.remove(waiter)
             waiter.given.set_result([])
 
-    async def _wait_for_signal(self, timeout_s: float) -> bool:
-        """Whether a signal (or a claim) came within `timeout_s`."""
+    async def _wait_for_signal(self, timeout_s: float) -> None:
+        """Until a signal or a claim comes, for `timeout_s` at most."""
         self._signal.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._signal.wait(), max(timeout_s, 0.0))
-        except TimeoutError:
-            return False
-        return True
 
     def _hand_out(self) -> None:
         """The best tickets held, to the claims in the order they came; none is handed out while

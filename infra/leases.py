@@ -60,9 +60,9 @@ class Leases:
         return MARKER not in (last.headers or {})
 
     async def end(self, job_id: str) -> None:
-        """A purge of the job's subject, asked on the shared reply inbox like the writes (nats-py's
-        `purge_stream` makes a request of its own and a response object: a fifth of a job's
-        JetStream calls went through it)."""
+        """A purge of the job's subject, asked on the shared reply inbox like the writes: every
+        finished job ends its lease, and nats-py's `purge_stream` makes a request of its own (an
+        inbox future, stdlib `json`, a response object) for each."""
         what = f"ending the lease of job {job_id}"
         with unavailable_on_failure(what):
             answered = await self.replies.request(
