@@ -84,7 +84,7 @@ class Level:
     def _let_go(self, tickets: list[Msg]) -> None:
         """Released by a task of its own, since a cancelled pull may not wait for it."""
         if tickets:
-            task = asyncio.get_running_loop().create_task(release(list(tickets)))
+            task = asyncio.get_running_loop().create_task(release(tickets))
             self._letting_go.add(task)
             task.add_done_callback(self._letting_go.discard)
 

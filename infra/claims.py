@@ -61,7 +61,7 @@ class PoolDispatcher:
         recheck_s: float,
         timeout_s: float,
         clock: Clock,
-        prefetch: int = 0,
+        prefetch: int,
     ) -> None:
         self.levels = [Level(nc, pool, p, timeout_s) for p in PRIORITY_ORDER]
         self.by_priority = dict(zip(PRIORITY_ORDER, self.levels, strict=True))

@@ -18,19 +18,20 @@ from uuid import UUID, uuid4
 from weakref import WeakKeyDictionary
 
 import httpx
+from nats.aio.client import Client
 
 from domain.commands.results import ClaimGrant, Committed
 from domain.job import Job
 from domain.job_reports import CompletionReport
 from domain.model import DomainEvent
-from domain.queue import QueueSpec
+from domain.queue import Priority, QueueSpec
 from domain.recorded import Cause, RecordedEvent
 from domain.values import GitContext
 from infra.codec import decode
 from infra.commands import CommandRunner
 from infra.connection import connect
 from infra.event_store import EventStore
-from infra.layout import QUEUE
+from infra.layout import QUEUE, consumer_name
 from infra.queue import QueueService
 from infra.services import Services, open_services
 from infra.settings import DEV_REGISTRATION_TOKEN, Settings
@@ -170,6 +171,15 @@ async def queue_holds(services: Services, tickets: int, within_s: float = 5.0) -
         return await stream_messages(services, QUEUE) == tickets
 
     await eventually(holds, within_s, f"QUEUE holds {tickets} tickets")
+
+
+async def tickets_out(
+    admin_nc: Client, pool: str = "default", priority: Priority = Priority.NORMAL
+) -> int:
+    """A level's tickets delivered and neither acknowledged nor let go: held or claimed (only
+    the admin user may read a consumer's state)."""
+    consumer = consumer_name(pool, priority)
+    return int((await admin_nc.jetstream().consumer_info(QUEUE, consumer)).num_ack_pending)
 
 
 async def queue_drained(services: Services, within_s: float = 5.0) -> None:

@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 import nats
 import pytest
+from nats.aio.client import Client
 
 from domain.job import Job
 from domain.job_status import JobStatus
-from domain.queue import Priority
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer, free_port
 from infra.event_store import EventStore
-from infra.layout import QUEUE, consumer_name
+from infra.layout import QUEUE
 from tests.e2e.conftest import Api, _wait_until_serving, spawn
 from tests.queue_helpers import (
     NEW_JOB,
@@ -34,6 +34,7 @@ from tests.queue_helpers import (
     job_log,
     per_job,
     post_job,
+    tickets_out,
 )
 from tests.tokens import ADMIN_TOKEN
 
@@ -183,14 +184,21 @@ async def test_tickets_held_by_a_killed_api_come_back_after_ack_wait(
     """A claim makes the API hold the tickets behind its job for the next claims; killed, it
     cannot let them go, and the consumer's `ack_wait` (3 s here) hands them out again."""
     admin = await nats.connect(fresh_server.admin_url)
+    try:
+        taken, jobs = await claims_across_a_kill(api, admin)
+        log = await job_log(EventStore(admin))
+    finally:
+        await admin.close()
+    assert sorted(taken) == sorted(jobs[1:])
+    assert per_job(log, Job.Claimed) == Counter(dict.fromkeys(jobs, 1)), "each claimed once"
+
+
+async def claims_across_a_kill(api: RestartableApi, admin: Client) -> tuple[list[str], list[str]]:
+    """Four jobs; one claimed before the kill (three held), the others by claims after it."""
     async with httpx.AsyncClient(
         base_url=api.url, timeout=10, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     ) as client:
         jobs = [(await post_job(client))["job_id"] for _ in range(4)]
-        normal = consumer_name("default", Priority.NORMAL)
-
-        async def tickets_out() -> int:
-            return int((await admin.jetstream().consumer_info(QUEUE, normal)).num_ack_pending)
 
         async def all_queued() -> bool:
             return (await admin.jetstream().stream_info(QUEUE)).state.messages == len(jobs)
@@ -198,7 +206,7 @@ async def test_tickets_held_by_a_killed_api_come_back_after_ack_wait(
         await eventually(all_queued, 10, "QUEUE holds every ticket")
         first = await (await http_agent(client, "agent-0")).claim(wait_s=5)
         assert first["job"]["job_id"] == jobs[0]
-        assert await tickets_out() == 4, "the claimed ticket and three held"
+        assert await tickets_out(admin) == 4, "the claimed ticket and three held"
         await api.kill()
         await api.start()
         agent = await http_agent(client, "agent-1")
@@ -209,7 +217,4 @@ async def test_tickets_held_by_a_killed_api_come_back_after_ack_wait(
             answer = await agent.claim(wait_s=1)
             if answer is not None:
                 taken.append(answer["job"]["job_id"])
-    log = await job_log(EventStore(admin))
-    await admin.close()
-    assert sorted(taken) == sorted(jobs[1:])
-    assert per_job(log, Job.Claimed) == Counter(dict.fromkeys(jobs, 1)), "each claimed once"
+    return taken, jobs

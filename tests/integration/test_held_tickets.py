@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from domain.job import Job
 from domain.queue import Priority
 from infra.embedded_server import EmbeddedServer
-from infra.layout import QUEUE, consumer_name
+from infra.layout import QUEUE
 from infra.services import Services
 from tests.integration.helpers import requests_to
 from tests.queue_helpers import (
@@ -25,21 +25,16 @@ from tests.queue_helpers import (
     job_log,
     must_claim,
     queue_services,
+    tickets_out,
 )
 
 PREFETCH = 4
-NORMAL = consumer_name("default", Priority.NORMAL)
 PULLS = f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.>"
 
 
-async def tickets_out(admin_nc: Client, consumer: str = NORMAL) -> int:
-    """Tickets delivered and neither acknowledged nor let go: held or claimed."""
-    return int((await admin_nc.jetstream().consumer_info(QUEUE, consumer)).num_ack_pending)
-
-
 async def queued(services: Services, count: int, priority: Priority = Priority.NORMAL) -> list[str]:
-    """Jobs whose tickets the pool's dispatcher heard of: a signal that came later would make it
-    ask their level again, a pull the tests do not expect."""
+    """Jobs whose tickets the pool's dispatcher heard of: a claim then asks their level before any
+    lower one, and no signal coming later makes it ask again, a pull the tests do not expect."""
     level = services.queue.dispatchers.of("default").by_priority[priority]
     signals = level.signals
     jobs = [str(await enqueue(services, priority=priority)) for _ in range(count)]
@@ -51,15 +46,6 @@ async def taken_at_once(services: Services, count: int) -> list[str]:
     """Claims that do not wait: a ticket out until `ack_wait` (60 s here) is not there."""
     grants = [await claim(services.queue, "agent-2") for _ in range(count)]
     return [str(g.job.id) if g is not None else "none" for g in grants]
-
-
-async def critical_signalled(api: Services) -> str:
-    """A critical job, once the dispatcher heard of its ticket: a claim then asks for it first."""
-    level = api.queue.dispatchers.of("default").by_priority[Priority.CRITICAL]
-    signals = level.signals
-    job = str(await enqueue(api, priority=Priority.CRITICAL))
-    await eventually(lambda: level.signals > signals, 5, "the critical ticket signalled")
-    return job
 
 
 async def test_a_claim_takes_a_held_ticket_without_a_pull(
@@ -75,22 +61,18 @@ async def test_a_claim_takes_a_held_ticket_without_a_pull(
         assert pulls == []
 
 
-async def test_a_higher_ticket_goes_before_those_held(
-    fresh_server: EmbeddedServer, admin_nc: Client
-) -> None:
+async def test_a_higher_ticket_goes_before_those_held(fresh_server: EmbeddedServer) -> None:
     async with queue_services(fresh_server.url, claim_prefetch=PREFETCH, claim_poll_s=5) as (api,):
         normal = await queued(api, 3)
         await must_claim(api.queue)
         dispatcher = api.queue.dispatchers.of("default")
         assert dispatcher.held == 2
-        critical = await critical_signalled(api)
+        (critical,) = await queued(api, 1, Priority.CRITICAL)
         taken = [str((await must_claim(api.queue)).job.id) for _ in range(3)]
         assert taken == [critical, *normal[1:]]
 
 
-async def test_held_tickets_go_back_when_no_claim_comes(
-    fresh_server: EmbeddedServer, admin_nc: Client
-) -> None:
+async def test_held_tickets_go_back_when_no_claim_comes(fresh_server: EmbeddedServer) -> None:
     async with queue_services(
         fresh_server.url, 2, claim_prefetch=PREFETCH, claim_poll_s=0.2, queue_ack_wait_s=60
     ) as (holder, other):
@@ -120,7 +102,7 @@ async def test_held_tickets_go_back_while_claims_take_higher_ones(
         loop = asyncio.get_running_loop()
         until = loop.time() + 1.0
         while loop.time() < until:  # a critical claim at least every 0.2 s
-            critical = await critical_signalled(api)
+            (critical,) = await queued(api, 1, Priority.CRITICAL)
             assert str((await must_claim(api.queue)).job.id) == critical
         assert not any(ticket in first_held for ticket, _ in low.held)
 
