@@ -5,6 +5,13 @@ sends its session in the `__Host-jetdeck_session` cookie instead, and since a br
 with any site's request, a write it authenticates must also carry the session's CSRF token. The
 permissions a route needs appear in the OpenAPI document as the scopes of its security
 requirement, so the document itself says who may call what.
+
+Each route's own dependencies read the credentials from the request themselves, and the
+principal is found once per request however many of them ask: FastAPI solves every sub-dependency
+of every dependency on each request (a security scheme, `SecurityScopes`, the services), which
+cost the agents' routes about a fifth of their CPU. The OpenAPI document's security requirements
+are then made from the same dependencies (`requirement_of`, used by `api.openapi`), not from
+FastAPI's `Security`.
 """
 
 from __future__ import annotations
@@ -14,12 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
-from fastapi.security import (
-    APIKeyCookie,
-    HTTPAuthorizationCredentials,
-    HTTPBearer,
-    SecurityScopes,
-)
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ServicesDep
 from domain.errors import ForbiddenError, UnauthorizedError
@@ -68,7 +70,22 @@ async def authenticated(
     raise UnauthorizedError(INVALID_CREDENTIALS)
 
 
-Caller = Annotated[Principal, Depends(authenticated)]
+_PRINCIPAL = "jetdeck.principal"
+"""Where a request keeps its principal once found."""
+
+
+async def caller(request: Request) -> Principal:
+    """Who is calling, found once per request."""
+    found: Principal | None = request.scope.get(_PRINCIPAL)
+    if found is None:
+        services: Services = request.app.state.services
+        credentials, cookie = await bearer(request), await session_cookie(request)
+        found = await authenticated(request, services, credentials, cookie)
+        request.scope[_PRINCIPAL] = found
+    return found
+
+
+Caller = Annotated[Principal, Depends(caller)]
 
 
 async def current_session(
@@ -82,6 +99,15 @@ async def current_session(
     raise UnauthorizedError(INVALID_CREDENTIALS)
 
 
+async def calling_session(request: Request) -> Session:
+    services: Services = request.app.state.services
+    credentials, cookie = await bearer(request), await session_cookie(request)
+    return await current_session(request, services, credentials, cookie)
+
+
+CurrentSession = Annotated[Session, Depends(calling_session)]
+
+
 async def _cookie_session(request: Request, services: Services, cookie: str) -> Session:
     session = await services.authn.session(cookie)
     if request.method not in SAFE_METHODS:
@@ -91,20 +117,23 @@ async def _cookie_session(request: Request, services: Services, cookie: str) -> 
     return session
 
 
-async def _permitted(scopes: SecurityScopes, principal: Caller) -> Principal:
-    needed = [Permission(scope) for scope in scopes.scopes]
-    if principal is ANONYMOUS and Permission.READ not in needed:
-        raise UnauthorizedError(INVALID_CREDENTIALS)
-    principal.require(*needed)
-    return principal
+@dataclass(frozen=True)
+class Permitted:
+    """A route dependency: the caller must hold one of `permissions`."""
 
+    permissions: tuple[Permission, ...]
 
-CurrentSession = Annotated[Session, Depends(current_session)]
+    async def __call__(self, request: Request) -> Principal:
+        principal = await caller(request)
+        if principal is ANONYMOUS and Permission.READ not in self.permissions:
+            raise UnauthorizedError(INVALID_CREDENTIALS)
+        principal.require(*self.permissions)
+        return principal
 
 
 def allow(*permissions: Permission) -> Any:
     """A route dependency: the caller must hold one of `permissions`."""
-    return Security(_permitted, scopes=[p.value for p in permissions])
+    return Depends(Permitted(permissions))
 
 
 Reading = allow(Permission.READ)
@@ -127,9 +156,11 @@ class Registrar:
 SHARED_REGISTRAR = Registrar("registration-token", None)
 
 
-async def registration(services: ServicesDep, credentials: Credentials) -> Registrar:
+async def registration(request: Request) -> Registrar:
     """Who may register an agent: the holder of the registration token, in any pool, or of a
     registration from `POST /api/auth/token`, in its trust policy's pool."""
+    services: Services = request.app.state.services
+    credentials = await bearer(request)
     given = credentials.credentials if credentials else ""
     if given.startswith(REGISTRATION_PREFIX):
         grant = await services.workload.registration_grant(given)
@@ -138,3 +169,23 @@ async def registration(services: ServicesDep, credentials: Credentials) -> Regis
     if not hmac.compare_digest(given.encode(), expected):
         raise UnauthorizedError(INVALID_CREDENTIALS)
     return SHARED_REGISTRAR
+
+
+Requirement = dict[str, list[str]]
+"""An OpenAPI security requirement: each scheme's name, with the scopes it needs."""
+SCHEMES = {scheme.scheme_name: scheme for scheme in (bearer, session_cookie)}
+
+
+def requirement_of(dependency: object) -> Requirement:
+    """What a dependency asks of the caller, as the OpenAPI document says it."""
+    both = [bearer.scheme_name, session_cookie.scheme_name]
+    if isinstance(dependency, Permitted):
+        return {name: [p.value for p in dependency.permissions] for name in both}
+    if dependency in (caller, calling_session):
+        return {name: [] for name in both}
+    if dependency is registration:
+        return {bearer.scheme_name: []}
+    if dependency in (bearer, session_cookie):
+        assert isinstance(dependency, HTTPBearer | APIKeyCookie)
+        return {dependency.scheme_name: []}
+    return {}

@@ -25,8 +25,10 @@ async def command_context(
 Context = Annotated[CommandContext, Depends(command_context)]
 
 
-async def agent_context(context: Context, _agent: AgentCaller) -> CommandContext:
-    return context
+async def agent_context(
+    keyed: Keyed, agent: AgentCaller, correlation: CorrelationHeader = None
+) -> CommandContext:
+    return CommandContext(agent, keyed.key, correlation, keyed.request_hash)
 
 
 AgentContext = Annotated[CommandContext, Depends(agent_context)]

@@ -1,5 +1,6 @@
-"""The served OpenAPI document, completed: each operation's error answers as problem+json, by
-rules that follow from what the operation takes, and an example for every body.
+"""The served OpenAPI document, completed: each operation's security requirement, from the
+dependencies it runs (`api.auth.requirement_of`); its error answers as problem+json, by rules
+that follow from what the operation takes; and an example for every body.
 
 `python -m api.openapi > docs/openapi.json` writes the copy the contract test compares with.
 """
@@ -12,8 +13,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.routing import APIRoute, iter_route_contexts
 
-from api.auth import PROTECTED
+from api.auth import PROTECTED, SCHEMES, Requirement, requirement_of
 from api.examples import by_title
 from wire.problems import PROBLEM_JSON, FieldError, Problem
 
@@ -61,9 +65,49 @@ def applicable(method: str, operation: dict[str, Any]) -> list[int]:
     return sorted(codes)
 
 
-def complete(doc: dict[str, Any]) -> dict[str, Any]:
+Security = dict[tuple[str, str], list[Requirement]]
+"""Each operation's security requirements, by path and method."""
+
+
+def security(app: FastAPI) -> Security:
+    """Each operation's security requirements."""
+    found: Security = {}
+    for route in iter_route_contexts(app.routes):  # as included, with their routers' dependencies
+        path = route.path_format
+        if isinstance(route.original_route, APIRoute) and route.include_in_schema and path:
+            needs = _requirements(route.dependant)
+            found.update({(path, method.lower()): needs for method in route.methods or ()})
+    return found
+
+
+def _requirements(dependant: Dependant) -> list[Requirement]:
+    """What the dependencies ask of the caller: per scheme, every scope any of them needs."""
+    merged: Requirement = {}
+    for sub in _dependants(dependant):
+        for scheme, scopes in requirement_of(sub.call).items():
+            have = merged.setdefault(scheme, [])
+            have.extend(s for s in scopes if s not in have)
+    return [{scheme: scopes} for scheme, scopes in merged.items()]
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _dependants(sub)
+
+
+def complete(doc: dict[str, Any], needs: Security) -> dict[str, Any]:
     """Idempotent: FastAPI keeps the document it made, and this runs on each serving of it."""
     components = doc.setdefault("components", {})
+    components["securitySchemes"] = {
+        name: jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
+        for name, scheme in SCHEMES.items()
+    }
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            operation.pop("security", None)
+            if needs.get((path, method)):
+                operation["security"] = needs[(path, method)]
     schemas = components.setdefault("schemas", {})
     for model in (Problem, FieldError):
         schemas[model.__name__] = model.model_json_schema(ref_template=REF + "{model}")
@@ -129,7 +173,7 @@ def install(app: FastAPI) -> None:
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def document() -> dict[str, Any]:
-        return complete(generate())
+        return complete(generate(), security(app))
 
     app.openapi = document  # type: ignore[method-assign]
 
