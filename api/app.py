@@ -83,15 +83,16 @@ def create_app(
     app.add_middleware(LoginStateMiddleware, secure=settings.secure_cookies)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)  # last added, outermost: it times them all
+    # Starlette tries the routes in order: the agents' calls, the busiest, are matched first.
     routers = (
+        queue,
+        queue_batch,
+        agents,
         jobs,
         deployments,
         summary,
         dora,
-        queue,
-        queue_batch,
         logs,
-        agents,
         pools,
         audit,
         events,

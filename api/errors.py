@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from api.idempotency import key_in_use
 from domain.errors import (
     BeyondLogError,
     JetDeckError,
@@ -60,6 +61,8 @@ def problem(
 
 async def jetdeck_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JetDeckError)
+    if isinstance(exc, OutcomeUnknownError) and exc.idempotency_key is None:
+        exc = OutcomeUnknownError(key_in_use(request.scope))  # the key to retry with
     status, code = status_and_code(exc)
     extra: dict[str, Any] = {}
     current = getattr(exc, "status", None)

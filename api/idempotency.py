@@ -4,7 +4,6 @@ use in its `Idempotency-Key` header; a write whose outcome is unknown names it i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, NamedTuple
 from uuid import uuid4
 
@@ -15,7 +14,6 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as SchemaError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.errors import OutcomeUnknownError
 from wire.common import IdempotencyKey, request_hash
 
 KEY_HEADER = "Idempotency-Key"
@@ -48,15 +46,13 @@ class KeyedRequest(NamedTuple):
     request_hash: str
 
 
-async def keyed_request(request: Request, key: KeyHeader = None) -> AsyncIterator[KeyedRequest]:
-    """The key in use (the client's, or the one assigned) and the request's hash. A write whose
-    outcome is unknown answers with the key, for the client to retry with."""
+async def keyed_request(request: Request, key: KeyHeader = None) -> KeyedRequest:
+    """The key in use (the client's, or the one assigned) and the request's hash. A plain
+    coroutine, not a generator: FastAPI wraps each generator dependency in a context manager on
+    every request. A write whose outcome is unknown names its key in `api.errors`."""
     in_use = key or getattr(request.state, STATE_KEY, None) or uuid4().hex
     setattr(request.state, STATE_KEY, in_use)
-    try:
-        yield KeyedRequest(in_use, request_hash(request.url.path, await request.body()))
-    except OutcomeUnknownError as exc:
-        raise OutcomeUnknownError(in_use) from exc
+    return KeyedRequest(in_use, request_hash(request.url.path, await request.body()))
 
 
 Keyed = Annotated[KeyedRequest, Depends(keyed_request)]
@@ -106,6 +102,12 @@ def keyed(scope: Scope) -> bool:
     """Whether the route the request reached takes a key (routing has run by the answer)."""
     route = scope.get("route")
     return isinstance(route, APIRoute) and takes_key(route.dependant)
+
+
+def key_in_use(scope: Scope) -> str | None:
+    """The key the request's write runs under, if its route takes one."""
+    key: str | None = scope.get("state", {}).get(STATE_KEY)
+    return key if keyed(scope) else None
 
 
 def with_key_header(schema: dict[str, Any]) -> dict[str, Any]:
