@@ -122,9 +122,9 @@ class Agent:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def register(client: httpx.AsyncClient, name: str) -> Agent:
+async def register(client: httpx.AsyncClient, name: str, slots: int = 1) -> Agent:
     """Register, then the first heartbeat, which makes the agent healthy."""
-    body = {"name": name, "version": "bench", "host": HOST}
+    body = {"name": name, "version": "bench", "host": HOST, "slots": slots}
     headers = {"Authorization": f"Bearer {REGISTRATION}"}
     answer = (await client.post("/api/agents/register", json=body, headers=headers)).json()
     agent = Agent(answer["agent_id"], answer["agent_token"])
@@ -140,9 +140,11 @@ async def beat(client: httpx.AsyncClient, agent: Agent) -> None:
 
 
 @asynccontextmanager
-async def clients(base: str, count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """`count` clients with one connection each."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+async def clients(
+    base: str, count: int, connections: int = 1
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """`count` clients with `connections` each."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with AsyncExitStack() as stack:
         yield [
             await stack.enter_async_context(

@@ -95,13 +95,15 @@ async def preload(nc: Client, store: EventStore, priorities: Iterable[Priority])
 
 
 async def wait_for_tickets(nc: Client, priorities: Sequence[Priority], timeout_s: float) -> None:
-    """Until QUEUE holds a ticket for every job in `priorities` (pending per level)."""
+    """Until QUEUE holds a ticket for every job in `priorities`, per level: pending, or out to a
+    claim dispatcher that holds it for the next claims (infra/claims.py)."""
     js = nc.jetstream()
     wanted = {level: priorities.count(level) for level in Priority}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         infos = [await js.consumer_info(QUEUE, consumer_name(POOL, level)) for level in Priority]
-        if all(i.num_pending >= wanted[level] for i, level in zip(infos, Priority, strict=True)):
+        held = [i.num_pending + i.num_ack_pending for i in infos]
+        if all(n >= wanted[level] for n, level in zip(held, Priority, strict=True)):
             return
         await asyncio.sleep(0.05)
     raise TimeoutError(f"QUEUE did not receive {len(priorities)} tickets in {timeout_s}s")

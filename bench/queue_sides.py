@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from bench.common import new_cause
+from bench.enqueue import enqueue_all, http_sender
 from bench.figures import timed
 from bench.heartbeats import Agent as RegisteredAgent
 from bench.http_post import BODY
@@ -27,6 +28,7 @@ from bench.queue_common import (
     publish_raw,
     raw_consumer,
 )
+from domain.commands.results import ClaimGrant
 from domain.queue import Priority
 from infra.queue import QueueService
 
@@ -84,21 +86,33 @@ class Side:
 # --- native ----------------------------------------------------------------------------------
 
 
-def native_agent(queue: QueueService, agent_id: str) -> Agent:
+def native_agent(queue: QueueService, agent_id: str, slots: int = 1) -> Agent:
+    """Claims as many jobs as it has slots (one claim each with one slot, as many as were there
+    at once with more), then completes them together."""
+
+    async def complete(grant: ClaimGrant, tally: Tally) -> None:
+        await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, SUCCEEDED)
+        tally.add()
+
     async def run(tally: Tally) -> None:
         while not tally.done:
-            grant = await queue.claim(agent_id, POOL, frozenset(), WAIT_S)
-            if grant is None:
-                continue
-            await queue.complete(new_cause("job.complete"), grant.job.id, grant.token, SUCCEEDED)
-            tally.add()
+            grants = await queue.claim_many(agent_id, POOL, frozenset(), WAIT_S, slots)
+            await asyncio.gather(*(complete(grant, tally) for grant in grants))
 
     return run
 
 
 def native(queue: QueueService) -> Side:
+    """8 agents of one slot each."""
     agents = [native_agent(queue, f"agent-{i}") for i in range(AGENTS)]
     return Side(lambda jobs: enqueue_jobs(queue, [LEVEL] * jobs), agents)
+
+
+def native_slots(queue: QueueService) -> Side:
+    """One agent of 8 slots, as the reference agent claims."""
+    return Side(
+        lambda jobs: enqueue_jobs(queue, [LEVEL] * jobs), [native_agent(queue, "agent-8", AGENTS)]
+    )
 
 
 # --- raw nats-py -----------------------------------------------------------------------------
@@ -167,19 +181,32 @@ def http_enqueue(callers: Sequence[httpx.AsyncClient]) -> Enqueue:
     return run
 
 
-def http_agent(client: httpx.AsyncClient, agent: RegisteredAgent) -> Agent:
-    """A registered agent on a connection of its own: claim, then complete."""
+def http_agent(client: httpx.AsyncClient, agent: RegisteredAgent, slots: int = 1) -> Agent:
+    """A registered agent on a connection of its own: claims (one job with one slot, as many as
+    were there at once with more: `/claims`), then completes them together."""
+    path = "/api/queue/claim" if slots == 1 else "/api/queue/claims"
     claim = {"agent_id": agent.agent_id, "pool": POOL, "wait_s": WAIT_S}
+    if slots > 1:
+        claim["max_jobs"] = slots
+
+    async def complete(grant: dict[str, Any], tally: Tally) -> None:
+        path = f"/api/queue/jobs/{grant['job']['job_id']}/complete"
+        report = {"claim_token": grant["claim_token"], "exit_code": 0}
+        (await client.post(path, json=report, headers=agent.auth)).raise_for_status()
+        tally.add()
 
     async def run(tally: Tally) -> None:
         while not tally.done:
-            answer = await client.post("/api/queue/claim", json=claim, headers=agent.auth)
-            if answer.raise_for_status().status_code == 204:
+            answer = (await client.post(path, json=claim, headers=agent.auth)).raise_for_status()
+            if answer.status_code == 204:
                 continue
-            grant = answer.json()
-            path = f"/api/queue/jobs/{grant['job']['job_id']}/complete"
-            report = {"claim_token": grant["claim_token"], "exit_code": 0}
-            (await client.post(path, json=report, headers=agent.auth)).raise_for_status()
-            tally.add()
+            found = answer.json()
+            grants = [found] if slots == 1 else found["claims"]
+            await asyncio.gather(*(complete(grant, tally) for grant in grants))
 
     return run
+
+
+def http_batches(client: httpx.AsyncClient) -> Enqueue:
+    """Batches of 500 from 4 senders (bench.enqueue), as a service enqueuing many jobs would."""
+    return lambda jobs: enqueue_all(http_sender(client), jobs)

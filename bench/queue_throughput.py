@@ -11,6 +11,11 @@
 * raw nats-py: a WorkQueue stream with one durable pull consumer; `publish_async` per job, then
   8 fetchers bound to that durable loop `fetch(1)` + `ack()`. Same N, same payload size.
 
+The same 8 slots as the reference agent has them, one agent of 8 slots that claims up to its free
+slots in one call (`claim_many`, `POST /api/queue/claims`) and completes them together: in
+process after the same enqueue, and over HTTP after batches of 500 from 4 senders
+(`POST /api/queue/jobs:batch`, as bench.enqueue sends them).
+
 Jobs have the default priority (NORMAL), so each claim of ours first finds CRITICAL and HIGH
 empty. End-to-end is N over the time from the first enqueue to the last completion. A raw run
 precedes each run of ours; the raw figure is the median of those of the same kind. CPU per job
@@ -31,12 +36,25 @@ from bench.figures import CpuMeter, Figure, median, print_figure
 from bench.heartbeats import clients, register
 from bench.http_post import api_process
 from bench.queue_common import CALLERS, jetdeck, measured, profiled, queued_messages
-from bench.queue_sides import AGENTS, LEVEL, Phases, Raw, Side, http_agent, http_enqueue, native
+from bench.queue_sides import (
+    AGENTS,
+    LEVEL,
+    Phases,
+    Raw,
+    Side,
+    http_agent,
+    http_batches,
+    http_enqueue,
+    native,
+    native_slots,
+)
 from infra.connection import connect
 from infra.embedded_server import EmbeddedServer
 from infra.event_store import EventStore
 
 NAME = "queue throughput"
+SLOTS = "native, 1 agent x 8 slots,"
+BATCHES = "http, batches, 1 agent x 8 slots,"
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,8 @@ class Runs:
             out.append(self.figure(side, "enqueue", lambda r: r.enqueue))
             out.append(self.figure(side, "claim+complete", lambda r: r.drain))
             out.append(self.figure(side, "end-to-end", lambda r: r.end_to_end))
+        for side in (SLOTS, BATCHES):
+            out.append(self.figure(side, "end-to-end", lambda r: r.end_to_end))
         ours, raw = median(self.overlapped["native"]), median(self.overlapped["raw"])
         out.append(Figure(NAME, "native overlapped jobs/s", ours, raw, True))
         ours, raw = median(self.cpu_ms["native"]), median(self.cpu_ms["raw"])
@@ -100,11 +120,12 @@ class Runs:
 async def native_rounds(server: EmbeddedServer, raw: Raw, size: Size, runs: Runs) -> None:
     meter = CpuMeter({"bench": os.getpid(), "nats-server": server_pid(server)})
     async with jetdeck(server.url, "bench-queue-native") as services:
-        ours, jobs = native(services.queue), size.jobs
+        ours, slots, jobs = native(services.queue), native_slots(services.queue), size.jobs
         await ours.phased(2 * AGENTS)  # warm up
         for _ in range(size.rounds):
             await runs.add_phased("raw", meter, jobs, lambda: raw.phased(jobs))
             await runs.add_phased("native", meter, jobs, lambda: ours.phased(jobs))
+            await runs.add_phased(SLOTS, meter, jobs, lambda: slots.phased(jobs))
             runs.add_overlapped("raw", await raw.overlapped(jobs))
             runs.add_overlapped("native", await ours.overlapped(jobs))
 
@@ -114,16 +135,20 @@ async def http_rounds(server: EmbeddedServer, raw: Raw, size: Size, runs: Runs) 
     async with (
         api_process(server.url) as (base_url, api_pid),
         clients(base_url, CALLERS + AGENTS) as pool,
+        clients(base_url, 1, AGENTS) as (shared,),
     ):
         callers, mine = pool[:CALLERS], pool[CALLERS:]
         registered = [await register(c, f"agent-{i}") for i, c in enumerate(mine)]
         agents = [http_agent(c, a) for c, a in zip(mine, registered, strict=True)]
         ours, jobs = Side(http_enqueue(callers), agents), size.http_jobs
+        slotted = http_agent(shared, await register(shared, "agent-8", AGENTS), AGENTS)
+        batched = Side(http_batches(shared), [slotted])
         meter = CpuMeter({"bench": os.getpid(), "api": api_pid, "nats-server": server_pid(server)})
         await ours.phased(2 * AGENTS)  # warm up
         for _ in range(size.rounds):
             await runs.add_phased("raw", meter, jobs, lambda: raw.phased(jobs))
             await runs.add_phased("http", meter, jobs, lambda: ours.phased(jobs))
+            await runs.add_phased(BATCHES, meter, jobs, lambda: batched.phased(jobs))
 
 
 async def run(quick: bool) -> list[Figure]:
