@@ -7,11 +7,10 @@ permissions a route needs appear in the OpenAPI document as the scopes of its se
 requirement, so the document itself says who may call what.
 
 Each route's own dependencies read the credentials from the request themselves, and the
-principal is found once per request however many of them ask: FastAPI solves every sub-dependency
-of every dependency on each request (a security scheme, `SecurityScopes`, the services), which
-cost the agents' routes about a fifth of their CPU. The OpenAPI document's security requirements
-are then made from the same dependencies (`requirement_of`, used by `api.openapi`), not from
-FastAPI's `Security`.
+principal is found once per request however many of them ask: FastAPI solves every
+sub-dependency again under each dependency that asks for it, on every request (docs/architecture.md,
+Identity and access). The OpenAPI document's security requirements are made from the same
+dependencies (`requirement_of`, used by `api.openapi`), not from FastAPI's `Security`.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.deps import ServicesDep
+from api.deps import ServicesDep, get_services
 from domain.errors import ForbiddenError, UnauthorizedError
 from domain.identity import ANONYMOUS, Permission, Principal
 from infra.authn import INVALID_CREDENTIALS
@@ -78,7 +77,7 @@ async def caller(request: Request) -> Principal:
     """Who is calling, found once per request."""
     found: Principal | None = request.scope.get(_PRINCIPAL)
     if found is None:
-        services: Services = request.app.state.services
+        services = await get_services(request)
         credentials, cookie = await bearer(request), await session_cookie(request)
         found = await authenticated(request, services, credentials, cookie)
         request.scope[_PRINCIPAL] = found
@@ -100,7 +99,7 @@ async def current_session(
 
 
 async def calling_session(request: Request) -> Session:
-    services: Services = request.app.state.services
+    services = await get_services(request)
     credentials, cookie = await bearer(request), await session_cookie(request)
     return await current_session(request, services, credentials, cookie)
 
@@ -159,7 +158,7 @@ SHARED_REGISTRAR = Registrar("registration-token", None)
 async def registration(request: Request) -> Registrar:
     """Who may register an agent: the holder of the registration token, in any pool, or of a
     registration from `POST /api/auth/token`, in its trust policy's pool."""
-    services: Services = request.app.state.services
+    services = await get_services(request)
     credentials = await bearer(request)
     given = credentials.credentials if credentials else ""
     if given.startswith(REGISTRATION_PREFIX):

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from domain.identity import Principal
 from infra.services import Services
 from infra.settings import Settings
 from infra.tokens import AgentIdentity
@@ -236,3 +237,21 @@ def test_a_public_address_with_the_development_registration_token_refuses_to_sta
 def test_a_guessable_bootstrap_admin_token_is_refused() -> None:
     with pytest.raises(ValidationError, match="BOOTSTRAP_ADMIN_TOKEN"):
         Settings(bootstrap_admin_token="admin")
+
+
+async def test_a_request_finds_its_caller_once_however_many_of_its_dependencies_ask(
+    services: Services, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating a job asks for the report permission and for the command's context, and each
+    needs the caller; the token is checked once, and the event names that caller."""
+    checked: list[str] = []
+    principal = services.authn.principal
+
+    async def counted(secret: str) -> Principal:
+        checked.append(secret)
+        return await principal(secret)
+
+    monkeypatch.setattr(services.authn, "principal", counted)
+    job = await create_job(client)
+    assert len(checked) == 1
+    assert await audit_actors(client, "job", job["job_id"]) == ["service:admin"]
