@@ -16,8 +16,9 @@ dependencies (`requirement_of`, used by `api.openapi`), not from FastAPI's `Secu
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -69,6 +70,11 @@ async def authenticated(
     raise UnauthorizedError(INVALID_CREDENTIALS)
 
 
+T = TypeVar("T")
+_Check = Callable[
+    [Request, Services, HTTPAuthorizationCredentials | None, str | None], Awaitable[T]
+]
+"""What is made of a request's credentials: its principal, or its login session."""
 _PRINCIPAL = "jetdeck.principal"
 """Where a request keeps its principal once found."""
 
@@ -77,10 +83,7 @@ async def caller(request: Request) -> Principal:
     """Who is calling, found once per request."""
     found: Principal | None = request.scope.get(_PRINCIPAL)
     if found is None:
-        services = await get_services(request)
-        credentials, cookie = await bearer(request), await session_cookie(request)
-        found = await authenticated(request, services, credentials, cookie)
-        request.scope[_PRINCIPAL] = found
+        found = request.scope[_PRINCIPAL] = await _presented(request, authenticated)
     return found
 
 
@@ -99,9 +102,13 @@ async def current_session(
 
 
 async def calling_session(request: Request) -> Session:
+    return await _presented(request, current_session)
+
+
+async def _presented(request: Request, check: _Check[T]) -> T:
+    """`check` of the credentials the request presents, read as the security schemes read them."""
     services = await get_services(request)
-    credentials, cookie = await bearer(request), await session_cookie(request)
-    return await current_session(request, services, credentials, cookie)
+    return await check(request, services, await bearer(request), await session_cookie(request))
 
 
 CurrentSession = Annotated[Session, Depends(calling_session)]
@@ -177,14 +184,10 @@ SCHEMES = {scheme.scheme_name: scheme for scheme in (bearer, session_cookie)}
 
 def requirement_of(dependency: object) -> Requirement:
     """What a dependency asks of the caller, as the OpenAPI document says it."""
-    both = [bearer.scheme_name, session_cookie.scheme_name]
     if isinstance(dependency, Permitted):
-        return {name: [p.value for p in dependency.permissions] for name in both}
+        return {name: [p.value for p in dependency.permissions] for name in SCHEMES}
     if dependency in (caller, calling_session):
-        return {name: [] for name in both}
+        return {name: [] for name in SCHEMES}
     if dependency is registration:
         return {bearer.scheme_name: []}
-    if dependency in (bearer, session_cookie):
-        assert isinstance(dependency, HTTPBearer | APIKeyCookie)
-        return {dependency.scheme_name: []}
-    return {}
+    return {name: [] for name, scheme in SCHEMES.items() if dependency is scheme}

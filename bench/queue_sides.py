@@ -190,9 +190,9 @@ def http_agent(client: httpx.AsyncClient, agent: RegisteredAgent, slots: int = 1
         claim["max_jobs"] = slots
 
     async def complete(grant: dict[str, Any], tally: Tally) -> None:
-        path = f"/api/queue/jobs/{grant['job']['job_id']}/complete"
+        done = f"/api/queue/jobs/{grant['job']['job_id']}/complete"
         report = {"claim_token": grant["claim_token"], "exit_code": 0}
-        (await client.post(path, json=report, headers=agent.auth)).raise_for_status()
+        (await client.post(done, json=report, headers=agent.auth)).raise_for_status()
         tally.add()
 
     async def run(tally: Tally) -> None:

@@ -54,6 +54,10 @@ class Level:
         """Up to `want` of the held tickets, the first held first."""
         return [self.held.popleft()[0] for _ in range(min(want, len(self.held)))]
 
+    def take_newest(self) -> Msg:
+        """The ticket held last: the first to go back when there are too many."""
+        return self.held.pop()[0]
+
     def held_since(self) -> float:
         """When the first ticket still held was pulled; the level must hold one."""
         return self.held[0][1]

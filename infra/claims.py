@@ -217,7 +217,7 @@ class PoolDispatcher:
         going: list[Msg] = []
         for level in reversed(self.levels):
             while self.held > keep and level.held:
-                going.append(level.held.pop()[0])
+                going.append(level.take_newest())
         await release(going[::-1])
 
     async def _release_stale(self, pulled_by: float) -> None:
