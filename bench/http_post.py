@@ -85,7 +85,7 @@ class Run:
     def describe(self) -> str:
         load = self.load
         requests = max(1, len(load.latencies) + sum(load.errors.values()))
-        cpu = ", ".join(f"{name} {s / requests * 1000:.2f} ms" for name, s in self.cpu_s.items())
+        cpu = ", ".join(f"{name} {s / requests * 1000:.3f} ms" for name, s in self.cpu_s.items())
         failed = "".join(f"\n      failed {n} x {error}" for error, n in load.errors.items())
         return (
             f"{len(load.latencies):,} ok, {sum(load.errors.values())} failed, "

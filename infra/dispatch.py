@@ -29,7 +29,7 @@ Handler = Callable[[Services, Any, CommandContext], Awaitable[Any]]
 async def handle(services: Services, command: Command[R], context: CommandContext) -> R:
     """Run `command`, sent in `context`; its handler's answer, or one of our errors. Lines
     logged meanwhile name the command."""
-    with command_scope(context.correlation_id, context.command_id, context.actor):
+    with command_scope(context):
         result: R = await HANDLERS[type(command)](services, command, context)
     return result
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -20,19 +20,32 @@ FOREIGN = ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststre
 """Loggers that come with handlers and colours of their own: theirs go, ours take over."""
 
 
-_COMMAND: ContextVar[tuple[str, str, str] | None] = ContextVar("jetdeck_command", default=None)
-"""The command being handled in this task (`command_scope`): correlation id, command id,
-principal."""
+class Sent(Protocol):
+    """What a line logged while a command is handled says of it."""
+
+    @property
+    def correlation_id(self) -> str: ...
+
+    @property
+    def command_id(self) -> str: ...
+
+    @property
+    def actor(self) -> str: ...
+
+
+_COMMAND: ContextVar[Sent | None] = ContextVar("jetdeck_command", default=None)
+"""The command being handled in this task (`command_scope`)."""
 
 
 def _command_fields(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
-    """The fields of the command being handled, put on a line only when one is logged: binding
-    them through structlog's context on every command cost more than the rest of a heartbeat's
-    logging did."""
+    """The fields of the command being handled, read only when a line is logged: binding them
+    through structlog's context on every command cost more than the rest of a heartbeat's
+    logging did, and a command that logs nothing never makes its id."""
     command = _COMMAND.get()
     if command is not None:
-        for name, value in zip(("correlation_id", "command_id", "principal"), command, strict=True):
-            event.setdefault(name, value)
+        event.setdefault("correlation_id", command.correlation_id)
+        event.setdefault("command_id", command.command_id)
+        event.setdefault("principal", command.actor)
     return event
 
 
@@ -93,9 +106,9 @@ def broker_logger() -> logging.Logger:
 
 
 @contextmanager
-def command_scope(correlation_id: str, command_id: str, principal: str) -> Iterator[None]:
-    """Lines logged inside carry these (a context variable: each task has its own)."""
-    token = _COMMAND.set((correlation_id, command_id, principal))
+def command_scope(command: Sent) -> Iterator[None]:
+    """Lines logged inside name `command` (a context variable: each task has its own)."""
+    token = _COMMAND.set(command)
     try:
         yield
     finally:

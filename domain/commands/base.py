@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar, Generic, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -40,9 +41,18 @@ class CommandContext:
         self.principal = principal
         self.actor = str(principal)
         self.key = key
-        self.command_id = f"{self.actor}|{key or uuid4().hex}"
-        self.correlation_id = correlation_id or self.command_id
+        self._correlation_id = correlation_id
         self.request_hash = request_hash
+
+    @cached_property
+    def command_id(self) -> str:
+        """Made when first asked for: a heartbeat, which records and logs nothing, never pays for
+        a fresh id."""
+        return f"{self.actor}|{self.key or uuid4().hex}"
+
+    @property
+    def correlation_id(self) -> str:
+        return self._correlation_id or self.command_id
 
     def cause(self, action: str) -> Cause:
         return Cause(
