@@ -5,7 +5,8 @@ machinery (a task, stdlib `json`, a `PubAck`) and, at a thousand agents, one soc
 Here a beat goes into a bounded queue; one task takes what has gathered (up to `max_batch`,
 lingering `linger_s` after the first so a batch can fill), publishes the lot without awaiting, so
 one socket write carries it, and each ack comes back on the shared reply inbox of
-`infra.replies` to the caller that waits for it.
+`infra.replies` to the caller that waits for it. The caller expects its ack before it queues the
+beat, so one future and one timer see a beat through both the queue and the stream.
 
 The caller awaits its beat's ack, so a beat is never lost in silence: a write the stream refuses,
 or does not acknowledge within `timeout_s`, or that finds the queue full, raises
@@ -24,7 +25,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
 from domain.errors import UnavailableError
-from infra.replies import Answer, Replies, expire
+from infra.replies import Expected, Replies
 
 MAX_BATCH = 512
 MAX_QUEUED = 20_000
@@ -36,8 +37,7 @@ LINGER_S = 0.001
 class _Beat(NamedTuple):
     subject: str
     payload: bytes
-    sent: asyncio.Future[Answer]
-    """Set once the beat is published: the wait for its ack."""
+    ack: Expected
 
 
 class BeatWriter:
@@ -59,6 +59,7 @@ class BeatWriter:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self.replies.start()
         self._task = asyncio.create_task(self._flush_forever(), name="beat-writer")
 
     async def stop(self) -> None:
@@ -69,31 +70,26 @@ class BeatWriter:
                 await self._task
             self._task = None
         while not self._queue.empty():
-            _settle(self._queue.get_nowait(), UnavailableError("the heartbeat writer stopped"))
+            _fail(self._queue.get_nowait(), UnavailableError("the heartbeat writer stopped"))
 
     async def write(self, agent_id: str, payload: bytes) -> None:
         """`payload` on `hb.<agent_id>`, returning once the stream has acknowledged it."""
         if self._task is None:
             raise UnavailableError("the heartbeat writer is not running")
-        loop = asyncio.get_running_loop()
-        beat = _Beat(f"hb.{agent_id}", payload, loop.create_future())
+        beat = _Beat(f"hb.{agent_id}", payload, self.replies.expect())
         try:
             self._queue.put_nowait(beat)
         except asyncio.QueueFull:
+            self.replies.forget(beat.ack)
             raise UnavailableError("heartbeat writes are backed up; retry shortly") from None
-        deadline = loop.time() + self.timeout_s
-        timer = expire(beat.sent, self.timeout_s)  # once sent is done, it has nothing to do
         try:
-            published = await beat.sent
-            answer = await published(deadline - loop.time())
+            answer = await self.replies.wait(beat.ack, self.timeout_s)
         except TimeoutError:
             raise UnavailableError(
                 f"the heartbeat of agent {agent_id} was not acknowledged in {self.timeout_s} s"
             ) from None
         except NoRespondersError:
             raise UnavailableError("no stream took the heartbeat") from None
-        finally:
-            timer.cancel()
         if "error" in answer:
             raise UnavailableError(f"the stream refused the heartbeat: {answer['error']}")
 
@@ -109,19 +105,14 @@ class BeatWriter:
     async def _publish(self, batch: list[_Beat]) -> None:
         """Every beat of the batch goes out before the flusher writes the socket; none awaits
         its ack here."""
+        publish = self.replies.nc.publish
         for beat in batch:
             try:
-                sent = await self.replies.send(beat.subject, beat.payload, self.headers)
+                await publish(beat.subject, beat.payload, beat.ack.inbox, headers=self.headers)
             except NatsError as exc:
-                _settle(beat, UnavailableError(f"publishing a heartbeat: {exc!r}"))
-            else:
-                _settle(beat, sent)
+                _fail(beat, UnavailableError(f"publishing a heartbeat: {exc!r}"))
 
 
-def _settle(beat: _Beat, outcome: Answer | UnavailableError) -> None:
-    if beat.sent.done():
-        return  # its caller gave up waiting, and has answered 503
-    if isinstance(outcome, UnavailableError):
-        beat.sent.set_exception(outcome)
-    else:
-        beat.sent.set_result(outcome)
+def _fail(beat: _Beat, error: UnavailableError) -> None:
+    if not beat.ack.reply.done():  # else its caller gave up waiting, and has answered 503
+        beat.ack.reply.set_exception(error)
