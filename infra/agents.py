@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,6 +25,7 @@ from domain.errors import NotFoundError, UnauthorizedError
 from domain.health import AgentStatus, classify
 from domain.identity import system
 from domain.recorded import Cause
+from infra.agent_tokens import AgentTokens
 from infra.beat_writer import BeatWriter
 from infra.commands import CommandRunner
 from infra.layout import HEARTBEATS
@@ -35,7 +35,7 @@ from infra.projection_runner import ProjectionRunner
 from infra.queue import QueueService
 from infra.read_models import ReadModels
 from infra.settings import Settings
-from infra.tokens import AgentIdentity, Signer
+from infra.tokens import Signer
 from infra.unit_of_work import UnitOfWork
 from projections.agents import AgentView, with_beat
 
@@ -48,7 +48,6 @@ class Beat:
 
 
 _AgentAct = Callable[[Agent], None]
-AGENT_PREFIX = "jdagt_"
 UNWELL = frozenset({AgentStatus.UNHEALTHY, AgentStatus.OFFLINE})
 log = logging.getLogger(__name__)
 HEALTH_MONITOR = str(system("health-monitor"))
@@ -77,7 +76,7 @@ class AgentService:
         self.runner = runner
         self.views = views
         self.queue = queue
-        self.signer = signer
+        self.tokens = AgentTokens(signer, settings.agent_token_ttl_s)
         self.settings = settings
         self.policy = settings.health
         ttl = math.ceil(self.policy.heartbeat_interval_s * self.policy.offline_after_intervals)
@@ -106,20 +105,13 @@ class AgentService:
         result = await self.commands.create(cause, make)
         # A first beat, so an agent that never sends one still goes offline when it expires.
         await self._beat(str(result.aggregate.id), {"registered": True})
-        token = self._token(str(result.aggregate.id), result.seq)
+        token = self.tokens.issue(str(result.aggregate.id), result.seq)
         return Registration(result.aggregate, result.seq, token)
-
-    def _token(self, agent_id: str, seq: int) -> str:
-        expires_at = time.time() + self.settings.agent_token_ttl_s
-        identity = AgentIdentity(agent_id=agent_id, seq=seq, expires_at=expires_at)
-        return AGENT_PREFIX + self.signer.sign(identity)
 
     async def authenticate(self, token: str) -> str:
         """The agent a token speaks for; an expired token, or a deregistered agent's, opens
         nothing."""
-        identity = self.signer.verify(token.removeprefix(AGENT_PREFIX), AgentIdentity)
-        if identity.expires_at <= time.time():
-            raise UnauthorizedError(f"the token of agent {identity.agent_id} expired")
+        identity = self.tokens.identity(token)
         await self.runner.wait_for(identity.seq, self.settings.read_wait_s)
         view = self.views.agents.get(identity.agent_id)
         if view is None or view.terminated:
@@ -144,7 +136,7 @@ class AgentService:
         return Beaten(
             view.status,
             self._instructions(agent_id, view.draining, running_jobs),
-            self._token(agent_id, view.last_seq),
+            self.tokens.renewed(agent_id, view.last_seq),
             self.policy.heartbeat_interval_s,
         )
 

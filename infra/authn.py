@@ -13,7 +13,8 @@ from typing import TypeVar
 from domain.errors import UnauthorizedError
 from domain.identity import Principal, PrincipalKind
 from infra.access import SERVICE_PREFIX, AccessService, utcnow
-from infra.agents import AGENT_PREFIX, AgentService
+from infra.agent_tokens import AGENT_PREFIX
+from infra.agents import AgentService
 from infra.sessions import SESSION_PREFIX, Session, SessionStore
 
 INVALID_CREDENTIALS = "missing, invalid, expired or revoked credentials"
