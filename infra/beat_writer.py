@@ -31,7 +31,11 @@ MAX_BATCH = 512
 MAX_QUEUED = 20_000
 """About four seconds of beats at the rate the bench drives: a queue deeper than that would only
 hold beats whose callers have given up."""
-LINGER_S = 0.001
+LINGER_S = 0.0
+"""One turn of the event loop, for the beats being handled meanwhile to join the batch. Measured
+under the heartbeat bench, taking turns: a millisecond's linger gave 12,152 / 13,050 beats/s at
+62 / 59 us of CPU each, one turn 14,118 / 14,738 at 59 / 56; and publishing each beat from its
+own task, with no batch, 13,741 / 14,304 at 65 / 63 (nats-py's flusher then writes more often)."""
 
 
 class _Beat(NamedTuple):
