@@ -17,6 +17,10 @@ record no event.
   same `hb.<id>` subjects, back to back from as many tasks on one connection as the side has
   senders (50, 200), for as long. This is the write a heartbeat cannot do without; the rest is
   HTTP or request/reply, auth and the health decision.
+* the floor, one per side: a service that only writes the beat (bench.beat_floor), driven with
+  the same requests as ours: over HTTP a bare ASGI app under the same uvicorn, over NATS a plain
+  nats-py responder. What it reaches, the load generator, the server and the write allow on this
+  machine before any of JetDeck's work: a target above it cannot be met here.
 
 The health monitor does not run, on either side. Latency is per request, from send to answer.
 
@@ -26,7 +30,6 @@ The health monitor does not run, on either side. Latency is per request, from se
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import time
 from collections import Counter
@@ -40,6 +43,8 @@ import httpx
 import orjson
 from nats.aio.client import Client
 
+from bench.beat_floor import METRICS, PAYLOAD, TTL
+from bench.beat_floor import SUBJECT as FLOOR_SUBJECT
 from bench.common import (
     connected,
     gateway_answering,
@@ -52,20 +57,16 @@ from bench.common import (
 from bench.figures import CpuMeter, Figure, OpenLoop, print_figure
 from bench.history_scale import worker
 from bench.http_post import ADMIN_HEADERS, Run, api_process
-from domain.agent import Metrics
-from domain.health import HealthPolicy
 from infra.settings import DEV_REGISTRATION_TOKEN
 from workers.native_beats import SUBJECT
 
 NAME = "agent heartbeats"
-METRICS = Metrics(cpu_pct=20.0, mem_pct=35.0, disk_pct=50.0, running_jobs=0)
 BODY = METRICS.model_dump(exclude={"running_jobs"}) | {"running_jobs": []}
 HOST = {"hostname": "bench", "os": "linux", "arch": "x86_64", "cpu_count": 2, "memory_mb": 4096}
-POLICY = HealthPolicy()
-TTL = {"Nats-TTL": f"{math.ceil(POLICY.heartbeat_interval_s * POLICY.offline_after_intervals)}s"}
-"""What `AgentService.heartbeat` puts on each beat, so the raw side writes the same message."""
-RAW_PAYLOAD = orjson.dumps({"metrics": METRICS.model_dump(), "running_jobs": ()})
 REGISTRATION = DEV_REGISTRATION_TOKEN
+API_ROUTE = "/api/agents/{}/heartbeat"
+FLOOR_ROUTE = "/beat/{}"
+CEILING = "none: ours' ceiling"
 Send = Callable[[int], Awaitable[None]]
 T = TypeVar("T")
 
@@ -132,9 +133,8 @@ async def register(client: httpx.AsyncClient, name: str, slots: int = 1) -> Agen
     return agent
 
 
-async def beat(client: httpx.AsyncClient, agent: Agent) -> None:
-    path = f"/api/agents/{agent.agent_id}/heartbeat"
-    answer = await client.post(path, json=BODY, headers=agent.auth)
+async def beat(client: httpx.AsyncClient, agent: Agent, route: str = API_ROUTE) -> None:
+    answer = await client.post(route.format(agent.agent_id), json=BODY, headers=agent.auth)
     if answer.status_code != 200:
         raise RuntimeError(f"{answer.status_code}: {answer.text[:200]}")
 
@@ -176,25 +176,40 @@ def native_body(agent: Agent) -> bytes:
     return orjson.dumps(BODY | {"agent_id": agent.agent_id, "agent_token": agent.token})
 
 
-async def native_beat(nc: Client, body: bytes) -> None:
-    answer = orjson.loads((await nc.request(SUBJECT, body, timeout=30)).data)
+async def native_beat(nc: Client, body: bytes, subject: str = SUBJECT) -> None:
+    answer = orjson.loads((await nc.request(subject, body, timeout=30)).data)
     if answer["status"] != 200:
         raise RuntimeError(f"{answer['status']}: {answer.get('detail', '')[:200]}")
 
 
-async def native_run(url: str, agents: Sequence[Agent], size: Size, meter: CpuMeter) -> Run:
+async def native_run(
+    url: str, agents: Sequence[Agent], size: Size, meter: CpuMeter, floor: bool = False
+) -> Run:
+    """The gateway answering, or with `floor` the floor's responder."""
     bodies = [native_body(agent) for agent in agents]
-    async with (
-        worker("workers.gateway", url) as pid,
-        connected(url, "bench-heartbeats-native") as nc,
-    ):
-        await gateway_answering(lambda: native_beat(nc, bodies[0]))
+    module, subject = ("bench.beat_floor", FLOOR_SUBJECT) if floor else ("workers.gateway", SUBJECT)
+    async with worker(module, url) as pid, connected(url, "bench-heartbeats-native") as nc:
+        await gateway_answering(lambda: native_beat(nc, bodies[0], subject))
 
         def sender(mine: Sequence[bytes]) -> Send:
-            return lambda i: native_beat(nc, mine[i % len(mine)])
+            return lambda i: native_beat(nc, mine[i % len(mine)], subject)
 
         work = [sender(mine) for mine in shares(bodies, size.native_senders)]
-        return await closed_loop(work, size.seconds, meter.also("gateway", pid))
+        return await closed_loop(work, size.seconds, meter.also(module, pid))
+
+
+async def http_floor_run(url: str, agents: Sequence[Agent], size: Size, meter: CpuMeter) -> Run:
+    """The floor's bare app, driven by as many clients as the API with the same requests."""
+    async with (
+        api_process(url, app=("bench.beat_floor:app",)) as (base, pid),
+        clients(base, size.clients) as pool,
+    ):
+
+        def sender(client: httpx.AsyncClient, mine: Sequence[Agent]) -> Send:
+            return lambda i: beat(client, mine[i % len(mine)], FLOOR_ROUTE)
+
+        work = list(map(sender, pool, shares(agents, size.clients)))
+        return await closed_loop(work, size.seconds, meter.also("floor app", pid))
 
 
 # --- raw nats-py -----------------------------------------------------------------------------
@@ -206,7 +221,7 @@ async def raw_run(url: str, size: Size, senders: int, meter: CpuMeter) -> Run:
         subjects = [f"hb.{uuid4()}" for _ in range(size.agents)]
 
         async def publish(subject: str) -> None:
-            await js.publish(subject, RAW_PAYLOAD, headers=TTL)
+            await js.publish(subject, PAYLOAD, headers=TTL)
 
         await asyncio.gather(*(publish(subject) for subject in subjects))  # warm up
 
@@ -220,15 +235,17 @@ async def raw_run(url: str, size: Size, senders: int, meter: CpuMeter) -> Run:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def figures(http: OpenLoop, raw_http: OpenLoop, native: OpenLoop, raw: OpenLoop) -> list[Figure]:
-    return [
-        Figure(NAME, "HTTP heartbeats/s", http.achieved, raw_http.achieved, True, "≥ 5,000"),
-        Figure(NAME, "HTTP p50 ms", http.ms(50), raw_http.ms(50), False),
-        Figure(NAME, "HTTP p99 ms", http.ms(99), raw_http.ms(99), False, "< 20"),
-        Figure(NAME, "NATS heartbeats/s", native.achieved, raw.achieved, True, "≥ 20,000"),
-        Figure(NAME, "NATS p50 ms", native.ms(50), raw.ms(50), False),
-        Figure(NAME, "NATS p99 ms", native.ms(99), raw.ms(99), False),
-    ]
+def figures(loads: dict[str, OpenLoop]) -> list[Figure]:
+    out: list[Figure] = []
+    for path, rate_target, p99_target in (("HTTP", "≥ 5,000", "< 20"), ("NATS", "≥ 20,000", "")):
+        ours, floor, raw = loads[path], loads[f"{path} floor"], loads[f"{path} raw"]
+        out += [
+            Figure(NAME, f"{path} heartbeats/s", ours.achieved, raw.achieved, True, rate_target),
+            Figure(NAME, f"{path} p50 ms", ours.ms(50), raw.ms(50), False),
+            Figure(NAME, f"{path} p99 ms", ours.ms(99), raw.ms(99), False, p99_target),
+            Figure(NAME, f"{path} floor beats/s", floor.achieved, raw.achieved, True, CEILING),
+        ]
+    return out
 
 
 async def run(quick: bool) -> list[Figure]:
@@ -237,18 +254,22 @@ async def run(quick: bool) -> list[Figure]:
         f"{NAME}: {size.agents:,} agents; HTTP {size.clients} clients, NATS "
         f"{size.native_senders} senders; {size.seconds:.0f} s closed loop each side\n  {machine()}"
     )
+    runs: dict[str, Run] = {}
     async with nats_server() as server:
-        meter = CpuMeter({"load generator": os.getpid(), "nats-server": server_pid(server)})
-        raw_http = await raw_run(server.url, size, size.clients, meter)
-        raw_native = await raw_run(server.url, size, size.native_senders, meter)
-        async with api_process(server.url) as (base, pid):
-            http, agents = await api_run(base, size, meter.also("API process", pid))
-        native = await native_run(server.url, agents, size, meter)
-    print(f"  ours (HTTP):             {http.describe()}")
-    print(f"  raw js.publish ({size.clients:>3}):    {raw_http.describe()}")
-    print(f"  ours (NATS):             {native.describe()}")
-    print(f"  raw js.publish ({size.native_senders:>3}):    {raw_native.describe()}")
-    result = figures(http.load, raw_http.load, native.load, raw_native.load)
+        url, meter = (
+            server.url,
+            CpuMeter({"load generator": os.getpid(), "nats-server": server_pid(server)}),
+        )
+        runs["HTTP raw"] = await raw_run(url, size, size.clients, meter)
+        runs["NATS raw"] = await raw_run(url, size, size.native_senders, meter)
+        async with api_process(url) as (base, pid):
+            runs["HTTP"], agents = await api_run(base, size, meter.also("API process", pid))
+        runs["HTTP floor"] = await http_floor_run(url, agents, size, meter)
+        runs["NATS"] = await native_run(url, agents, size, meter)
+        runs["NATS floor"] = await native_run(url, agents, size, meter, floor=True)
+    for side, measured in runs.items():
+        print(f"  {side + ':':<12}{measured.describe()}")
+    result = figures({side: measured.load for side, measured in runs.items()})
     for figure in result:
         print_figure(figure)
     return result

@@ -119,9 +119,13 @@ async def raw_run(url: str, size: Size, meter: CpuMeter) -> Run:
 
 @asynccontextmanager
 async def api_process(
-    nats_url: str, start_timeout_s: float = START_TIMEOUT_S, data_dir: Path | None = None
+    nats_url: str,
+    start_timeout_s: float = START_TIMEOUT_S,
+    data_dir: Path | None = None,
+    app: tuple[str, ...] = ("api.app:create_app", "--factory"),
 ) -> AsyncIterator[tuple[str, int]]:
-    """The API under uvicorn in a child process; yields its base URL and pid once healthy."""
+    """The API (or another `app` answering `GET /api/health`) under uvicorn in a child process;
+    yields its base URL and pid once healthy."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JETDECK_")}
     env["JETDECK_NATS_URL"] = nats_url
@@ -130,7 +134,7 @@ async def api_process(
     env["JETDECK_BOOTSTRAP_ADMIN_TOKEN"] = ADMIN_TOKEN
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        *("-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"),
+        *("-m", "uvicorn", *app, "--host", "127.0.0.1"),
         *("--port", str(port), "--log-level", "warning", "--no-access-log"),
         env=env,
         preexec_fn=lifeline(),

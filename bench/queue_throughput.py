@@ -10,6 +10,10 @@
   POST /api/queue/jobs/{id}/complete.
 * raw nats-py: a WorkQueue stream with one durable pull consumer; `publish_async` per job, then
   8 fetchers bound to that durable loop `fetch(1)` + `ack()`. Same N, same payload size.
+* the floor: raw nats-py doing the writes JetDeck must do for each job and nothing else
+  (bench.queue_floor), with 8 fetchers. No implementation that keeps the audit trail and the
+  leases can pass it on this machine, so its own ratio to raw bounds what the native path's
+  can reach.
 
 The same 8 slots as the reference agent has them, one agent of 8 slots that claims up to its free
 slots in one call (`claim_many`, `POST /api/queue/claims`) and completes them together: in
@@ -36,6 +40,7 @@ from bench.figures import CpuMeter, Figure, median, print_figure
 from bench.heartbeats import clients, register
 from bench.http_post import api_process
 from bench.queue_common import CALLERS, jetdeck, measured, profiled, queued_messages
+from bench.queue_floor import Floor
 from bench.queue_sides import (
     AGENTS,
     LEVEL,
@@ -55,6 +60,7 @@ from infra.event_store import EventStore
 NAME = "queue throughput"
 SLOTS = "native, 1 agent x 8 slots,"
 BATCHES = "http, batches, 1 agent x 8 slots,"
+FLOOR_TARGET = "none: the native path's ceiling"
 
 
 @dataclass(frozen=True)
@@ -94,10 +100,12 @@ class Runs:
         self.overlapped.setdefault(side, []).append(rate)
         print(f"  {side:<7} overlapped end-to-end {rate:8,.0f}/s", flush=True)
 
-    def figure(self, side: str, metric: str, rate: Callable[[Phases], float]) -> Figure:
+    def figure(
+        self, side: str, metric: str, rate: Callable[[Phases], float], target: str = ""
+    ) -> Figure:
         ours = median([rate(r) for r in self.phased[side]])
         raw = median([rate(r) for r in self.phased["raw"]])
-        return Figure(NAME, f"{side} {metric} jobs/s", ours, raw, True)
+        return Figure(NAME, f"{side} {metric} jobs/s", ours, raw, True, target)
 
     def figures(self) -> list[Figure]:
         out: list[Figure] = []
@@ -105,6 +113,7 @@ class Runs:
             out.append(self.figure(side, "enqueue", lambda r: r.enqueue))
             out.append(self.figure(side, "claim+complete", lambda r: r.drain))
             out.append(self.figure(side, "end-to-end", lambda r: r.end_to_end))
+        out.append(self.figure("floor", "end-to-end", lambda r: r.end_to_end, FLOOR_TARGET))
         for side in (SLOTS, BATCHES):
             out.append(self.figure(side, "end-to-end", lambda r: r.end_to_end))
         ours, raw = median(self.overlapped["native"]), median(self.overlapped["raw"])
@@ -115,6 +124,14 @@ class Runs:
 
 
 # --- the run ---------------------------------------------------------------------------------
+
+
+async def floor_rounds(server: EmbeddedServer, floor: Floor, size: Size, runs: Runs) -> None:
+    """Before JetDeck's services start in this process, so nothing else shares it."""
+    meter = CpuMeter({"bench": os.getpid(), "nats-server": server_pid(server)})
+    await floor.phased(2 * AGENTS)  # warm up
+    for _ in range(size.rounds):
+        await runs.add_phased("floor", meter, size.jobs, lambda: floor.phased(size.jobs))
 
 
 async def native_rounds(server: EmbeddedServer, raw: Raw, size: Size, runs: Runs) -> None:
@@ -163,6 +180,7 @@ async def run(quick: bool) -> list[Figure]:
         try:
             store = EventStore(nc)
             raw = Raw(nc, queued_messages(store, LEVEL, await store.key())[-1].payload)
+            await floor_rounds(server, await Floor.declared(nc, store), size, runs)
             await native_rounds(server, raw, size, runs)
             await http_rounds(server, raw, size, runs)
         finally:

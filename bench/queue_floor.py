@@ -1,0 +1,172 @@
+"""The floor under the queue's end-to-end figure: raw nats-py doing the writes JetDeck must do for
+every job, and nothing else.
+
+The issue measures the queue against a raw work queue (publish, fetch, ack), which writes no
+audit trail. It also asks that every claim and completion be in the log and every claimed job
+hold a lease. So per job, in the order JetDeck does them:
+
+* enqueue: the job's real `Created` event, appended with the event store's headers, which the
+  server copies into the queue stream (and republishes as a ticket signal);
+* claim: a `fetch(1)` from the level's durable consumer, then the lease (a `Nats-TTL` message)
+  and the `Claimed` event (expecting the job's last sequence), pipelined, both acks awaited;
+* complete: the `Completed` event (expecting the `Claimed` one), the ticket's ack and the
+  lease's purge, pipelined, awaited.
+
+No decisions, no read models, no validation, no HMAC: what is left is the wire and the server.
+Writes go out on one shared reply inbox (`infra.replies`, the cheapest publish there is in
+nats-py). The streams are copies of EVENTS, QUEUE and LEASES under other names and subjects,
+declared once before the runs, so the services of the bench process never see these events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import RePublish, StreamConfig, StreamSource, SubjectTransform
+
+from bench.queue_common import POOL, Tally, queued_messages
+from bench.queue_sides import AGENTS, LEVEL, WAIT_S, Agent, Phases, Side
+from infra.event_store import EventStore, Outgoing
+from infra.layout import (
+    consumer_name,
+    events_stream,
+    liveness_stream,
+    queue_consumer,
+    queue_stream,
+)
+from infra.replies import Replies
+from infra.tickets import source_seq
+
+EVENTS = "FLOOR_EVENTS"
+QUEUE = "FLOOR_QUEUE"
+LEASES = "FLOOR_LEASES"
+PURGE = f"$JS.API.STREAM.PURGE.{LEASES}"
+TIMEOUT_S = 30.0
+
+
+def streams() -> list[StreamConfig]:
+    """EVENTS, QUEUE and LEASES as JetDeck declares them, under the floor's names."""
+    source = StreamSource(
+        name=EVENTS,
+        subject_transforms=[
+            SubjectTransform(
+                src="fev.job.*.queued.*.*",
+                dest="fq.{{wildcard(2)}}.{{wildcard(3)}}.{{wildcard(1)}}",
+            )
+        ],
+    )
+    return [
+        replace(events_stream(1), name=EVENTS, subjects=["fev.>"]),
+        replace(
+            queue_stream(1),
+            name=QUEUE,
+            sources=[source],
+            republish=RePublish(src="fq.>", dest="floor.tickets.>", headers_only=True),
+        ),
+        liveness_stream(LEASES, "flease.>", 1),
+    ]
+
+
+def queue_subject(job_id: str = "*") -> str:
+    return f"fq.{POOL}.{LEVEL.value}.{job_id}"
+
+
+@dataclass(frozen=True)
+class Floor:
+    nc: Client
+    store: EventStore
+    replies: Replies
+
+    @classmethod
+    async def declared(cls, nc: Client, store: EventStore) -> Floor:
+        """The floor's streams and consumer, declared once: the server's sourcing into the queue
+        stream is running before the first run, as QUEUE's is for JetDeck's."""
+        js = nc.jetstream()
+        for config in streams():
+            await js.add_stream(config)
+        consumer = replace(queue_consumer(POOL, LEVEL, TIMEOUT_S), filter_subject=queue_subject())
+        await js.add_consumer(QUEUE, consumer)
+        replies = Replies(nc)
+        await replies.start()
+        return cls(nc, store, replies)
+
+    async def phased(self, jobs: int) -> Phases:
+        """With the jobs' events made before the clock starts."""
+        key = await self.store.key()
+        created = [queued_messages(self.store, LEVEL, key) for _ in range(jobs)]
+        side = Side(
+            lambda n: enqueue(self.replies, created[:n]), [agent(self.nc, self.replies)] * AGENTS
+        )
+        return await side.phased(jobs)
+
+
+async def enqueue(replies: Replies, jobs: Sequence[list[Outgoing]]) -> None:
+    """Every job's `Created` event pipelined, every ack awaited."""
+    answers = []
+    for messages in jobs:
+        for message in messages:
+            headers = {"Nats-Msg-Id": message.msg_id, "Nats-Expected-Stream": EVENTS}
+            if message.expect_seq is not None:
+                headers["Nats-Expected-Last-Subject-Sequence"] = str(message.expect_seq)
+            answers.append(await replies.send(f"f{message.subject}", message.payload, headers))
+    for answer in answers:
+        _stored(await answer(TIMEOUT_S))
+
+
+def agent(nc: Client, replies: Replies) -> Agent:
+    async def run(tally: Tally) -> None:
+        sub = await nc.jetstream().pull_subscribe_bind(
+            durable=consumer_name(POOL, LEVEL), stream=QUEUE
+        )
+        try:
+            while not tally.done:
+                try:
+                    tickets = await sub.fetch(1, timeout=WAIT_S)
+                except TimeoutError:
+                    continue
+                for ticket in tickets:
+                    await claim_and_complete(replies, ticket)
+                    tally.add()
+        finally:
+            await sub.unsubscribe()
+
+    return run
+
+
+async def claim_and_complete(replies: Replies, ticket: Msg) -> None:
+    job_id = ticket.subject.rsplit(".", 1)[1]
+    events = f"fev.job.{job_id}"
+    body = orjson.dumps({"agent_id": "floor", "ack_subject": ticket.reply})
+    lease = await replies.send(f"flease.{job_id}", body, {"Nats-TTL": "300s"})
+    claimed = await replies.send(
+        f"{events}.claimed", ticket.data, _expecting(job_id, "claimed", source_seq(ticket))
+    )
+    _stored(await lease(TIMEOUT_S))
+    claimed_seq = _stored(await claimed(TIMEOUT_S))
+    completed = await replies.send(
+        f"{events}.completed", ticket.data, _expecting(job_id, "completed", claimed_seq)
+    )
+    await ticket.ack()
+    purge = await replies.send(PURGE, orjson.dumps({"filter": f"flease.{job_id}"}), None)
+    _stored(await completed(TIMEOUT_S))
+    _stored(await purge(TIMEOUT_S))
+
+
+def _expecting(job_id: str, what: str, seq: int) -> dict[str, str]:
+    return {
+        "Nats-Msg-Id": f"{job_id}-{what}",
+        "Nats-Expected-Last-Subject-Sequence": str(seq),
+        "Nats-Expected-Last-Subject-Sequence-Subject": f"fev.job.{job_id}.>",
+    }
+
+
+def _stored(answer: dict[str, Any]) -> int:
+    if "error" in answer:
+        raise RuntimeError(f"the floor's write was refused: {answer['error']}")
+    seq: int = answer.get("seq", 0)
+    return seq
