@@ -39,9 +39,10 @@ class AgentTokens:
         return AGENT_PREFIX + self.signer.sign(identity)
 
     def renewed(self, agent_id: str, seq: int) -> str:
-        if self.clock() - self._since >= self.reissue_s:
+        now = self.clock()
+        if now - self._since >= self.reissue_s:
             self._renewed.clear()
-            self._since = self.clock()
+            self._since = now
         key = (agent_id, seq)
         token = self._renewed.get(key)
         if token is None:
