@@ -29,8 +29,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import RePublish, StreamConfig, StreamSource, SubjectTransform
 
-from bench.queue_common import POOL, Tally, queued_messages
-from bench.queue_sides import AGENTS, LEVEL, WAIT_S, Agent, Phases, Side
+from bench.queue_common import POOL, queued_messages
+from bench.queue_sides import AGENTS, LEVEL, Agent, Phases, Side, fetching_agent
 from infra.event_store import EventStore, Outgoing
 from infra.layout import (
     consumer_name,
@@ -119,23 +119,10 @@ async def enqueue(replies: Replies, jobs: Sequence[list[Outgoing]]) -> None:
 
 
 def agent(nc: Client, replies: Replies) -> Agent:
-    async def run(tally: Tally) -> None:
-        sub = await nc.jetstream().pull_subscribe_bind(
-            durable=consumer_name(POOL, LEVEL), stream=QUEUE
-        )
-        try:
-            while not tally.done:
-                try:
-                    tickets = await sub.fetch(1, timeout=WAIT_S)
-                except TimeoutError:
-                    continue
-                for ticket in tickets:
-                    await claim_and_complete(replies, ticket)
-                    tally.add()
-        finally:
-            await sub.unsubscribe()
+    async def work(ticket: Msg) -> None:
+        await claim_and_complete(replies, ticket)
 
-    return run
+    return fetching_agent(nc.jetstream(), QUEUE, consumer_name(POOL, LEVEL), work)
 
 
 async def claim_and_complete(replies: Replies, ticket: Msg) -> None:

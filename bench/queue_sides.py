@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from bench.common import new_cause
@@ -118,9 +119,13 @@ def native_slots(queue: QueueService) -> Side:
 # --- raw nats-py -----------------------------------------------------------------------------
 
 
-def raw_agent(js: JetStreamContext) -> Agent:
+def fetching_agent(
+    js: JetStreamContext, stream: str, durable: str, work: Callable[[Msg], Awaitable[None]]
+) -> Agent:
+    """Loops `fetch(1)` on a durable consumer and does `work` on each message."""
+
     async def run(tally: Tally) -> None:
-        sub = await js.pull_subscribe_bind(durable=raw_consumer(LEVEL), stream=RAW_STREAM)
+        sub = await js.pull_subscribe_bind(durable=durable, stream=stream)
         try:
             while not tally.done:
                 try:
@@ -128,12 +133,16 @@ def raw_agent(js: JetStreamContext) -> Agent:
                 except TimeoutError:
                     continue
                 for msg in msgs:
-                    await msg.ack()
+                    await work(msg)
                     tally.add()
         finally:
             await sub.unsubscribe()
 
     return run
+
+
+def raw_agent(js: JetStreamContext) -> Agent:
+    return fetching_agent(js, RAW_STREAM, raw_consumer(LEVEL), Msg.ack)
 
 
 @dataclass(frozen=True)
