@@ -256,10 +256,8 @@ async def run(quick: bool) -> list[Figure]:
     )
     runs: dict[str, Run] = {}
     async with nats_server() as server:
-        url, meter = (
-            server.url,
-            CpuMeter({"load generator": os.getpid(), "nats-server": server_pid(server)}),
-        )
+        url = server.url
+        meter = CpuMeter({"load generator": os.getpid(), "nats-server": server_pid(server)})
         runs["HTTP raw"] = await raw_run(url, size, size.clients, meter)
         runs["NATS raw"] = await raw_run(url, size, size.native_senders, meter)
         async with api_process(url) as (base, pid):
