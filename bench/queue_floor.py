@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from nats.aio.client import Client
@@ -97,12 +97,19 @@ class Floor:
 
     async def phased(self, jobs: int) -> Phases:
         """With the jobs' events made before the clock starts."""
-        key = await self.store.key()
-        created = [queued_messages(self.store, LEVEL, key) for _ in range(jobs)]
+        created = await self._created(jobs)
         side = Side(
             lambda n: enqueue(self.replies, created[:n]), [agent(self.nc, self.replies)] * AGENTS
         )
         return await side.phased(jobs)
+
+    async def fill(self, jobs: int) -> None:
+        """`jobs` jobs queued for claims to take."""
+        await enqueue(self.replies, await self._created(jobs))
+
+    async def _created(self, jobs: int) -> list[list[Outgoing]]:
+        key = await self.store.key()
+        return [queued_messages(self.store, LEVEL, key) for _ in range(jobs)]
 
 
 async def enqueue(replies: Replies, jobs: Sequence[list[Outgoing]]) -> None:
@@ -120,25 +127,41 @@ async def enqueue(replies: Replies, jobs: Sequence[list[Outgoing]]) -> None:
 
 def agent(nc: Client, replies: Replies) -> Agent:
     async def work(ticket: Msg) -> None:
-        await claim_and_complete(replies, ticket)
+        await complete(nc, replies, await claim(replies, ticket))
 
     return fetching_agent(nc.jetstream(), QUEUE, consumer_name(POOL, LEVEL), work)
 
 
-async def claim_and_complete(replies: Replies, ticket: Msg) -> None:
+class Claimed(NamedTuple):
+    job_id: str
+    ack_subject: str
+    seq: int
+    """The `Claimed` event's, which `Completed` expects."""
+    payload: bytes
+    """The ticket's, the size of a job event: `Claimed` and `Completed` carry as much."""
+
+
+async def claim(replies: Replies, ticket: Msg) -> Claimed:
+    """The lease and `Claimed`, pipelined."""
     job_id = ticket.subject.rsplit(".", 1)[1]
-    events = f"fev.job.{job_id}"
     body = orjson.dumps({"agent_id": "floor", "ack_subject": ticket.reply})
     lease = await replies.send(f"flease.{job_id}", body, {"Nats-TTL": "300s"})
     claimed = await replies.send(
-        f"{events}.claimed", ticket.data, _expecting(job_id, "claimed", source_seq(ticket))
+        f"fev.job.{job_id}.claimed", ticket.data, _expecting(job_id, "claimed", source_seq(ticket))
     )
     _stored(await lease(TIMEOUT_S))
-    claimed_seq = _stored(await claimed(TIMEOUT_S))
+    return Claimed(job_id, ticket.reply, _stored(await claimed(TIMEOUT_S)), ticket.data)
+
+
+async def complete(nc: Client, replies: Replies, claimed: Claimed) -> None:
+    """`Completed`, the ticket's ack and the lease's purge, pipelined."""
+    job_id = claimed.job_id
     completed = await replies.send(
-        f"{events}.completed", ticket.data, _expecting(job_id, "completed", claimed_seq)
+        f"fev.job.{job_id}.completed",
+        claimed.payload,
+        _expecting(job_id, "completed", claimed.seq),
     )
-    await ticket.ack()
+    await nc.publish(claimed.ack_subject, b"+ACK")
     purge = await replies.send(PURGE, orjson.dumps({"filter": f"flease.{job_id}"}), None)
     _stored(await completed(TIMEOUT_S))
     _stored(await purge(TIMEOUT_S))
