@@ -5,8 +5,9 @@ should do; the one thing it cannot do without is writing the beat to HEARTBEATS.
 services do only that, driven exactly as JetDeck's are, so they measure what the machine, the
 load generator and the write cost before any of JetDeck's work:
 
-* over NATS, a plain nats-py responder on `SUBJECT` (a queue group, a task per request, as the
-  gateway's): the beat written on the shared reply inbox (`infra.replies`), then `{"status": 200}`;
+* over NATS, the gateway's own plain nats-py responder (`workers.responder`: a queue group, a
+  task per request) on `SUBJECT`: the beat written on the shared reply inbox (`infra.replies`),
+  then `{"status": 200}`;
 * over HTTP, a bare ASGI app under the same uvicorn as the API: `POST /beat/<agent_id>` writes
   the beat the same way and answers the same (a `GET` answers without writing: its health).
 
@@ -28,12 +29,14 @@ from typing import Any
 import nats
 import orjson
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from domain.agent import Metrics
 from domain.health import HealthPolicy
 from infra.replies import Replies
 from infra.runtime import run
+from workers.native_beats import MAX_IN_FLIGHT
+from workers.native_errors import Reply
+from workers.responder import INBOXES, Responder
 
 SUBJECT = "bench.floor.heartbeat"
 METRICS = Metrics(cpu_pct=20.0, mem_pct=35.0, disk_pct=50.0, running_jobs=0)
@@ -41,7 +44,7 @@ POLICY = HealthPolicy()
 TTL = {"Nats-TTL": f"{math.ceil(POLICY.heartbeat_interval_s * POLICY.offline_after_intervals)}s"}
 PAYLOAD = orjson.dumps({"metrics": METRICS.model_dump(), "running_jobs": ()})
 """What `AgentService.heartbeat` writes for the bench's beat, with its header."""
-OK = b'{"status":200}'
+OK: Reply = {"status": 200}
 TIMEOUT_S = 30.0
 Receive = Any
 Send = Any
@@ -57,18 +60,12 @@ async def serve_nats() -> None:
     nc = await nats.connect(os.environ["JETDECK_NATS_URL"], name="bench-beat-floor")
     replies = Replies(nc)
     await replies.start()
-    running: set[asyncio.Task[None]] = set()
 
-    async def answer(msg: Msg) -> None:
-        await write_beat(replies, orjson.loads(msg.data)["agent_id"])
-        await msg.respond(OK)
+    async def answer(_: str, body: bytes) -> Reply:
+        await write_beat(replies, orjson.loads(body)["agent_id"])
+        return OK
 
-    async def on_request(msg: Msg) -> None:
-        task = asyncio.create_task(answer(msg))
-        running.add(task)
-        task.add_done_callback(running.discard)
-
-    await nc.subscribe(SUBJECT, queue="bench-beat-floor", cb=on_request)
+    await Responder(nc, SUBJECT, "bench-beat-floor", answer, INBOXES, MAX_IN_FLIGHT).start()
     await asyncio.Event().wait()
 
 
@@ -90,7 +87,7 @@ class App:
             await write_beat(self.replies, scope["path"].rsplit("/", 1)[1])
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": OK})
+        await send({"type": "http.response.body", "body": orjson.dumps(OK)})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -1,6 +1,6 @@
-"""The floor under the claim latency over NATS: a plain nats-py responder in a process of its own,
-as the gateway is, that claims and completes with only the writes JetDeck must do
-(bench.queue_floor's, on its streams).
+"""The floor under the claim latency over NATS: the gateway's plain nats-py responder
+(`workers.responder`) in a process of its own, as the gateway is, that claims and completes with
+only the writes JetDeck must do (bench.queue_floor's, on its streams).
 
 Like JetDeck's dispatcher it holds tickets for the next claims: a claim takes a held ticket when
 there is one, and the hand-out of the last one pulls the next batch in the background, so a claim
@@ -17,7 +17,6 @@ import asyncio
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import nats
@@ -34,12 +33,14 @@ from infra.event_store import EventStore
 from infra.layout import consumer_name
 from infra.replies import Replies
 from infra.runtime import run
+from workers.native_beats import MAX_IN_FLIGHT
+from workers.native_errors import Reply
+from workers.responder import INBOXES, Responder
 
 CLAIM = "bench.floor.claim"
 COMPLETE = "bench.floor.complete"
 PREFETCH = 8
 FILL_TIMEOUT_S = 120.0
-Answer = Callable[[Msg], Coroutine[Any, Any, None]]
 NEXT = f"$JS.API.CONSUMER.MSG.NEXT.{QUEUE}.{consumer_name(POOL, LEVEL)}"
 
 
@@ -116,27 +117,18 @@ async def serve() -> None:
     tickets = Tickets(nc)
     await tickets.start()
     claimed: dict[str, Claimed] = {}
-    running: set[asyncio.Task[None]] = set()
 
-    async def claim_one(msg: Msg) -> None:
+    async def claim_one(_: str, __: bytes) -> Reply:
         made = await claim(replies, await tickets.take())
         claimed[made.job_id] = made
-        await msg.respond(orjson.dumps({"status": 200, "job_id": made.job_id}))
+        return {"status": 200, "job_id": made.job_id}
 
-    async def complete_one(msg: Msg) -> None:
-        await complete(nc, replies, claimed.pop(orjson.loads(msg.data)["job_id"]))
-        await msg.respond(b'{"status":200}')
+    async def complete_one(_: str, body: bytes) -> Reply:
+        await complete(nc, replies, claimed.pop(orjson.loads(body)["job_id"]))
+        return {"status": 200}
 
-    def serving(answer: Answer) -> Answer:
-        async def on_request(msg: Msg) -> None:
-            task = asyncio.create_task(answer(msg))
-            running.add(task)
-            task.add_done_callback(running.discard)
-
-        return on_request
-
-    await nc.subscribe(CLAIM, cb=serving(claim_one))
-    await nc.subscribe(COMPLETE, cb=serving(complete_one))
+    for subject, answer in ((CLAIM, claim_one), (COMPLETE, complete_one)):
+        await Responder(nc, subject, subject, answer, INBOXES, MAX_IN_FLIGHT).start()
     await asyncio.Event().wait()
 
 

@@ -29,6 +29,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import RePublish, StreamConfig, StreamSource, SubjectTransform
 
+from bench.common import store_headers
 from bench.queue_common import POOL, queued_messages
 from bench.queue_sides import AGENTS, LEVEL, Agent, Phases, Side, fetching_agent
 from infra.event_store import EventStore, Outgoing
@@ -117,10 +118,9 @@ async def enqueue(replies: Replies, jobs: Sequence[list[Outgoing]]) -> None:
     answers = []
     for messages in jobs:
         for message in messages:
-            headers = {"Nats-Msg-Id": message.msg_id, "Nats-Expected-Stream": EVENTS}
-            if message.expect_seq is not None:
-                headers["Nats-Expected-Last-Subject-Sequence"] = str(message.expect_seq)
-            answers.append(await replies.send(f"f{message.subject}", message.payload, headers))
+            answers.append(
+                await replies.send(f"f{message.subject}", message.payload, _headers(message))
+            )
     for answer in answers:
         _stored(await answer(TIMEOUT_S))
 
@@ -167,12 +167,15 @@ async def complete(nc: Client, replies: Replies, claimed: Claimed) -> None:
     _stored(await purge(TIMEOUT_S))
 
 
+def _headers(message: Outgoing) -> dict[str, str]:
+    """The event store's headers for an append, naming the floor's stream."""
+    return store_headers(message) | {"Nats-Expected-Stream": EVENTS}
+
+
 def _expecting(job_id: str, what: str, seq: int) -> dict[str, str]:
-    return {
-        "Nats-Msg-Id": f"{job_id}-{what}",
-        "Nats-Expected-Last-Subject-Sequence": str(seq),
-        "Nats-Expected-Last-Subject-Sequence-Subject": f"fev.job.{job_id}.>",
-    }
+    """A job event's headers when the job's last event is at `seq`."""
+    subject = f"fev.job.{job_id}.{what}"
+    return _headers(Outgoing(subject, b"", f"{job_id}-{what}", seq, f"fev.job.{job_id}.>"))
 
 
 def _stored(answer: dict[str, Any]) -> int:

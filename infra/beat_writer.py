@@ -54,6 +54,7 @@ class BeatWriter:
         max_queued: int = MAX_QUEUED,
         linger_s: float = LINGER_S,
     ) -> None:
+        self.nc = nc
         self.replies = Replies(nc)
         self.headers = {"Nats-TTL": f"{ttl_s}s"}
         self.timeout_s = timeout_s
@@ -109,7 +110,7 @@ class BeatWriter:
     async def _publish(self, batch: list[_Beat]) -> None:
         """Every beat of the batch goes out before the flusher writes the socket; none awaits
         its ack here."""
-        publish = self.replies.nc.publish
+        publish = self.nc.publish
         for beat in batch:
             try:
                 await publish(beat.subject, beat.payload, beat.ack.inbox, headers=self.headers)
