@@ -25,7 +25,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from bench.claim_latency import Claim
-from bench.queue_common import POOL
+from bench.queue_common import POOL, tickets_held, until
 from bench.queue_floor import QUEUE, Claimed, Floor, claim, complete
 from bench.queue_sides import LEVEL
 from domain.queue import Priority
@@ -85,12 +85,12 @@ async def ready(nc: Client, store: EventStore, jobs: int) -> None:
     """The floor's streams declared and `jobs` tickets in its queue, before its process starts."""
     floor = await Floor.declared(nc, store)
     await floor.fill(jobs)
-    js, loop = nc.jetstream(), asyncio.get_running_loop()
-    deadline = loop.time() + FILL_TIMEOUT_S
-    while (await js.consumer_info(QUEUE, consumer_name(POOL, LEVEL))).num_pending < jobs:
-        if loop.time() > deadline:
-            raise TimeoutError(f"the floor's queue did not receive {jobs} tickets")
-        await asyncio.sleep(0.05)
+    js = nc.jetstream()
+
+    async def filled() -> bool:
+        return await tickets_held(js, QUEUE, consumer_name(POOL, LEVEL)) >= jobs
+
+    await until(filled, FILL_TIMEOUT_S, f"the floor's queue did not receive {jobs} tickets")
 
 
 def floor_claim(nc: Client) -> Claim:

@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from uuid import uuid4
 
 import httpx
@@ -182,12 +182,22 @@ async def native_beat(nc: Client, body: bytes, subject: str = SUBJECT) -> None:
         raise RuntimeError(f"{answer['status']}: {answer.get('detail', '')[:200]}")
 
 
+class Responding(NamedTuple):
+    """A process that answers beats over NATS, and the subject it answers on."""
+
+    module: str
+    subject: str
+
+
+GATEWAY = Responding("workers.gateway", SUBJECT)
+FLOOR = Responding("bench.beat_floor", FLOOR_SUBJECT)
+
+
 async def native_run(
-    url: str, agents: Sequence[Agent], size: Size, meter: CpuMeter, floor: bool = False
+    url: str, agents: Sequence[Agent], size: Size, meter: CpuMeter, server: Responding = GATEWAY
 ) -> Run:
-    """The gateway answering, or with `floor` the floor's responder."""
     bodies = [native_body(agent) for agent in agents]
-    module, subject = ("bench.beat_floor", FLOOR_SUBJECT) if floor else ("workers.gateway", SUBJECT)
+    module, subject = server
     async with worker(module, url) as pid, connected(url, "bench-heartbeats-native") as nc:
         await gateway_answering(lambda: native_beat(nc, bodies[0], subject))
 
@@ -264,7 +274,7 @@ async def run(quick: bool) -> list[Figure]:
             runs["HTTP"], agents = await api_run(base, size, meter.also("API process", pid))
         runs["HTTP floor"] = await http_floor_run(url, agents, size, meter)
         runs["NATS"] = await native_run(url, agents, size, meter)
-        runs["NATS floor"] = await native_run(url, agents, size, meter, floor=True)
+        runs["NATS floor"] = await native_run(url, agents, size, meter, FLOOR)
     for side, measured in runs.items():
         print(f"  {side + ':':<12}{measured.describe()}")
     result = figures({side: measured.load for side, measured in runs.items()})

@@ -95,18 +95,34 @@ async def preload(nc: Client, store: EventStore, priorities: Iterable[Priority])
 
 
 async def wait_for_tickets(nc: Client, priorities: Sequence[Priority], timeout_s: float) -> None:
-    """Until QUEUE holds a ticket for every job in `priorities`, per level: pending, or out to a
-    claim dispatcher that holds it for the next claims (infra/claims.py)."""
+    """Until QUEUE holds a ticket for every job in `priorities`, per level."""
     js = nc.jetstream()
     wanted = {level: priorities.count(level) for level in Priority}
+
+    async def all_there() -> bool:
+        for level in Priority:
+            if await tickets_held(js, QUEUE, consumer_name(POOL, level)) < wanted[level]:
+                return False
+        return True
+
+    await until(all_there, timeout_s, f"QUEUE did not receive {len(priorities)} tickets")
+
+
+async def tickets_held(js: JetStreamContext, stream: str, consumer: str) -> int:
+    """The consumer's tickets: pending, or out to a claim dispatcher that holds them for the next
+    claims (infra/claims.py)."""
+    info = await js.consumer_info(stream, consumer)
+    held: int = info.num_pending + info.num_ack_pending
+    return held
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    """Polls `check` until it holds; TimeoutError naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        infos = [await js.consumer_info(QUEUE, consumer_name(POOL, level)) for level in Priority]
-        held = [i.num_pending + i.num_ack_pending for i in infos]
-        if all(n >= wanted[level] for n, level in zip(held, Priority, strict=True)):
-            return
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} in {timeout_s} s")
         await asyncio.sleep(0.05)
-    raise TimeoutError(f"QUEUE did not receive {len(priorities)} tickets in {timeout_s}s")
 
 
 # --- raw nats-py -----------------------------------------------------------------------------
